@@ -1,0 +1,63 @@
+#include "data/dataset.hpp"
+
+#include "data/split.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <stdexcept>
+
+namespace automl::data {
+
+std::string to_string(DataKind kind) {
+  return kind == DataKind::image ? "image" : "tabular";
+}
+
+std::int64_t Schema::num_features() const {
+  std::int64_t n = 1;
+  for (auto d : sample_shape) n *= d;
+  return n;
+}
+
+Dataset Dataset::subset(const std::vector<std::int64_t>& indices) const {
+  auto index = torch::tensor(indices, torch::kInt64);
+  return Dataset{features.index_select(0, index), labels.index_select(0, index), schema, origin};
+}
+
+std::vector<std::int64_t> Dataset::label_vector() const {
+  auto contiguous = labels.contiguous();
+  const auto* p = contiguous.data_ptr<std::int64_t>();
+  return {p, p + contiguous.numel()};
+}
+
+TrainValidation split_train_validation(const Dataset& dataset, double fraction, std::uint64_t seed) {
+  const SplitIndices split =
+      stratified_split(dataset.label_vector(), dataset.schema.num_classes(), fraction, seed);
+  return {dataset.subset(split.train), dataset.subset(split.validation)};
+}
+
+void validate(const Dataset& d) {
+  auto fail = [&](const std::string& what) {
+    throw std::logic_error(fmt::format("dataset '{}' is malformed: {}", d.origin, what));
+  };
+  if (!d.features.defined() || !d.labels.defined()) fail("tensors not set");
+  if (d.features.scalar_type() != torch::kFloat32) fail("features are not float32");
+  if (d.labels.scalar_type() != torch::kInt64) fail("labels are not int64");
+  if (!d.features.is_contiguous()) fail("features are not contiguous");
+  if (d.labels.dim() != 1) fail("labels are not one-dimensional");
+  std::vector<std::int64_t> expected{d.labels.size(0)};
+  expected.insert(expected.end(), d.schema.sample_shape.begin(), d.schema.sample_shape.end());
+  if (d.features.sizes().vec() != expected)
+    fail(fmt::format("features shaped {} but expected {}", d.features.sizes().vec(), expected));
+  if (d.size() > 0) {
+    auto lo = d.labels.min().item<std::int64_t>();
+    auto hi = d.labels.max().item<std::int64_t>();
+    if (lo < 0 || hi >= d.schema.num_classes())
+      fail(fmt::format("labels span [{}, {}] but there are {} classes", lo, hi, d.schema.num_classes()));
+  }
+  if (!d.schema.feature_names.empty() &&
+      static_cast<std::int64_t>(d.schema.feature_names.size()) != d.schema.num_features())
+    fail("feature_names does not match the feature count");
+}
+
+} // namespace automl::data
