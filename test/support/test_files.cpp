@@ -2,6 +2,9 @@
 
 #include <zlib.h>
 
+#include <sys/wait.h>
+
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -69,6 +72,19 @@ void write_npy(const std::filesystem::path& path, const std::string& descr, cons
   bytes += static_cast<char>(header.size() & 0xFF);
   bytes += static_cast<char>((header.size() >> 8) & 0xFF);
   write_file(path, bytes + header + payload);
+}
+
+} // namespace automl::test
+
+namespace automl::test {
+
+CommandResult run_command(const std::string& command_line) {
+  TempDir dir;
+  const auto out = dir / "stdout";
+  const auto err = dir / "stderr";
+  const int status = std::system((command_line + " >" + out.string() + " 2>" + err.string()).c_str());
+  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return {code, read_file(out), read_file(err)};
 }
 
 } // namespace automl::test

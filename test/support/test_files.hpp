@@ -40,3 +40,16 @@ template <typename T> std::string bytes_of(const std::vector<T>& values) {
 }
 
 } // namespace automl::test
+
+namespace automl::test {
+
+struct CommandResult {
+  int exit_code;
+  std::string out; // stdout
+  std::string err; // stderr
+};
+
+// Runs a shell command line and captures its exit code, stdout and stderr.
+CommandResult run_command(const std::string& command_line);
+
+} // namespace automl::test
