@@ -2,6 +2,9 @@
 // errors are caught once here and turned into `automl: error: ...` and an exit code (README "Exit codes").
 
 #include "commands/data_inspect.hpp"
+#include "commands/model.hpp"
+#include "commands/predict.hpp"
+#include "commands/train.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 
@@ -31,6 +34,39 @@ int run(int argc, char** argv) {
   inspect_cmd->add_option("--seed", inspect.seed, "Seed of that split")->capture_default_str();
   inspect_cmd->add_flag("--json", inspect.json, "Print one JSON object");
 
+  automl::commands::TrainCommandOptions train;
+  auto* train_cmd = app.add_subcommand("train", "Train one fixed configuration and export it as TorchScript");
+  train_cmd->add_option("--config", train.config, "YAML map of hyperparameters (or a best_config.json)")->required();
+  train_cmd->add_option("--data", train.data, "Training source (split into train/validation)")->capture_default_str();
+  train_cmd->add_option("--target", train.target, "CSV target column (default: the last)");
+  train_cmd->add_option("--data-dir", train.data_dir, "Where named sources live");
+  train_cmd->add_option("--test", train.test, "Source evaluated once at the end with the exported model");
+  auto* epochs = train_cmd->add_option("--epochs", train.epochs, "Budget in epochs, fractions allowed (default 10)");
+  train_cmd->add_option("--seconds", train.seconds, "Budget in seconds of training")->excludes(epochs);
+  train_cmd->add_option("--out", train.out, "Output directory (model.pt, train.json)")->required();
+  train_cmd->add_option("--validation-split", train.validation_split, "Share held out for validation")->capture_default_str();
+  train_cmd->add_option("--seed", train.seed, "Seed of the split, the initialisation and the shuffles")->capture_default_str();
+  train_cmd->add_option("--threads", train.threads, "Intra-op threads (0 = one per core)")->capture_default_str();
+  train_cmd->add_option("--device", train.device, "auto, cpu, cuda or cuda:<i>")->capture_default_str();
+  train_cmd->add_flag("--json", train.json, "Print one JSON object instead of progress");
+
+  automl::commands::PredictOptions predict;
+  auto* predict_cmd = app.add_subcommand("predict", "Predict with an exported model; accuracy when labels are present");
+  predict_cmd->add_option("--model", predict.model, "Model file written by automl")->required();
+  predict_cmd->add_option("--data", predict.data, "Source to predict")->required();
+  predict_cmd->add_option("--target", predict.target, "CSV target column (default: the last)");
+  predict_cmd->add_option("--data-dir", predict.data_dir, "Where named sources live");
+  predict_cmd->add_option("--output", predict.output, "CSV of id, predicted label, label, class probabilities");
+  predict_cmd->add_option("--fail-under", predict.fail_under, "Exit 3 when accuracy is below this");
+  predict_cmd->add_option("--threads", predict.threads, "Intra-op threads (0 = one per core)")->capture_default_str();
+  predict_cmd->add_flag("--json", predict.json, "Print one JSON object");
+
+  automl::commands::ModelOptions model;
+  auto* model_cmd = app.add_subcommand("model", "Show an exported model: architecture, input schema, configuration");
+  model_cmd->add_option("file", model.model, "Model file written by automl")->required();
+  model_cmd->add_option("--graph", model.graph, "Draw the computation graph: out.dot, out.svg, out.pdf or out.png");
+  model_cmd->add_flag("--json", model.json, "Print one JSON object");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -42,6 +78,9 @@ int run(int argc, char** argv) {
 
   automl::core::set_log_level(log_level);
   if (inspect_cmd->parsed()) return automl::commands::data_inspect(inspect, std::cout);
+  if (train_cmd->parsed()) return automl::commands::train(train, std::cout);
+  if (predict_cmd->parsed()) return automl::commands::predict(predict, std::cout);
+  if (model_cmd->parsed()) return automl::commands::model(model, std::cout);
   return static_cast<int>(automl::ExitCode::usage);
 }
 

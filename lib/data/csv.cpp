@@ -111,6 +111,13 @@ std::string read_text(const std::filesystem::path& path) {
 
 } // namespace
 
+std::vector<std::string> read_csv_header(const std::filesystem::path& path) {
+  CsvReader reader(read_text(path), path.extension() == ".tsv" ? '\t' : ',', path.string());
+  std::vector<std::string> header;
+  reader.next(header);
+  return header;
+}
+
 Dataset load_csv(const std::filesystem::path& path, const CsvOptions& options) {
   const std::string file = path.string();
   const char delimiter = path.extension() == ".tsv" ? '\t' : ',';
@@ -118,7 +125,7 @@ Dataset load_csv(const std::filesystem::path& path, const CsvOptions& options) {
 
   std::vector<std::string> header;
   if (!reader.next(header)) throw InputError(fmt::format("{}: empty file: expected a header row", file));
-  if (header.size() < 2)
+  if (header.size() < (options.unlabeled ? 1u : 2u))
     throw InputError(fmt::format("{}:{}: the header has {} column; need at least one feature and a target", file,
                                  reader.record_line(), header.size()));
   std::set<std::string> seen;
@@ -126,8 +133,9 @@ Dataset load_csv(const std::filesystem::path& path, const CsvOptions& options) {
     if (!seen.insert(name).second)
       throw InputError(fmt::format("{}:{}: column '{}' appears twice in the header", file, reader.record_line(), name));
 
-  std::size_t target = header.size() - 1;
-  if (!options.target.empty()) {
+  // Without a target, the index one past the last column matches no column.
+  std::size_t target = options.unlabeled ? header.size() : header.size() - 1;
+  if (!options.target.empty() && !options.unlabeled) {
     const auto it = std::find(header.begin(), header.end(), options.target);
     if (it == header.end()) {
       const auto guess = core::closest_match(options.target, header);
@@ -176,6 +184,7 @@ Dataset load_csv(const std::filesystem::path& path, const CsvOptions& options) {
     }
   }
 
+  if (options.unlabeled) labels.assign(features.size() / std::max<std::size_t>(feature_names.size(), 1), "?");
   LabelEncoding enc = encode_labels(labels);
   const auto n = static_cast<std::int64_t>(labels.size());
   const auto width = static_cast<std::int64_t>(feature_names.size());
@@ -187,6 +196,7 @@ Dataset load_csv(const std::filesystem::path& path, const CsvOptions& options) {
   d.schema.sample_shape = {width};
   d.schema.class_names = std::move(enc.class_names);
   d.schema.feature_names = std::move(feature_names);
+  d.labeled = !options.unlabeled;
   validate(d);
   return d;
 }

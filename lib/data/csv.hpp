@@ -10,7 +10,11 @@ namespace automl::data {
 // Example: CsvOptions{.target = "species"}
 struct CsvOptions {
   std::string target; // the target column's name; empty = the last column
+  bool unlabeled = false; // every column is a feature; the Dataset has labeled = false and one class "?"
 };
+
+// The header row's column names.
+std::vector<std::string> read_csv_header(const std::filesystem::path& path);
 
 // Cells that are empty or NA / N/A / NaN / nan / null (any case of these) are missing values and become
 // NaN features; a missing target is an error. Quoted fields ("a,b", "say ""hi""") may span lines.

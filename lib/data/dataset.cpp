@@ -21,7 +21,7 @@ std::int64_t Schema::num_features() const {
 
 Dataset Dataset::subset(const std::vector<std::int64_t>& indices) const {
   auto index = torch::tensor(indices, torch::kInt64);
-  return Dataset{features.index_select(0, index), labels.index_select(0, index), schema, origin};
+  return Dataset{features.index_select(0, index), labels.index_select(0, index), schema, origin, labeled};
 }
 
 std::vector<std::int64_t> Dataset::label_vector() const {

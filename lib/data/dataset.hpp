@@ -35,6 +35,9 @@ struct Dataset {
   torch::Tensor labels;
   Schema schema;
   std::string origin; // where it was loaded from, for messages
+  // False for inputs without a target (a CSV holding only the model's features): labels are then all 0
+  // and mean nothing.
+  bool labeled = true;
 
   std::int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
 

@@ -1,0 +1,44 @@
+#pragma once
+// The exported model: one TorchScript file holding preprocessing + network (`forward(x)` takes raw inputs
+// in the data's own layout and returns logits), plus extra files that describe it:
+//   automl/config.json         the hyperparameters
+//   automl/schema.json         kind, sample_shape, class_names, feature_names
+//   automl/architecture.txt    the PyTorch-style printout
+//   automl/versions.json       automl and LibTorch versions, export time
+//   automl/training.json       what training reached (epochs, accuracies, seconds, ...)
+// In Python: torch.jit.load(path, _extra_files={"automl/schema.json": ""}).
+
+#include "data/dataset.hpp"
+
+#include <nlohmann/json.hpp>
+#include <torch/script.h>
+
+#include <filesystem>
+
+namespace automl::export_ {
+
+struct ModelInfo {
+  nlohmann::json config;
+  data::Schema schema;
+  std::string architecture;
+  nlohmann::json training;
+  nlohmann::json versions; // filled by save_model
+};
+
+// Saves `module` (switched to eval mode) with its info, reloads the file and checks that its outputs on
+// `check_inputs` (raw inputs) match the module's within 1e-5; throws automl::Error otherwise.
+void save_model(torch::jit::Module& module, ModelInfo info, const std::filesystem::path& path,
+                const torch::Tensor& check_inputs);
+
+struct LoadedModel {
+  torch::jit::Module module; // in eval mode
+  ModelInfo info;
+};
+
+// Throws InputError naming the file when it is missing or is not an automl model.
+LoadedModel load_model(const std::filesystem::path& path);
+
+nlohmann::json to_json(const data::Schema& schema);
+data::Schema schema_from_json(const nlohmann::json& j);
+
+} // namespace automl::export_

@@ -1,0 +1,174 @@
+#include "train/preprocessing.hpp"
+
+#include "core/error.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace automl::train {
+
+namespace {
+
+// Per-column fill values for missing entries, ignoring NaN. Columns with no value at all get 0.
+torch::Tensor imputation_values(const torch::Tensor& x, const std::string& strategy) {
+  const auto missing = torch::isnan(x);
+  const auto present = missing.logical_not().sum(0);
+  torch::Tensor fill;
+  if (strategy == "mean") {
+    fill = torch::where(missing, torch::zeros_like(x), x).sum(0, false, torch::kFloat64) / present.clamp_min(1);
+  } else if (strategy == "median") {
+    fill = std::get<0>(torch::nanmedian(x, 0)).to(torch::kFloat64);
+  } else if (strategy == "most_frequent") {
+    // Sorted columns put NaN last; the longest run of equal values among the present ones wins (the
+    // smallest such value on ties, as scikit-learn does).
+    const auto sorted = std::get<0>(torch::sort(x, 0)).t().contiguous();
+    const auto counts = present.contiguous();
+    fill = torch::zeros({x.size(1)}, torch::kFloat64);
+    auto* out = fill.data_ptr<double>();
+    const auto* col = sorted.data_ptr<float>();
+    for (std::int64_t c = 0; c < x.size(1); ++c, col += x.size(0)) {
+      const std::int64_t n = counts[c].item<std::int64_t>();
+      std::int64_t best_run = 0;
+      for (std::int64_t i = 0; i < n;) {
+        std::int64_t j = i;
+        while (j < n && col[j] == col[i]) ++j;
+        if (j - i > best_run) {
+          best_run = j - i;
+          out[c] = col[i];
+        }
+        i = j;
+      }
+    }
+  } else {
+    throw InputError("imputation: unknown strategy '" + strategy + "'; valid: mean, median, most_frequent");
+  }
+  return torch::where(present > 0, fill, torch::zeros_like(fill)).to(torch::kFloat32);
+}
+
+// (center, divisor) with x' = (x - center) / divisor. Constant columns keep divisor 1.
+std::pair<torch::Tensor, torch::Tensor> scaling_values(const torch::Tensor& x, const std::string& strategy,
+                                                       std::string& description) {
+  const auto d = x.size(1);
+  auto ones = torch::ones({d});
+  auto safe = [&](const torch::Tensor& v) { return torch::where(v > 0, v, ones); };
+  if (strategy == "standardize") {
+    const auto x64 = x.to(torch::kFloat64);
+    description = "StandardScaler()";
+    return {x64.mean(0).to(torch::kFloat32), safe(x64.std(0, /*unbiased=*/false).to(torch::kFloat32))};
+  }
+  if (strategy == "minmax") {
+    const auto lo = std::get<0>(x.min(0));
+    description = "MinMaxScaler(feature_range=(0, 1))";
+    return {lo, safe(std::get<0>(x.max(0)) - lo)};
+  }
+  if (strategy == "maxabs") {
+    description = "MaxAbsScaler()";
+    return {torch::zeros({d}), safe(std::get<0>(x.abs().max(0)))};
+  }
+  if (strategy == "none") return {torch::zeros({d}), ones};
+  throw InputError("scaling: unknown strategy '" + strategy + "'; valid: standardize, minmax, maxabs, none");
+}
+
+// Top-k right singular vectors of x (centred first for PCA), from the eigenvectors of x^T x in float64.
+// Signs are fixed so that each vector's largest-magnitude entry is positive (scikit-learn's svd_flip).
+torch::Tensor projection_matrix(const torch::Tensor& x, std::int64_t k) {
+  const auto x64 = x.to(torch::kFloat64);
+  const auto gram = torch::matmul(x64.t(), x64);
+  auto [values, vectors] = torch::linalg_eigh(gram);
+  auto top = vectors.flip({1}).narrow(1, 0, k); // eigh sorts ascending
+  const auto idx = top.abs().argmax(0);
+  const auto signs = top.gather(0, idx.unsqueeze(0)).sign();
+  return (top * torch::where(signs == 0, torch::ones_like(signs), signs)).to(torch::kFloat32).contiguous();
+}
+
+PreprocessingInfo fit_features(const core::Hyperparameters& hp, const torch::Tensor& raw, torch::jit::Module& module) {
+  PreprocessingInfo info;
+  auto x = raw.reshape({raw.size(0), -1}).to(torch::kFloat32);
+  const auto d = x.size(1);
+  if (x.size(0) == 0) throw InputError("cannot fit preprocessing on an empty training set");
+
+  const auto strategy = hp.get_string("", "imputation", "median");
+  const auto fill = imputation_values(x, strategy);
+  x = torch::where(torch::isnan(x), fill, x);
+  module.register_buffer("impute_fill", fill);
+  info.description.push_back(fmt::format("SimpleImputer(strategy={})", strategy));
+
+  std::string scale_description;
+  auto [center, divisor] = scaling_values(x, hp.get_string("", "scaling", "standardize"), scale_description);
+  x = (x - center) / divisor;
+  module.register_buffer("scale_center", center);
+  module.register_buffer("scale_divisor", divisor);
+  if (!scale_description.empty()) info.description.push_back(scale_description);
+
+  const auto projector = hp.get_string("", "feature_preprocessor", "none");
+  std::int64_t out = d;
+  if (projector == "truncated_svd" || projector == "pca") {
+    const auto target = hp.get_int("feature_preprocessor:" + projector, "target_dim", 100);
+    if (target < 1) throw InputError(fmt::format("feature_preprocessor:{}:target_dim: must be >= 1, got {}", projector, target));
+    out = std::min<std::int64_t>(target, d);
+    // Truncated SVD projects the raw (scaled) data; PCA centres it first.
+    const auto proj_center = projector == "pca" ? x.mean(0) : torch::zeros({d});
+    module.register_buffer("projection_center", proj_center);
+    module.register_buffer("projection", projection_matrix(x - proj_center, out));
+    info.description.push_back(projector == "pca" ? fmt::format("PCA(n_components={})", out)
+                                                  : fmt::format("TruncatedSVD(n_components={})", out));
+  } else if (projector != "none") {
+    throw InputError("feature_preprocessor: unknown '" + projector + "'; valid: none, truncated_svd, pca");
+  }
+  const std::string project = projector == "none" ? "" : "    x = torch.matmul(x - self.projection_center, self.projection)\n";
+  module.define(R"(
+def preprocess(self, x: Tensor) -> Tensor:
+    x = x.float().reshape([x.size(0), -1])
+    x = torch.where(torch.isnan(x), self.impute_fill, x)
+    x = (x - self.scale_center) / self.scale_divisor
+)" + project + "    return x\n");
+  info.output_shape = {out};
+  return info;
+}
+
+PreprocessingInfo fit_images(const core::Hyperparameters& hp, const data::Dataset& train, torch::jit::Module& module) {
+  PreprocessingInfo info;
+  const auto& shape = train.schema.sample_shape;
+  if (shape.size() != 2 && shape.size() != 3)
+    throw InputError(fmt::format("image networks need samples of H x W or C x H x W, got {} dimension(s)", shape.size()));
+  auto x = train.features.to(torch::kFloat32);
+  if (shape.size() == 2) x = x.unsqueeze(1);
+  if (torch::isnan(x).any().item<bool>()) throw InputError("image data has missing values (NaN)");
+  // 8-bit images (maximum above 1) are scaled to [0, 1]; data already in [0, 1] is left alone.
+  const double scale = x.numel() > 0 && x.max().item<double>() > 1.0 ? 255.0 : 1.0;
+  x = x / scale;
+  const auto channels = x.size(1);
+  torch::Tensor mean = torch::zeros({1, channels, 1, 1});
+  torch::Tensor std = torch::ones({1, channels, 1, 1});
+  const bool normalize = hp.get_bool("", "image_normalize", true);
+  if (normalize) {
+    const auto x64 = x.to(torch::kFloat64);
+    mean = x64.mean({0, 2, 3}, true).to(torch::kFloat32);
+    std = x64.std({0, 2, 3}, /*unbiased=*/false, true).to(torch::kFloat32).clamp_min(1e-6);
+  }
+  module.register_buffer("pixel_scale", torch::full({1}, scale));
+  module.register_buffer("pixel_mean", mean);
+  module.register_buffer("pixel_std", std);
+  const std::string unsqueeze = shape.size() == 2 ? "    if x.dim() == 3:\n        x = x.unsqueeze(1)\n" : "";
+  module.define(R"(
+def preprocess(self, x: Tensor) -> Tensor:
+    x = x.float()
+)" + unsqueeze + "    return (x / self.pixel_scale - self.pixel_mean) / self.pixel_std\n");
+  info.description.push_back(fmt::format("ToTensor(scale=1/{:g})", scale));
+  if (normalize)
+    info.description.push_back(fmt::format("Normalize(mean={:.4f}, std={:.4f}{})", mean.flatten()[0].item<double>(),
+                                           std.flatten()[0].item<double>(), channels > 1 ? ", ..." : ""));
+  info.output_shape = {channels, x.size(2), x.size(3)};
+  return info;
+}
+
+} // namespace
+
+PreprocessingInfo fit_preprocessing(const core::Hyperparameters& hp, const data::Dataset& train, bool for_images,
+                                    torch::jit::Module& module) {
+  return for_images ? fit_images(hp, train, module) : fit_features(hp, train.features, module);
+}
+
+} // namespace automl::train

@@ -1,0 +1,37 @@
+#include "train/runtime.hpp"
+
+#include "core/error.hpp"
+
+#include <torch/cuda.h>
+#include <torch/utils.h>
+
+#include <dlfcn.h>
+
+#include <thread>
+
+namespace automl::train {
+
+int configure_threads(int threads) {
+  if (threads < 0) throw InputError("--threads must be >= 0, got " + std::to_string(threads));
+  const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(n);
+  using SetThreads = void (*)(int);
+  if (auto set_blas = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set_blas(1);
+  return n;
+}
+
+torch::Device parse_device(const std::string& name) {
+  const bool have_cuda = torch::cuda::is_available();
+  if (name == "auto") return have_cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  if (name == "cpu") return torch::kCPU;
+  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
+    if (!have_cuda) throw InputError("--device " + name + ": this LibTorch has no CUDA or no GPU is visible");
+    const torch::Device device(name == "cuda" ? std::string("cuda:0") : name);
+    if (device.index() >= static_cast<int>(torch::cuda::device_count()))
+      throw InputError("--device " + name + ": only " + std::to_string(torch::cuda::device_count()) + " GPU(s) visible");
+    return device;
+  }
+  throw InputError("--device: unknown '" + name + "'; valid: auto, cpu, cuda, cuda:<index>");
+}
+
+} // namespace automl::train

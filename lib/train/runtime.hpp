@@ -1,0 +1,19 @@
+#pragma once
+// Threads and devices, set explicitly by every command that trains or predicts.
+
+#include <torch/types.h>
+
+#include <string>
+
+namespace automl::train {
+
+// Sets LibTorch's intra-op threads to `threads` (0 = one per core) and, when LibTorch uses OpenBLAS, pins
+// OpenBLAS to 1 thread: LibTorch already parallelises around its BLAS calls, and two thread pools on the
+// same cores fight (measured: bench/train_throughput). Returns the thread count in effect.
+int configure_threads(int threads);
+
+// "auto" (CUDA when this LibTorch has it and a GPU is visible, else CPU), "cpu", "cuda" or "cuda:<i>".
+// Throws InputError for anything else, or for CUDA when it is not available.
+torch::Device parse_device(const std::string& name);
+
+} // namespace automl::train

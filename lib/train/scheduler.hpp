@@ -1,0 +1,51 @@
+#pragma once
+// Learning-rate schedules over epochs (hyperparameter `lr_scheduler`), the closed forms of torch.optim's:
+//   none                            constant
+//   cosine_annealing                lr_scheduler:cosine_annealing:T_max (10), eta_min (0)
+//   cosine_annealing_with_restarts  lr_scheduler:cosine_annealing_with_restarts:T_0 (1), T_mult (2), eta_min (0)
+//   step                            lr_scheduler:step:step_size (10), gamma (0.1)
+//   exponential                     lr_scheduler:exponential:gamma (0.9)
+//   plateau                         lr_scheduler:plateau:patience (10), factor (0.1): multiply by factor after
+//                                   `patience` epochs without a better validation loss
+// No torch here. The schedule's state is JSON so that a continued run picks up where it stopped.
+
+#include "core/hyperparameters.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace automl::train {
+
+class LrSchedule {
+public:
+  // Throws InputError for an unknown name or an invalid value.
+  LrSchedule(const core::Hyperparameters& hp, double base_lr);
+
+  // The learning rate for the epoch that starts after `epochs_done` full epochs.
+  double lr(std::int64_t epochs_done) const;
+  // Called after each epoch with the validation loss (only plateau uses it).
+  void observe(double validation_loss);
+
+  nlohmann::json state() const;
+  void restore(const nlohmann::json& state);
+
+  static std::vector<std::string> names();
+
+private:
+  std::string m_name;
+  double m_base_lr;
+  double m_eta_min = 0;
+  std::int64_t m_period = 10; // T_max, T_0 or step_size
+  double m_mult = 2;          // T_mult
+  double m_gamma = 0.1;       // gamma or factor
+  std::int64_t m_patience = 10;
+  // Plateau state.
+  double m_best = 0;
+  bool m_has_best = false;
+  std::int64_t m_bad_epochs = 0;
+  double m_scale = 1;
+};
+
+} // namespace automl::train

@@ -1,0 +1,247 @@
+#include "train/trainer.hpp"
+
+#include "core/error.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <torch/csrc/jit/runtime/graph_executor.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+
+namespace automl::train {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::uint64_t epoch_seed(std::uint64_t seed, std::int64_t epoch) {
+  // splitmix64 of (seed, epoch): independent streams per epoch.
+  std::uint64_t z = seed * 0x9e3779b97f4a7c15ULL + static_cast<std::uint64_t>(epoch) + 1;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return (z ^ (z >> 31)) >> 1; // torch seeds are taken as int64 in places
+}
+
+torch::Tensor preprocess(torch::jit::Module& module, const data::Dataset& d, torch::Device device) {
+  torch::NoGradGuard no_grad;
+  if (d.size() == 0) return torch::empty({0}, device);
+  return module.get_method("preprocess")({d.features.to(device)}).toTensor().contiguous();
+}
+
+std::vector<torch::Tensor> parameters_of(const torch::jit::Module& module) {
+  std::vector<torch::Tensor> params;
+  for (const auto& p : module.parameters()) params.push_back(p);
+  return params;
+}
+
+} // namespace
+
+Trainer::Trainer(const core::Hyperparameters& hp, const data::Dataset& train, const data::Dataset& validation,
+                 std::uint64_t seed, torch::Device device)
+    : Trainer(build_pipeline(hp, train, seed), hp, train, validation, seed, device) {}
+
+Trainer::Trainer(Pipeline pipeline, const core::Hyperparameters& hp, const data::Dataset& train,
+                 const data::Dataset& validation, std::uint64_t seed, torch::Device device)
+    : m_pipeline(std::move(pipeline)), m_hp(hp), m_seed(seed), m_device(device) {
+  m_pipeline.module.to(device);
+  // Run TorchScript as a plain interpreter over eager ops: autograd records every op as in eager mode, with
+  // no profiling runs or graph specialisation between the first epochs and the rest.
+  torch::jit::setGraphExecutorOptimize(false);
+  if (train.size() == 0) throw InputError("the training set is empty");
+  m_batch_size = hp.get_int("", "batch_size", 128);
+  if (m_batch_size < 1) throw InputError(fmt::format("batch_size: must be >= 1, got {}", m_batch_size));
+  m_mixup_alpha = hp.get_double("", "mixup_alpha", 0.0);
+  if (m_mixup_alpha < 0) throw InputError(fmt::format("mixup_alpha: must be >= 0, got {}", m_mixup_alpha));
+  const auto loss = hp.get_string("", "loss", "cross_entropy");
+  if (loss == "cross_entropy_weighted") {
+    // scikit-learn's "balanced" weights: n / (classes * count); absent classes get weight 0.
+    const auto counts = torch::bincount(train.labels, {}, train.schema.num_classes()).to(torch::kFloat32);
+    m_class_weights = torch::where(counts > 0, static_cast<double>(train.size()) / (counts.numel() * counts),
+                                   torch::zeros_like(counts))
+                          .to(device);
+  } else if (loss != "cross_entropy") {
+    throw InputError("loss: unknown '" + loss + "'; valid: cross_entropy, cross_entropy_weighted");
+  }
+  m_train_x = preprocess(m_pipeline.module, train, device);
+  m_train_y = train.labels.to(device).contiguous();
+  m_val_x = preprocess(m_pipeline.module, validation, device);
+  m_val_y = validation.labels.to(device).contiguous();
+  m_optimizer = make_optimizer(hp, parameters_of(m_pipeline.module));
+  m_schedule = std::make_unique<LrSchedule>(hp, m_optimizer->base_lr());
+}
+
+Evaluation Trainer::evaluate_preprocessed(const torch::Tensor& x, const torch::Tensor& y, std::int64_t batch_size) {
+  torch::NoGradGuard no_grad;
+  m_pipeline.module.train(false);
+  auto net = m_pipeline.module.get_method("net");
+  Evaluation e;
+  const auto n = y.size(0);
+  if (n == 0) {
+    e.accuracy = e.loss = std::numeric_limits<double>::quiet_NaN();
+    e.predictions = torch::empty({0}, torch::kInt64);
+    return e;
+  }
+  std::vector<torch::Tensor> predictions;
+  double loss_sum = 0;
+  std::int64_t correct = 0;
+  for (std::int64_t start = 0; start < n; start += batch_size) {
+    const auto len = std::min(batch_size, n - start);
+    const auto logits = net({x.narrow(0, start, len)}).toTensor();
+    const auto target = y.narrow(0, start, len);
+    loss_sum += torch::nn::functional::cross_entropy(
+                    logits, target, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                    .item<double>();
+    const auto pred = logits.argmax(1);
+    correct += pred.eq(target).sum().item<std::int64_t>();
+    predictions.push_back(pred);
+  }
+  e.accuracy = static_cast<double>(correct) / static_cast<double>(n);
+  e.loss = loss_sum / static_cast<double>(n);
+  e.predictions = torch::cat(predictions);
+  return e;
+}
+
+Evaluation Trainer::evaluate(const data::Dataset& dataset, std::int64_t batch_size) {
+  return evaluate_preprocessed(preprocess(m_pipeline.module, dataset, m_device), dataset.labels.to(m_device),
+                               batch_size);
+}
+
+TrainResult Trainer::train(const TrainBudget& budget, const TrainCallbacks& callbacks) {
+  if ((budget.epochs > 0) == (budget.seconds > 0))
+    throw InputError("the training budget needs exactly one of epochs or seconds > 0");
+  TrainResult result;
+  const auto n = m_train_y.size(0);
+  const auto batches_per_epoch = (n + m_batch_size - 1) / m_batch_size;
+  auto net = m_pipeline.module.get_method("net");
+  namespace F = torch::nn::functional;
+  const auto ce = F::CrossEntropyFuncOptions().weight(m_class_weights);
+
+  auto budget_left = [&] {
+    return budget.epochs > 0 ? budget.epochs - m_epochs_done > 1e-9 : m_seconds < budget.seconds;
+  };
+  bool stop = false;
+  while (!stop && budget_left()) {
+    const auto start = Clock::now();
+    const auto epoch = static_cast<std::int64_t>(std::floor(m_epochs_done + 1e-9));
+    const auto first_batch = std::llround((m_epochs_done - static_cast<double>(epoch)) * static_cast<double>(batches_per_epoch));
+    std::int64_t last_batch = batches_per_epoch;
+    if (budget.epochs > 0)
+      last_batch = std::min<std::int64_t>(
+          batches_per_epoch,
+          static_cast<std::int64_t>(std::ceil((budget.epochs - static_cast<double>(epoch)) * static_cast<double>(batches_per_epoch) - 1e-6)));
+    const double lr = m_schedule->lr(epoch);
+    m_optimizer->set_lr(lr);
+
+    const auto seed = epoch_seed(m_seed, epoch);
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+    const auto order = torch::randperm(n, generator, torch::kInt64).to(m_device);
+    torch::manual_seed(seed); // dropout and shake noise of this epoch
+    m_pipeline.module.train(true);
+
+    double loss_sum = 0;
+    std::int64_t batches = 0;
+    std::int64_t b = first_batch;
+    for (; b < last_batch; ++b) {
+      const bool out_of_time = budget.seconds > 0 && m_seconds + seconds_since(start) >= budget.seconds;
+      if (out_of_time || (callbacks.should_stop && callbacks.should_stop())) {
+        stop = true;
+        result.status = out_of_time ? TrainStatus::budget_reached : TrainStatus::stopped;
+        break;
+      }
+      const auto idx = order.narrow(0, b * m_batch_size, std::min(m_batch_size, n - b * m_batch_size));
+      auto xb = m_train_x.index_select(0, idx);
+      const auto yb = m_train_y.index_select(0, idx);
+      torch::Tensor loss;
+      if (m_mixup_alpha > 0) {
+        const auto g = torch::_standard_gamma(torch::full({2}, m_mixup_alpha, torch::kFloat64));
+        const double lam = (g[0] / (g[0] + g[1])).item<double>();
+        const auto perm = torch::randperm(idx.size(0), torch::kInt64).to(m_device);
+        const auto logits = net({xb.mul(lam).add(xb.index_select(0, perm), 1 - lam)}).toTensor();
+        loss = F::cross_entropy(logits, yb, ce).mul(lam) + F::cross_entropy(logits, yb.index_select(0, perm), ce).mul(1 - lam);
+      } else {
+        loss = F::cross_entropy(net({xb}).toTensor(), yb, ce);
+      }
+      m_optimizer->zero_grad();
+      loss.backward();
+      const double value = loss.item<double>();
+      if (!std::isfinite(value)) {
+        result.status = TrainStatus::failed;
+        result.message = fmt::format("training diverged: loss is {} at epoch {}, batch {} (learning rate {:g})", value,
+                                     epoch + 1, b + 1, lr);
+        m_seconds += seconds_since(start);
+        return result;
+      }
+      m_optimizer->step();
+      loss_sum += value;
+      ++batches;
+    }
+    m_epochs_done = static_cast<double>(epoch) + static_cast<double>(b) / static_cast<double>(batches_per_epoch);
+    if (batches == 0 && stop) {
+      m_seconds += seconds_since(start);
+      break;
+    }
+    const auto eval = evaluate_preprocessed(m_val_x, m_val_y, 1024);
+    if (b == batches_per_epoch) m_schedule->observe(eval.loss);
+    m_seconds += seconds_since(start);
+    EpochReport report{m_epochs_done, batches ? loss_sum / static_cast<double>(batches) : 0.0, eval.accuracy,
+                       eval.loss,      lr,                                                   m_seconds};
+    result.history.push_back(report);
+    result.val_accuracy = eval.accuracy;
+    result.val_loss = eval.loss;
+    if (callbacks.on_epoch && !callbacks.on_epoch(report) && !stop) {
+      stop = true;
+      result.status = TrainStatus::stopped;
+    }
+  }
+  m_pipeline.module.train(false);
+  return result;
+}
+
+void Trainer::save_checkpoint(const fs::path& dir) const {
+  fs::create_directories(dir);
+  m_pipeline.module.save((dir / "pipeline.pt").string());
+  torch::serialize::OutputArchive archive;
+  m_optimizer->save(archive);
+  archive.save_to((dir / "optimizer.pt").string());
+  const nlohmann::json state{{"epochs_done", m_epochs_done},
+                             {"seconds", m_seconds},
+                             {"seed", m_seed},
+                             {"schedule", m_schedule->state()},
+                             {"family", m_pipeline.family},
+                             {"preprocessing", m_pipeline.preprocessing},
+                             {"network", m_pipeline.network},
+                             {"network_input", m_pipeline.network_input},
+                             {"config", m_hp.json()}};
+  std::ofstream(dir / "state.json") << state.dump(2) << "\n";
+}
+
+Trainer Trainer::resume(const fs::path& dir, const core::Hyperparameters& hp, const data::Dataset& train,
+                        const data::Dataset& validation, torch::Device device) {
+  std::ifstream in(dir / "state.json");
+  if (!in) throw Error(fmt::format("{}: not a checkpoint (no state.json)", dir.string()));
+  const auto state = nlohmann::json::parse(in);
+  if (state.at("config") != hp.json())
+    throw Error(fmt::format("{}: the checkpoint was written for another configuration", dir.string()));
+  Pipeline pipeline{torch::jit::load((dir / "pipeline.pt").string(), device), state.at("family").get<std::string>(),
+                    state.at("preprocessing").get<std::vector<std::string>>(),
+                    state.at("network").get<std::vector<std::string>>(),
+                    state.at("network_input").get<std::vector<std::int64_t>>()};
+  Trainer t(std::move(pipeline), hp, train, validation, state.at("seed").get<std::uint64_t>(), device);
+  torch::serialize::InputArchive archive;
+  archive.load_from((dir / "optimizer.pt").string(), device);
+  t.m_optimizer->load(archive);
+  t.m_schedule->restore(state.at("schedule"));
+  t.m_epochs_done = state.at("epochs_done").get<double>();
+  t.m_seconds = state.at("seconds").get<double>();
+  return t;
+}
+
+} // namespace automl::train

@@ -1,0 +1,110 @@
+#pragma once
+// Trains a Pipeline on preprocessed tensors: mini-batches drawn with index_select from one contiguous
+// tensor through a shuffled index, cross-entropy (optionally class-weighted, optionally mixup), an
+// optimizer and a learning-rate schedule from the configuration, a report after each epoch, a budget in
+// epochs (fractions allowed) or seconds, and checkpoints to continue with more budget.
+//
+// Training hyperparameters besides the optimizer (train/optimizer.hpp) and schedule (train/scheduler.hpp):
+//   batch_size (128), loss (cross_entropy | cross_entropy_weighted), mixup_alpha (0 = off).
+//
+// Determinism: with the same seed and one thread, the same weights, bit for bit. The shuffle and the
+// dropout noise of epoch e depend only on (seed, e), so a run continued from a checkpoint at an epoch
+// boundary equals an uninterrupted one. Threads are the caller's to set (torch::set_num_threads).
+// Not thread-safe: one Trainer per thread.
+
+#include "core/hyperparameters.hpp"
+#include "data/dataset.hpp"
+#include "train/optimizer.hpp"
+#include "train/pipeline.hpp"
+#include "train/scheduler.hpp"
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+
+namespace automl::train {
+
+struct EpochReport {
+  double epoch = 0;          // epochs trained so far (total, fractional)
+  double train_loss = 0;     // mean loss over this epoch's batches
+  double val_accuracy = 0;   // NaN without a validation set
+  double val_loss = 0;       // NaN without a validation set
+  double lr = 0;
+  double seconds = 0;        // training seconds so far (total)
+};
+
+// Total budget over the run's life: a continued run trains until it reaches it. Exactly one is > 0.
+struct TrainBudget {
+  double epochs = 0;
+  double seconds = 0;
+};
+
+struct TrainCallbacks {
+  std::function<bool(const EpochReport&)> on_epoch; // return false to stop after this epoch
+  std::function<bool()> should_stop;                // polled between batches (deadline, cancellation)
+};
+
+enum class TrainStatus {
+  budget_reached, // trained up to the budget
+  stopped,        // on_epoch returned false, or should_stop() turned true
+  failed          // NaN/infinite loss: see message
+};
+
+struct TrainResult {
+  TrainStatus status = TrainStatus::budget_reached;
+  std::string message;
+  std::vector<EpochReport> history; // this call's epochs
+  double val_accuracy = std::numeric_limits<double>::quiet_NaN(); // after the last epoch
+  double val_loss = std::numeric_limits<double>::quiet_NaN();
+};
+
+struct Evaluation {
+  double accuracy = 0;
+  double loss = 0;
+  torch::Tensor predictions; // int64 [N]
+};
+
+class Trainer {
+public:
+  // Builds the pipeline (preprocessing fitted on `train`) and preprocesses both sets once.
+  // `device`: where the module and the (preprocessed) data live while training.
+  Trainer(const core::Hyperparameters& hp, const data::Dataset& train, const data::Dataset& validation,
+          std::uint64_t seed, torch::Device device = torch::kCPU);
+
+  // Continues from a checkpoint written by save_checkpoint() with the same configuration and data.
+  static Trainer resume(const std::filesystem::path& checkpoint, const core::Hyperparameters& hp,
+                        const data::Dataset& train, const data::Dataset& validation,
+                        torch::Device device = torch::kCPU);
+
+  TrainResult train(const TrainBudget& budget, const TrainCallbacks& callbacks = {});
+
+  // Model (pipeline.pt), optimizer state and progress, in a directory.
+  void save_checkpoint(const std::filesystem::path& dir) const;
+
+  // Accuracy and mean cross-entropy of the pipeline's forward() on raw inputs (eval mode).
+  Evaluation evaluate(const data::Dataset& dataset, std::int64_t batch_size = 1024);
+
+  Pipeline& pipeline() { return m_pipeline; }
+  double epochs_done() const { return m_epochs_done; }
+  double seconds_trained() const { return m_seconds; }
+
+private:
+  Trainer(Pipeline pipeline, const core::Hyperparameters& hp, const data::Dataset& train,
+          const data::Dataset& validation, std::uint64_t seed, torch::Device device);
+  Evaluation evaluate_preprocessed(const torch::Tensor& x, const torch::Tensor& y, std::int64_t batch_size);
+
+  Pipeline m_pipeline;
+  core::Hyperparameters m_hp;
+  std::uint64_t m_seed;
+  torch::Device m_device;
+  torch::Tensor m_train_x, m_train_y, m_val_x, m_val_y, m_class_weights;
+  std::int64_t m_batch_size;
+  double m_mixup_alpha;
+  std::unique_ptr<Optimizer> m_optimizer;
+  std::unique_ptr<LrSchedule> m_schedule;
+  double m_epochs_done = 0;
+  double m_seconds = 0;
+};
+
+} // namespace automl::train
