@@ -54,6 +54,7 @@ int train(const TrainCommandOptions& o, std::ostream& out) {
                                                if (!o.json)
                                                  fmt::print(out, "epoch {:6.2f}  loss {:.4f}  val_acc {:.4f}  val_loss {:.4f}  lr {:.3g}  {:.1f}s\n",
                                                             r.epoch, r.train_loss, r.val_accuracy, r.val_loss, r.lr, r.seconds);
+                                               out.flush();
                                                return true;
                                              },
                                              {}});

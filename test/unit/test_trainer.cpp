@@ -1,0 +1,175 @@
+#include "data/split.hpp"
+#include "support/expect_error.hpp"
+#include "support/test_files.hpp"
+#include "support/tiny_data.hpp"
+#include "train/trainer.hpp"
+
+#include <cmath>
+
+using automl::core::Hyperparameters;
+using namespace automl::train;
+
+namespace {
+
+const nlohmann::json k_mlp{{"network", "mlpnet"},   {"num_layers", 1},        {"num_units_1", 16},
+                           {"optimizer", "adam"},   {"optimizer:adam:lr", 0.01}, {"batch_size", 32}};
+
+struct Data {
+  automl::data::Dataset train, validation;
+};
+
+Data blob_split(std::int64_t n = 300) {
+  auto tv = automl::data::split_train_validation(automl::test::blobs(n, 4, 3), 0.2, 1);
+  return {tv.train, tv.validation};
+}
+
+std::vector<torch::Tensor> weights(Trainer& t) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : t.pipeline().module.parameters()) out.push_back(p.detach().clone());
+  return out;
+}
+
+bool same_weights(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (!torch::equal(a[i], b[i])) return false;
+  return true;
+}
+
+} // namespace
+
+TEST(Trainer, LearnsSeparableBlobsAndReportsEachEpoch) {
+  torch::set_num_threads(1);
+  const auto d = blob_split();
+  Trainer t(Hyperparameters(k_mlp), d.train, d.validation, 7);
+  std::vector<double> epochs;
+  const auto r = t.train({5, 0}, {[&](const EpochReport& e) {
+                                    epochs.push_back(e.epoch);
+                                    return true;
+                                  },
+                                  {}});
+  EXPECT_EQ(r.status, TrainStatus::budget_reached);
+  EXPECT_EQ(epochs, (std::vector<double>{1, 2, 3, 4, 5}));
+  EXPECT_GT(r.val_accuracy, 0.95);
+  EXPECT_DOUBLE_EQ(t.epochs_done(), 5.0);
+  EXPECT_GT(t.evaluate(d.validation).accuracy, 0.95);
+}
+
+TEST(Trainer, SameSeedOneThreadSameWeightsBitForBit) {
+  torch::set_num_threads(1);
+  const auto d = blob_split();
+  auto config = k_mlp;
+  config["use_dropout"] = true;
+  config["dropout_1"] = 0.3;
+  Trainer a(Hyperparameters(config), d.train, d.validation, 3);
+  Trainer b(Hyperparameters(config), d.train, d.validation, 3);
+  Trainer c(Hyperparameters(config), d.train, d.validation, 4);
+  a.train({2, 0});
+  b.train({2, 0});
+  c.train({2, 0});
+  EXPECT_TRUE(same_weights(weights(a), weights(b)));
+  EXPECT_FALSE(same_weights(weights(a), weights(c)));
+}
+
+TEST(Trainer, ContinuingFromACheckpointEqualsTrainingStraightThrough) {
+  torch::set_num_threads(1);
+  const auto d = blob_split();
+  automl::test::TempDir dir;
+  auto config = k_mlp;
+  config["lr_scheduler"] = "cosine_annealing";
+  config["T_max"] = 4;
+  const Hyperparameters hp(config);
+  Trainer straight(hp, d.train, d.validation, 5);
+  straight.train({3, 0});
+  {
+    Trainer first(hp, d.train, d.validation, 5);
+    first.train({1, 0});
+    first.save_checkpoint(dir / "ckpt");
+  }
+  auto resumed = Trainer::resume(dir / "ckpt", hp, d.train, d.validation);
+  EXPECT_DOUBLE_EQ(resumed.epochs_done(), 1.0);
+  const auto r = resumed.train({3, 0});
+  EXPECT_EQ(r.history.size(), 2u); // epochs 2 and 3 only
+  EXPECT_TRUE(same_weights(weights(straight), weights(resumed)));
+  auto other = config;
+  other["optimizer:adam:lr"] = 0.02;
+  EXPECT_THROW(Trainer::resume(dir / "ckpt", Hyperparameters(other), d.train, d.validation), automl::Error);
+}
+
+TEST(Trainer, FractionalEpochs) {
+  const auto d = blob_split();
+  Trainer t(Hyperparameters(k_mlp), d.train, d.validation, 1);
+  const auto r = t.train({0.5, 0});
+  ASSERT_EQ(r.history.size(), 1u);
+  // 240 samples in batches of 32 = 8 batches per epoch; half of it is 4 batches.
+  EXPECT_DOUBLE_EQ(r.history[0].epoch, 0.5);
+  t.train({1.5, 0});
+  EXPECT_DOUBLE_EQ(t.epochs_done(), 1.5);
+}
+
+TEST(Trainer, CallbackStopsAndShouldStopInterrupts) {
+  const auto d = blob_split();
+  Trainer t(Hyperparameters(k_mlp), d.train, d.validation, 1);
+  auto r = t.train({10, 0}, {[](const EpochReport& e) { return e.epoch < 2; }, {}});
+  EXPECT_EQ(r.status, TrainStatus::stopped);
+  EXPECT_DOUBLE_EQ(t.epochs_done(), 2.0);
+  int polls = 0;
+  r = t.train({10, 0}, {{}, [&] { return ++polls > 3; }});
+  EXPECT_EQ(r.status, TrainStatus::stopped);
+  EXPECT_DOUBLE_EQ(t.epochs_done(), 2.0 + 3.0 / 8.0); // three more batches, then the stop
+  EXPECT_EQ(r.history.size(), 1u);                    // evaluated on what it reached
+}
+
+TEST(Trainer, SecondsBudget) {
+  const auto d = blob_split();
+  Trainer t(Hyperparameters(k_mlp), d.train, d.validation, 1);
+  const auto r = t.train({0, 0.3});
+  EXPECT_EQ(r.status, TrainStatus::budget_reached);
+  EXPECT_GE(t.seconds_trained(), 0.3);
+  EXPECT_GT(t.epochs_done(), 0.0);
+}
+
+TEST(Trainer, DivergingLossFailsWithAMessage) {
+  auto config = k_mlp;
+  config["optimizer"] = "sgd";
+  config["optimizer:sgd:lr"] = 100.0;
+  config.erase("optimizer:adam:lr");
+  auto d = blob_split();
+  d.train.features.mul_(1e6);
+  Trainer t(Hyperparameters(config), d.train, d.validation, 1);
+  const auto r = t.train({20, 0});
+  EXPECT_EQ(r.status, TrainStatus::failed);
+  EXPECT_NE(r.message.find("training diverged: loss is"), std::string::npos) << r.message;
+}
+
+TEST(Trainer, WeightedLossMixupAndImageNetworks) {
+  const auto images = automl::test::quadrant_images(120);
+  const auto tv = automl::data::split_train_validation(images, 0.25, 1);
+  const nlohmann::json config{{"network", "resnetcnn"},
+                              {"base_channels", 4},
+                              {"num_stages", 2},
+                              {"blocks_per_stage", 1},
+                              {"optimizer", "adamw"},
+                              {"lr", 0.01},
+                              {"batch_size", 16},
+                              {"loss", "cross_entropy_weighted"},
+                              {"mixup_alpha", 0.2}};
+  Trainer t(Hyperparameters(config), tv.train, tv.validation, 2);
+  const auto r = t.train({8, 0});
+  EXPECT_EQ(r.status, TrainStatus::budget_reached);
+  EXPECT_GT(r.val_accuracy, 0.9);
+}
+
+TEST(Trainer, BadTrainingSettings) {
+  using automl::test::expect_input_error;
+  const auto d = blob_split();
+  auto config = k_mlp;
+  config["batch_size"] = 0;
+  expect_input_error([&] { Trainer(Hyperparameters(config), d.train, d.validation, 1); }, {"batch_size: must be >= 1, got 0"});
+  config = k_mlp;
+  config["loss"] = "hinge";
+  expect_input_error([&] { Trainer(Hyperparameters(config), d.train, d.validation, 1); },
+                     {"loss: unknown 'hinge'; valid: cross_entropy, cross_entropy_weighted"});
+  Trainer t(Hyperparameters(k_mlp), d.train, d.validation, 1);
+  expect_input_error([&] { t.train({1, 1}); }, {"exactly one of epochs or seconds"});
+}
