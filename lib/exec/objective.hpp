@@ -57,7 +57,8 @@ struct TrialContext {
 
 struct TrialResult {
   double loss = 0.0;    // at the end of the trial: 1 - validation accuracy; non-finite makes the trial FAIL
-  bool stopped = false; // ended before its budget because a stop was requested (the trial becomes PRUNED)
+  bool stopped = false; // ended before its budget because a stop was requested (the trial becomes PRUNED and
+                        // is run again when the study resumes); set without a stop request, the trial FAILs
   std::optional<std::string> checkpoint; // a reference (path) to resume from, stored with the trial and budget
   nlohmann::json info = nlohmann::json::object(); // extra facts for the logs (results.json "info")
 };

@@ -248,9 +248,13 @@ study::TrialState Search::run_trial(const study::Trial& trial) {
   try {
     TrialResult r = impl.task.objective(ctx);
     checkpoint = r.checkpoint;
-    if (r.stopped) {
+    if (r.stopped && impl.stop.stop_requested()) {
       state = study::TrialState::pruned;
       if (std::isfinite(r.loss)) loss = r.loss;
+    } else if (r.stopped) {
+      // PRUNED trials are run again; one that stops on its own would be run again and again.
+      state = study::TrialState::fail;
+      error = "the objective stopped before its budget without a stop request";
     } else if (!std::isfinite(r.loss)) {
       state = study::TrialState::fail;
       error = fmt::format("the objective returned a non-finite loss ({})", r.loss);

@@ -79,6 +79,7 @@ private:
 };
 
 // An optimizer by name: which bracket schedule it runs on and which generator fills the brackets.
+// Example: OptimizerOptions o; o.hyperband.max_budget = 27; o.bohb.top_n_percent = 20;
 struct OptimizerOptions {
   HyperbandOptions hyperband;
   BohbOptions bohb;

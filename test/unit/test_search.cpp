@@ -276,3 +276,16 @@ TEST(Search, OwnerTokens) {
   EXPECT_TRUE(automl::exec::owner_is_alive("other-host:1:2:3"));
   EXPECT_TRUE(automl::exec::owner_is_alive("not a token"));
 }
+
+TEST(Search, StoppingWithoutAStopRequestIsAFailureNotARerunLoop) {
+  TempDir dir;
+  automl::study::SqliteStorage storage((dir / "s.db").string());
+  const auto summary = automl::exec::run_search(storage, task([](const TrialContext&) {
+    return TrialResult{0.5, true, std::nullopt, {}};
+  }), options("random", 2));
+  EXPECT_EQ(summary.failed, 2u);
+  for (const auto& t : storage.trials(1)) {
+    EXPECT_EQ(t.state, TrialState::fail);
+    EXPECT_EQ(t.error, "the objective stopped before its budget without a stop request");
+  }
+}
