@@ -7,10 +7,14 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 using automl::exec::SearchOptions;
@@ -288,4 +292,55 @@ TEST(Search, StoppingWithoutAStopRequestIsAFailureNotARerunLoop) {
     EXPECT_EQ(t.state, TrialState::fail);
     EXPECT_EQ(t.error, "the objective stopped before its budget without a stop request");
   }
+}
+
+TEST(Search, TrialsStoppedByTheDeadlineRunAgainOnResume) {
+  TempDir dir;
+  automl::study::SqliteStorage storage((dir / "s.db").string());
+  const auto objective = [](const TrialContext& ctx) {
+    TrialResult r;
+    r.loss = std::nan("");
+    for (double step = 1; step <= ctx.budget; ++step) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(ctx.budget > 1 ? 100 : 1));
+      r.loss = 1.0 / step;
+      if (!ctx.report(step, r.loss) && step < ctx.budget) {
+        r.stopped = true;
+        break;
+      }
+    }
+    return r;
+  };
+  auto o = options("hyperband", 1);
+  o.deadline = automl::exec::deadline_in(0.2); // rung 0 (budget 1) completes; a budget-3 trial is stopped
+  const auto first = automl::exec::run_search(storage, task(objective), o);
+  ASSERT_EQ(first.pruned, 1u);
+  std::int64_t pruned_id = 0;
+  for (const auto& t : storage.trials(1))
+    if (t.state == TrialState::pruned) pruned_id = t.id;
+  o.deadline.reset();
+  const auto second = automl::exec::run_search(storage, task(objective), o);
+  EXPECT_TRUE(second.resumed);
+  EXPECT_EQ(second.finished_iterations, 1u);
+  const auto trials = storage.trials(1);
+  EXPECT_EQ(trials.size(), 13u);
+  for (const auto& t : trials) {
+    EXPECT_EQ(t.state, TrialState::complete);
+    EXPECT_EQ(t.attempts, t.id == pruned_id ? 2 : 1);
+  }
+}
+
+TEST(Search, AnotherLiveProcessKeepsItsRunningTrials) {
+  // Process 1 (init) of this host is alive: a trial it owns is running, not interrupted; a token naming it with
+  // another start time is a dead process whose pid was reused.
+  std::ifstream stat("/proc/1/stat");
+  std::string line;
+  ASSERT_TRUE(std::getline(stat, line));
+  std::istringstream rest(line.substr(line.rfind(')') + 2));
+  std::string field;
+  for (int i = 3; i <= 22; ++i) rest >> field;
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  EXPECT_TRUE(automl::exec::owner_is_alive(std::string(host) + ":1:" + field + ":1#w0"));
+  EXPECT_FALSE(automl::exec::owner_is_alive(std::string(host) + ":1:" + field + "9:1#w0"));
+  EXPECT_FALSE(automl::exec::owner_is_alive(std::string(host) + ":999999999:1:1#w0"));
 }
