@@ -1,0 +1,69 @@
+#pragma once
+// The contract between the search loop and whatever is being tuned (a network trainer, a synthetic function).
+// The objective is called on a worker thread, once per trial; several calls run at once with --workers N, so it
+// must not share mutable state between calls without its own locking.
+
+#include "space/unit_cube.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace automl::exec {
+
+using Clock = std::chrono::steady_clock;
+
+// Tells a running trial to stop: the search's deadline has passed or the search is being aborted.
+// Thread safety: stop_requested() and request_stop() may be called from any thread.
+class StopToken {
+public:
+  explicit StopToken(std::optional<Clock::time_point> deadline = std::nullopt) : m_deadline(deadline) {}
+  bool stop_requested() const { return m_stopped.load() || (m_deadline && Clock::now() >= *m_deadline); }
+  void request_stop() { m_stopped.store(true); }
+  const std::optional<Clock::time_point>& deadline() const { return m_deadline; }
+  // Seconds until the deadline (negative once passed); +inf without one.
+  double seconds_left() const;
+
+private:
+  std::optional<Clock::time_point> m_deadline;
+  std::atomic<bool> m_stopped{false};
+};
+
+// What the objective gets for one trial. References stay valid for the duration of the call.
+struct TrialContext {
+  std::int64_t trial_id = 0;
+  const space::UnitVector* unit = nullptr; // the configuration as a unit-cube point
+  const nlohmann::json* config = nullptr;  // the configuration as the search space describes it
+  double budget = 0.0;                     // train up to this budget (epochs by default; the search's unit)
+  // Set when this configuration was promoted and continue_promoted is on: the lower rung's checkpoint (as the
+  // objective returned it) and the budget it was taken at. Train from there up to `budget`.
+  std::optional<std::string> resume_from;
+  double resume_budget = 0.0;
+  std::string checkpoint_dir; // where this trial may write its checkpoint (exists); empty when none is kept
+  std::uint64_t seed = 0;     // derived from (study seed, trial id)
+  int threads = 1;            // intra-op threads this trial may use (workers x threads <= cores)
+  const StopToken* stop = nullptr;
+  // Call after each epoch/step with the validation metric (loss: lower is better). Returns false when the trial
+  // must stop now (deadline): return what was reached with TrialResult::stopped set.
+  std::function<bool(double step, double metric)> report;
+
+  bool stop_requested() const { return stop && stop->stop_requested(); }
+};
+
+struct TrialResult {
+  double loss = 0.0;    // at the end of the trial: 1 - validation accuracy; non-finite makes the trial FAIL
+  bool stopped = false; // ended before its budget because a stop was requested (the trial becomes PRUNED and
+                        // is run again when the study resumes); set without a stop request, the trial FAILs
+  std::optional<std::string> checkpoint; // a reference (path) to resume from, stored with the trial and budget
+  nlohmann::json info = nlohmann::json::object(); // extra facts for the logs (results.json "info")
+};
+
+// Throwing an exception makes the trial FAIL with the exception's message; the search goes on.
+using Objective = std::function<TrialResult(const TrialContext&)>;
+
+} // namespace automl::exec

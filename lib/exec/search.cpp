@@ -1,0 +1,336 @@
+#include "exec/search.hpp"
+
+#include "core/error.hpp"
+#include "exec/owner.hpp"
+#include "hpo/bracket.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <exception>
+#include <filesystem>
+#include <fmt/format.h>
+#include <limits>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace automl::exec {
+
+double StopToken::seconds_left() const {
+  if (!m_deadline) return std::numeric_limits<double>::infinity();
+  return std::chrono::duration<double>(*m_deadline - Clock::now()).count();
+}
+
+Clock::time_point deadline_in(double seconds) {
+  return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+namespace {
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// The proposal stream of configuration `slot` of `iteration`: a function of the study seed and the job's place
+// only, so that a resumed or parallel search proposes what a single uninterrupted one would.
+std::uint64_t proposal_seed(std::uint64_t study_seed, std::size_t iteration, std::size_t slot) {
+  return study::trial_seed(study_seed ^ 0xA5A5A5A5A5A5A5A5ULL, static_cast<std::int64_t>(iteration * 1000003 + slot));
+}
+
+const space::UnitCubeSpace& checked_space(const SearchTask& task) {
+  if (!task.space) throw Error("search: no search space given");
+  return *task.space;
+}
+
+nlohmann::json default_describe(const space::UnitCubeSpace& space, const space::UnitVector& unit) {
+  nlohmann::json config = nlohmann::json::object();
+  for (std::size_t i = 0; i < unit.size(); ++i)
+    config[space.dimension_name(i)] = std::isnan(unit[i]) ? nlohmann::json(nullptr) : nlohmann::json(unit[i]);
+  return config;
+}
+
+hpo::JobStatus job_status(const study::Trial& t) {
+  switch (t.state) {
+  case study::TrialState::complete:
+    return t.loss && std::isfinite(*t.loss) ? hpo::JobStatus::finished : hpo::JobStatus::failed;
+  case study::TrialState::fail: return hpo::JobStatus::failed;
+  case study::TrialState::pruned: return hpo::JobStatus::interrupted;
+  case study::TrialState::running:
+    return owner_is_alive(t.worker) ? hpo::JobStatus::running : hpo::JobStatus::interrupted;
+  }
+  return hpo::JobStatus::failed;
+}
+
+// The stored trials as the bracket bookkeeping sees them.
+std::vector<hpo::JobRecord> to_jobs(const std::vector<study::Trial>& trials) {
+  std::vector<hpo::JobRecord> jobs;
+  jobs.reserve(trials.size());
+  for (const auto& t : trials) {
+    hpo::JobRecord job;
+    job.id = t.id;
+    job.iteration = t.iteration;
+    job.rung = t.rung;
+    job.slot = t.slot;
+    job.budget = t.budget;
+    job.cost = t.cost;
+    job.status = job_status(t);
+    job.loss = t.loss.value_or(std::numeric_limits<double>::infinity());
+    jobs.push_back(job);
+  }
+  return jobs;
+}
+
+} // namespace
+
+struct Search::Impl {
+  study::Storage& storage;
+  SearchTask task;
+  SearchOptions options;
+  OwnerToken owner;
+  StopToken stop;
+  std::mutex mutex;
+  std::condition_variable trial_finished;
+  SearchSummary summary;
+
+  Impl(study::Storage& s, SearchTask t, const SearchOptions& o)
+      : storage(s), task(std::move(t)), options(o), stop(o.deadline) {}
+};
+
+nlohmann::json study_settings(const SearchOptions& options) {
+  const auto& hb = options.optimizer_options.hyperband;
+  return nlohmann::json{{"optimizer", options.optimizer},     {"eta", hb.eta},
+                        {"min_budget", hb.min_budget},       {"max_budget", hb.max_budget},
+                        {"continue_promoted", options.continue_promoted}};
+}
+
+std::string unit_space_fingerprint(const space::UnitCubeSpace& space) {
+  std::string text;
+  for (std::size_t i = 0; i < space.dimension(); ++i)
+    text += space.dimension_name(i) + "/" + std::to_string(space.cardinality(i)) + ";";
+  // FNV-1a: stable across platforms and runs (std::hash is not).
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ULL;
+  return fmt::format("unit-{}d-{:016x}", space.dimension(), h);
+}
+
+Search::Search(study::Storage& storage, SearchTask task, const SearchOptions& options)
+    : m_optimizer(hpo::make_optimizer(options.optimizer, checked_space(task), options.optimizer_options)) {
+  if (!task.objective) throw Error("search: no objective given");
+  if (options.workers == 0) throw InputError("workers: must be >= 1, got 0");
+  if (!(options.poll_seconds > 0.0)) throw InputError("poll_seconds: must be > 0");
+  if (!task.describe) {
+    const space::UnitCubeSpace* space = task.space;
+    task.describe = [space](const space::UnitVector& unit) { return default_describe(*space, unit); };
+  }
+  study::StudySpec spec;
+  spec.name = options.study_name;
+  spec.space_fingerprint = task.space_fingerprint;
+  spec.seed = options.seed;
+  spec.settings = study_settings(options);
+  m_study = storage.open_study(spec);
+  m_impl = std::make_unique<Impl>(storage, std::move(task), options);
+  m_impl->summary.resumed = m_study.resumed;
+}
+
+Search::~Search() = default;
+
+AskResult Search::ask(const std::string& worker_suffix) {
+  Impl& impl = *m_impl;
+  AskResult result;
+  hpo::PlanLimits limits;
+  limits.max_iterations = impl.options.max_iterations;
+  limits.max_total_cost = impl.options.max_total_budget;
+  limits.continue_promoted = impl.options.continue_promoted;
+
+  const auto decide = [&](const std::vector<study::Trial>& trials) {
+    study::ClaimDecision decision;
+    const hpo::PlannedJob plan = hpo::plan_next_job(m_optimizer.schedule, to_jobs(trials), limits);
+    if (plan.kind == hpo::PlannedJob::Kind::wait || plan.kind == hpo::PlannedJob::Kind::done) {
+      result.outcome = plan.kind == hpo::PlannedJob::Kind::wait ? AskOutcome::wait : AskOutcome::done;
+      return decision;
+    }
+    // No trial starts that cannot reach its budget before the deadline, at the pace measured so far (median
+    // seconds per budget unit of the completed trials; no estimate before the first one). A new configuration's
+    // budget is its bracket's smallest; a promoted one needs only the increment when it continues training.
+    if (impl.options.deadline) {
+      std::vector<double> pace;
+      for (const auto& t : trials)
+        if (t.state == study::TrialState::complete && t.finished_at && t.cost > 0.0)
+          pace.push_back((*t.finished_at - t.started_at) / t.cost);
+      double needed = 0.0;
+      if (!pace.empty()) {
+        std::nth_element(pace.begin(), pace.begin() + static_cast<std::ptrdiff_t>(pace.size() / 2), pace.end());
+        needed = pace[pace.size() / 2] * (plan.kind == hpo::PlannedJob::Kind::rerun ? plan.budget : plan.cost);
+      }
+      if (impl.stop.seconds_left() <= needed) {
+        result.outcome = AskOutcome::out_of_time;
+        return decision;
+      }
+    }
+    result.outcome = AskOutcome::trial;
+    if (plan.kind == hpo::PlannedJob::Kind::rerun) {
+      decision.kind = study::ClaimDecision::Kind::rerun;
+      decision.rerun_id = plan.rerun_id;
+      return decision;
+    }
+    decision.kind = study::ClaimDecision::Kind::insert;
+    study::NewTrial& t = decision.trial;
+    t.iteration = plan.iteration;
+    t.bracket = plan.bracket;
+    t.rung = plan.rung;
+    t.slot = plan.slot;
+    t.budget = plan.budget;
+    t.cost = plan.cost;
+    if (plan.kind == hpo::PlannedJob::Kind::promote) {
+      const auto parent = std::find_if(trials.begin(), trials.end(), [&](const auto& p) { return p.id == plan.parent_id; });
+      t.unit = parent->unit;
+      t.config = parent->config;
+      t.info = parent->info;
+      t.parent_id = plan.parent_id;
+      return decision;
+    }
+    std::vector<hpo::Observation> history;
+    history.reserve(trials.size());
+    for (const auto& p : trials) {
+      if (p.state == study::TrialState::complete && p.loss && std::isfinite(*p.loss))
+        history.push_back(hpo::Observation{&p.unit, p.budget, *p.loss});
+      else if (p.state == study::TrialState::fail || p.state == study::TrialState::complete)
+        history.push_back(hpo::Observation{&p.unit, p.budget, std::numeric_limits<double>::infinity()});
+    }
+    core::Rng rng(proposal_seed(m_study.seed, plan.iteration, plan.slot));
+    hpo::Proposal proposal = m_optimizer.generator->propose(history, plan.budget, rng);
+    t.config = impl.task.describe(proposal.unit).dump();
+    t.unit = std::move(proposal.unit);
+    t.info = nlohmann::json{{"model_based_pick", proposal.model_based}}.dump();
+    return decision;
+  };
+  result.trial = impl.storage.claim(m_study.id, decide, impl.owner.str() + "#" + worker_suffix, unix_now());
+  return result;
+}
+
+study::TrialState Search::run_trial(const study::Trial& trial) {
+  Impl& impl = *m_impl;
+  const nlohmann::json config = nlohmann::json::parse(trial.config);
+  std::vector<study::Metric> metrics;
+  TrialContext ctx;
+  ctx.trial_id = trial.id;
+  ctx.unit = &trial.unit;
+  ctx.config = &config;
+  ctx.budget = trial.budget;
+  ctx.seed = trial.seed;
+  ctx.stop = &impl.stop;
+  const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  ctx.threads = static_cast<int>(impl.options.threads_per_worker > 0 ? impl.options.threads_per_worker
+                                                                      : std::max<std::size_t>(1, cores / impl.options.workers));
+  if (impl.options.continue_promoted && trial.parent_id) {
+    ctx.resume_from = impl.storage.checkpoint(*trial.parent_id);
+    if (ctx.resume_from) ctx.resume_budget = impl.storage.trial(*trial.parent_id).budget;
+  }
+  if (!impl.options.checkpoint_dir.empty()) {
+    const auto dir = std::filesystem::path(impl.options.checkpoint_dir) / ("trial_" + std::to_string(trial.id));
+    std::filesystem::create_directories(dir);
+    ctx.checkpoint_dir = dir.string();
+  }
+  ctx.report = [&](double step, double metric) {
+    metrics.push_back(study::Metric{step, metric});
+    impl.storage.set_metrics(trial.id, metrics);
+    return !impl.stop.stop_requested();
+  };
+
+  study::TrialState state = study::TrialState::complete;
+  std::optional<double> loss;
+  std::string error;
+  std::optional<std::string> checkpoint;
+  try {
+    TrialResult r = impl.task.objective(ctx);
+    checkpoint = r.checkpoint;
+    if (r.stopped && impl.stop.stop_requested()) {
+      state = study::TrialState::pruned;
+      if (std::isfinite(r.loss)) loss = r.loss;
+    } else if (r.stopped) {
+      // PRUNED trials are run again; one that stops on its own would be run again and again.
+      state = study::TrialState::fail;
+      error = "the objective stopped before its budget without a stop request";
+    } else if (!std::isfinite(r.loss)) {
+      state = study::TrialState::fail;
+      error = fmt::format("the objective returned a non-finite loss ({})", r.loss);
+    } else {
+      loss = r.loss;
+    }
+  } catch (const std::exception& e) {
+    state = study::TrialState::fail;
+    error = e.what();
+  } catch (...) {
+    state = study::TrialState::fail;
+    error = "unknown exception";
+  }
+  if (checkpoint) impl.storage.set_checkpoint(trial.id, trial.budget, *checkpoint);
+  impl.storage.finish(trial.id, state, loss, metrics, error, unix_now());
+  if (state == study::TrialState::fail)
+    spdlog::warn("trial {} (config {}, budget {}) failed: {}", trial.id, trial.config_id(), trial.budget, error);
+  {
+    std::lock_guard lock(impl.mutex);
+    ++impl.summary.trials_run;
+    if (state == study::TrialState::complete) ++impl.summary.complete;
+    if (state == study::TrialState::pruned) ++impl.summary.pruned;
+    if (state == study::TrialState::fail) ++impl.summary.failed;
+  }
+  impl.trial_finished.notify_all();
+  return state;
+}
+
+SearchSummary Search::run() {
+  Impl& impl = *m_impl;
+  std::exception_ptr failure;
+  std::mutex failure_mutex;
+  const auto worker = [&](std::size_t index) {
+    try {
+      const std::string suffix = "w" + std::to_string(index);
+      while (!impl.stop.stop_requested()) {
+        AskResult next = ask(suffix);
+        if (next.outcome == AskOutcome::trial) {
+          run_trial(*next.trial);
+          continue;
+        }
+        if (next.outcome == AskOutcome::out_of_time) {
+          std::lock_guard lock(impl.mutex);
+          impl.summary.deadline_reached = true;
+        }
+        if (next.outcome != AskOutcome::wait) break;
+        std::unique_lock lock(impl.mutex);
+        impl.trial_finished.wait_for(lock, std::chrono::duration<double>(impl.options.poll_seconds));
+      }
+    } catch (...) {
+      std::lock_guard lock(failure_mutex);
+      if (!failure) failure = std::current_exception();
+      impl.stop.request_stop();
+      impl.trial_finished.notify_all();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < impl.options.workers; ++i) threads.emplace_back(worker, i);
+  worker(0);
+  for (auto& t : threads) t.join();
+  if (failure) std::rethrow_exception(failure);
+
+  const std::vector<study::Trial> trials = impl.storage.trials(m_study.id);
+  SearchSummary summary = impl.summary;
+  summary.finished_iterations = hpo::finished_iterations(m_optimizer.schedule, to_jobs(trials));
+  summary.deadline_reached = summary.deadline_reached || (impl.options.deadline && Clock::now() >= *impl.options.deadline);
+  for (const auto& t : trials) {
+    if (t.state != study::TrialState::complete || !t.loss || !std::isfinite(*t.loss)) continue;
+    if (!summary.best || t.budget > summary.best->budget || (t.budget == summary.best->budget && *t.loss < *summary.best->loss))
+      summary.best = t;
+  }
+  return summary;
+}
+
+SearchSummary run_search(study::Storage& storage, const SearchTask& task, const SearchOptions& options) {
+  return Search(storage, task, options).run();
+}
+
+} // namespace automl::exec

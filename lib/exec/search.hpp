@@ -1,0 +1,117 @@
+#pragma once
+// The search loop: N worker threads ask the study for the next job (a RUNNING trial claimed atomically in the
+// storage), run the objective, and record the outcome. The optimizer's state is rebuilt from the stored trials
+// on every ask, so resuming a study, a second process on the same database and a restarted worker all go
+// through the same code. One worker's failure (an exception from the objective) becomes a FAIL trial; the
+// others go on. A deadline ends the whole search: running trials are asked to stop and recorded as PRUNED with
+// what they reached, and no trial starts that cannot reach its budget (for a new configuration, the smallest
+// budget of its bracket) before the deadline at the pace measured on the completed trials.
+
+#include "exec/objective.hpp"
+#include "hpo/generator.hpp"
+#include "study/storage.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace automl::exec {
+
+// The configuration of a unit-cube point as JSON (the search space decodes it). Must be deterministic.
+using ConfigDescriber = std::function<nlohmann::json(const space::UnitVector&)>;
+
+// What is searched. The space must outlive the search.
+struct SearchTask {
+  const space::UnitCubeSpace* space = nullptr; // required
+  std::string space_fingerprint;               // required: resuming with another fingerprint is refused
+  ConfigDescriber describe;                    // default: {dimension_name: unit value} (null when inactive)
+  Objective objective;                         // required
+};
+
+// Example: SearchOptions o; o.study_name = "mnist"; o.optimizer = "bohb"; o.workers = 2; o.deadline = deadline_in(600);
+struct SearchOptions {
+  std::string study_name = "study";
+  std::string optimizer = "bohb";          // bohb, hyperband, random
+  hpo::OptimizerOptions optimizer_options; // eta, budgets, BOHB settings
+  std::uint64_t seed = 0;
+  std::size_t workers = 1;            // trials at once (threads of this process)
+  std::size_t threads_per_worker = 0; // intra-op threads per trial; 0: max(1, cores / workers)
+  bool continue_promoted = true;      // a promoted configuration resumes from its lower-rung checkpoint
+  std::optional<std::size_t> max_iterations; // Hyperband iterations (brackets) to start; none: until the deadline
+  std::optional<double> max_total_budget;    // stop starting trials once this much budget is spent
+  std::optional<Clock::time_point> deadline; // the whole search ends by then
+  std::string checkpoint_dir;                // per-trial checkpoint folders go here; empty: none
+  double poll_seconds = 0.05;                // how often an idle worker looks again for runnable work
+};
+
+// A deadline `seconds` from now.
+Clock::time_point deadline_in(double seconds);
+
+struct SearchSummary {
+  std::size_t trials_run = 0; // by this call (reruns included)
+  std::size_t complete = 0;
+  std::size_t pruned = 0;
+  std::size_t failed = 0;
+  std::size_t finished_iterations = 0; // of the whole study
+  bool deadline_reached = false; // the deadline stopped trials or kept work from starting
+  bool resumed = false;
+  std::optional<study::Trial> best; // lowest loss among COMPLETE trials on the largest budget that has one
+};
+
+enum class AskOutcome {
+  trial,       // a trial was claimed
+  wait,        // nothing runnable until a running trial (here or in another process) finishes
+  done,        // the study has nothing left to run
+  out_of_time, // runnable work exists but cannot reach its budget before the deadline
+};
+
+struct AskResult {
+  AskOutcome outcome = AskOutcome::done;
+  std::optional<study::Trial> trial;
+};
+
+// One search of one study. Thread safety: ask() and run_trial() may be called from several threads.
+class Search {
+public:
+  // Opens (creates or resumes) the study; throws InputError when it cannot be resumed (space or settings
+  // changed) or an option is invalid.
+  Search(study::Storage& storage, SearchTask task, const SearchOptions& options);
+  ~Search();
+  Search(const Search&) = delete;
+  Search& operator=(const Search&) = delete;
+
+  // Runs workers until the study is done, a limit is reached or the deadline passes. Rethrows a storage
+  // failure (after stopping the other workers); objective failures are FAIL trials, not errors.
+  SearchSummary run();
+
+  // The next job for `worker_suffix` of this run, claimed in the storage (one atomic step).
+  AskResult ask(const std::string& worker_suffix);
+  // Runs the objective on a claimed trial and records its end. Returns the recorded state.
+  study::TrialState run_trial(const study::Trial& trial);
+
+  const study::StudyRecord& study() const { return m_study; }
+  const hpo::Optimizer& optimizer() const { return m_optimizer; }
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> m_impl;
+  study::StudyRecord m_study;
+  hpo::Optimizer m_optimizer;
+};
+
+// The stored settings that a resume must match: optimizer, eta, budgets, continue_promoted.
+nlohmann::json study_settings(const SearchOptions& options);
+
+// A fingerprint of a unit-cube space from its dimension names and cardinalities (for spaces that have no
+// better one; a real search space should also fingerprint ranges and conditions).
+std::string unit_space_fingerprint(const space::UnitCubeSpace& space);
+
+// Convenience: Search(storage, task, options).run().
+SearchSummary run_search(study::Storage& storage, const SearchTask& task, const SearchOptions& options);
+
+} // namespace automl::exec

@@ -1,0 +1,136 @@
+#include "hpo/bracket.hpp"
+
+#include <algorithm>
+#include <map>
+
+namespace automl::hpo {
+namespace {
+
+// The state of one iteration: what it would run next, or whether it is finished or blocked.
+struct IterationScan {
+  bool finished = false;
+  std::optional<PlannedJob> next;
+};
+
+IterationScan scan_iteration(const BracketSchedule& schedule, std::size_t iteration,
+                             const std::vector<const JobRecord*>& jobs, bool continue_promoted) {
+  const BracketShape shape = schedule.bracket(iteration);
+  std::vector<std::vector<const JobRecord*>> rungs(shape.sizes.size());
+  for (const JobRecord* job : jobs)
+    if (job->rung < rungs.size()) rungs[job->rung].push_back(job);
+
+  IterationScan scan;
+  if (rungs[0].size() < shape.sizes[0]) {
+    PlannedJob job;
+    job.kind = PlannedJob::Kind::new_config;
+    job.iteration = iteration;
+    job.rung = 0;
+    job.slot = rungs[0].size();
+    job.bracket = shape.s;
+    job.budget = shape.budgets[0];
+    job.cost = shape.budgets[0];
+    scan.next = job;
+    return scan;
+  }
+  for (std::size_t r = 0; r < rungs.size(); ++r) {
+    const bool all_done = std::all_of(rungs[r].begin(), rungs[r].end(), [](const JobRecord* j) {
+      return j->status == JobStatus::finished || j->status == JobStatus::failed;
+    });
+    if (!all_done) return scan; // blocked until the rung finishes
+    if (r + 1 == rungs.size()) {
+      scan.finished = true;
+      return scan;
+    }
+    std::vector<const JobRecord*> ranked;
+    for (const JobRecord* j : rungs[r])
+      if (j->status == JobStatus::finished) ranked.push_back(j);
+    std::sort(ranked.begin(), ranked.end(), [](const JobRecord* a, const JobRecord* b) {
+      return a->loss != b->loss ? a->loss < b->loss : a->slot < b->slot;
+    });
+    ranked.resize(promoted_count(shape.sizes[r + 1], ranked.size()));
+    if (ranked.empty()) {
+      scan.finished = true;
+      return scan;
+    }
+    for (const JobRecord* candidate : ranked) {
+      const bool present = std::any_of(rungs[r + 1].begin(), rungs[r + 1].end(),
+                                        [&](const JobRecord* j) { return j->slot == candidate->slot; });
+      if (present) continue;
+      PlannedJob job;
+      job.kind = PlannedJob::Kind::promote;
+      job.iteration = iteration;
+      job.rung = r + 1;
+      job.slot = candidate->slot;
+      job.bracket = shape.s;
+      job.parent_id = candidate->id;
+      job.budget = shape.budgets[r + 1];
+      job.cost = continue_promoted ? shape.budgets[r + 1] - candidate->budget : shape.budgets[r + 1];
+      scan.next = job;
+      return scan;
+    }
+  }
+  return scan;
+}
+
+std::map<std::size_t, std::vector<const JobRecord*>> by_iteration(const std::vector<JobRecord>& jobs) {
+  std::map<std::size_t, std::vector<const JobRecord*>> result;
+  for (const JobRecord& job : jobs) result[job.iteration].push_back(&job);
+  return result;
+}
+
+} // namespace
+
+PlannedJob plan_next_job(const BracketSchedule& schedule, const std::vector<JobRecord>& jobs, const PlanLimits& limits) {
+  const JobRecord* interrupted = nullptr;
+  bool any_running = false;
+  double total_cost = 0.0;
+  for (const JobRecord& job : jobs) {
+    total_cost += job.cost;
+    if (job.status == JobStatus::running) any_running = true;
+    if (job.status == JobStatus::interrupted && (!interrupted || job.id < interrupted->id)) interrupted = &job;
+  }
+  if (interrupted) {
+    PlannedJob job;
+    job.kind = PlannedJob::Kind::rerun;
+    job.rerun_id = interrupted->id;
+    job.iteration = interrupted->iteration;
+    job.rung = interrupted->rung;
+    job.slot = interrupted->slot;
+    job.bracket = schedule.bracket(interrupted->iteration).s;
+    job.budget = interrupted->budget;
+    job.cost = 0.0; // already counted
+    return job;
+  }
+  const auto fits = [&](const PlannedJob& job) {
+    return !limits.max_total_cost || total_cost + job.cost <= *limits.max_total_cost + 1e-9;
+  };
+  const auto idle = [&] {
+    PlannedJob job;
+    job.kind = any_running ? PlannedJob::Kind::wait : PlannedJob::Kind::done;
+    return job;
+  };
+
+  const auto iterations = by_iteration(jobs);
+  std::size_t next_iteration = 0;
+  for (const auto& [iteration, records] : iterations) {
+    next_iteration = std::max(next_iteration, iteration + 1);
+    IterationScan scan = scan_iteration(schedule, iteration, records, limits.continue_promoted);
+    if (scan.next) {
+      if (!fits(*scan.next)) return idle();
+      return *scan.next;
+    }
+  }
+  if (limits.max_iterations && next_iteration >= *limits.max_iterations) return idle();
+  IterationScan fresh = scan_iteration(schedule, next_iteration, {}, limits.continue_promoted);
+  if (!fresh.next || !fits(*fresh.next)) return idle();
+  return *fresh.next;
+}
+
+std::size_t finished_iterations(const BracketSchedule& schedule, const std::vector<JobRecord>& jobs) {
+  std::size_t count = 0;
+  for (const auto& [iteration, records] : by_iteration(jobs))
+    if (scan_iteration(schedule, iteration, records, true).finished) ++count;
+  return count;
+}
+
+} // namespace automl::hpo

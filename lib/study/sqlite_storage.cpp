@@ -1,0 +1,365 @@
+#include "study/sqlite_storage.hpp"
+
+#include "core/error.hpp"
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <fmt/format.h>
+#include <utility>
+
+namespace automl::study {
+namespace {
+
+constexpr const char* k_schema = R"sql(
+CREATE TABLE IF NOT EXISTS studies (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL UNIQUE,
+  space_fingerprint TEXT NOT NULL,
+  seed INTEGER NOT NULL,
+  settings TEXT NOT NULL,
+  created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS trials (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  study_id INTEGER NOT NULL REFERENCES studies(id),
+  config_id TEXT NOT NULL,
+  iteration INTEGER NOT NULL,
+  bracket INTEGER NOT NULL,
+  rung INTEGER NOT NULL,
+  slot INTEGER NOT NULL,
+  budget REAL NOT NULL,
+  cost REAL NOT NULL,
+  unit TEXT NOT NULL,
+  config TEXT NOT NULL,
+  info TEXT NOT NULL,
+  parent_id INTEGER REFERENCES trials(id),
+  state TEXT NOT NULL,
+  loss REAL,
+  metrics TEXT NOT NULL DEFAULT '[]',
+  submitted_at REAL NOT NULL,
+  started_at REAL NOT NULL,
+  finished_at REAL,
+  worker TEXT NOT NULL,
+  seed INTEGER NOT NULL,
+  error TEXT NOT NULL DEFAULT '',
+  attempts INTEGER NOT NULL DEFAULT 1,
+  UNIQUE (study_id, iteration, rung, slot)
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+  trial_id INTEGER NOT NULL REFERENCES trials(id),
+  budget REAL NOT NULL,
+  reference TEXT NOT NULL,
+  PRIMARY KEY (trial_id, budget)
+);
+)sql";
+
+constexpr const char* k_trial_columns =
+    "id, study_id, iteration, bracket, rung, slot, budget, cost, unit, config, info, parent_id, state, loss, "
+    "metrics, submitted_at, started_at, finished_at, worker, seed, error, attempts";
+
+// A prepared statement, finalized on scope exit.
+class Statement {
+public:
+  Statement(sqlite3* db, const std::string& sql) : m_db(db) {
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &m_stmt, nullptr) != SQLITE_OK)
+      throw Error(std::string("sqlite: cannot prepare statement: ") + sqlite3_errmsg(db));
+  }
+  ~Statement() { sqlite3_finalize(m_stmt); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int i, std::int64_t v) { return check(sqlite3_bind_int64(m_stmt, i, v)); }
+  Statement& bind(int i, double v) { return check(sqlite3_bind_double(m_stmt, i, v)); }
+  Statement& bind(int i, const std::string& v) {
+    return check(sqlite3_bind_text(m_stmt, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+  }
+  Statement& bind_null(int i) { return check(sqlite3_bind_null(m_stmt, i)); }
+  template <typename T> Statement& bind(int i, const std::optional<T>& v) { return v ? bind(i, *v) : bind_null(i); }
+
+  // True while there is a row.
+  bool step() {
+    const int rc = sqlite3_step(m_stmt);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw Error(std::string("sqlite: ") + sqlite3_errmsg(m_db));
+  }
+  void run() {
+    while (step()) {
+    }
+  }
+
+  std::int64_t int64(int c) const { return sqlite3_column_int64(m_stmt, c); }
+  double real(int c) const { return sqlite3_column_double(m_stmt, c); }
+  bool is_null(int c) const { return sqlite3_column_type(m_stmt, c) == SQLITE_NULL; }
+  std::string text(int c) const {
+    const auto* p = sqlite3_column_text(m_stmt, c);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(m_stmt, c))) : std::string();
+  }
+
+private:
+  Statement& check(int rc) {
+    if (rc != SQLITE_OK) throw Error(std::string("sqlite: cannot bind: ") + sqlite3_errmsg(m_db));
+    return *this;
+  }
+  sqlite3* m_db;
+  sqlite3_stmt* m_stmt = nullptr;
+};
+
+void exec(sqlite3* db, const char* sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string text = message ? message : sqlite3_errmsg(db);
+    sqlite3_free(message);
+    throw Error("sqlite: " + text);
+  }
+}
+
+// BEGIN IMMEDIATE ... COMMIT, rolled back when the scope is left by an exception.
+class WriteTransaction {
+public:
+  explicit WriteTransaction(sqlite3* db) : m_db(db) { exec(db, "BEGIN IMMEDIATE"); }
+  ~WriteTransaction() {
+    if (!m_done) sqlite3_exec(m_db, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  WriteTransaction(const WriteTransaction&) = delete;
+  WriteTransaction& operator=(const WriteTransaction&) = delete;
+  void commit() {
+    exec(m_db, "COMMIT");
+    m_done = true;
+  }
+
+private:
+  sqlite3* m_db;
+  bool m_done = false;
+};
+
+std::string metrics_to_json(const std::vector<Metric>& metrics) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& m : metrics) j.push_back({m.step, m.value});
+  return j.dump();
+}
+
+std::vector<Metric> metrics_from_json(const std::string& text) {
+  std::vector<Metric> metrics;
+  if (text.empty() || text == "[]") return metrics;
+  for (const auto& m : nlohmann::json::parse(text)) metrics.push_back(Metric{m.at(0).get<double>(), m.at(1).get<double>()});
+  return metrics;
+}
+
+Trial read_trial(const Statement& s) {
+  Trial t;
+  t.id = s.int64(0);
+  t.study_id = s.int64(1);
+  t.iteration = static_cast<std::size_t>(s.int64(2));
+  t.bracket = static_cast<std::size_t>(s.int64(3));
+  t.rung = static_cast<std::size_t>(s.int64(4));
+  t.slot = static_cast<std::size_t>(s.int64(5));
+  t.budget = s.real(6);
+  t.cost = s.real(7);
+  t.unit = unit_from_json(s.text(8));
+  t.config = s.text(9);
+  t.info = s.text(10);
+  if (!s.is_null(11)) t.parent_id = s.int64(11);
+  t.state = parse_trial_state(s.text(12));
+  if (!s.is_null(13)) t.loss = s.real(13);
+  t.metrics = metrics_from_json(s.text(14));
+  t.submitted_at = s.real(15);
+  t.started_at = s.real(16);
+  if (!s.is_null(17)) t.finished_at = s.real(17);
+  t.worker = s.text(18);
+  t.seed = static_cast<std::uint64_t>(s.int64(19));
+  t.error = s.text(20);
+  t.attempts = static_cast<int>(s.int64(21));
+  return t;
+}
+
+// Settings are compared key by key so that the message can name what changed.
+void check_same_settings(const std::string& study, const nlohmann::json& stored, const nlohmann::json& wanted) {
+  for (const auto& [key, value] : wanted.items()) {
+    const auto it = stored.find(key);
+    if (it == stored.end() || *it != value)
+      throw InputError(fmt::format("study '{}' cannot be resumed: setting '{}' was {}, now {}", study, key,
+                                   it == stored.end() ? std::string("unset") : it->dump(), value.dump()));
+  }
+}
+
+} // namespace
+
+SqliteStorage::SqliteStorage(const std::string& path, const SqliteOptions& options) : m_path(path) {
+  std::error_code ec;
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (sqlite3_open_v2(path.c_str(), &m_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    const std::string message = m_db ? sqlite3_errmsg(m_db) : "out of memory";
+    sqlite3_close(m_db);
+    m_db = nullptr;
+    throw Error("cannot open study database " + path + ": " + message);
+  }
+  try {
+    // The timeout first: switching to WAL and creating the schema take locks that another process may hold.
+    sqlite3_busy_timeout(m_db, options.busy_timeout_ms);
+    exec(m_db, "PRAGMA journal_mode=WAL");
+    exec(m_db, "PRAGMA synchronous=NORMAL");
+    exec(m_db, "PRAGMA foreign_keys=ON");
+    WriteTransaction tx(m_db);
+    exec(m_db, k_schema);
+    tx.commit();
+  } catch (const Error& e) {
+    sqlite3_close(m_db);
+    m_db = nullptr;
+    throw e.with_context("study database " + path);
+  }
+}
+
+SqliteStorage::~SqliteStorage() { sqlite3_close(m_db); }
+
+StudyRecord SqliteStorage::open_study(const StudySpec& spec) {
+  if (spec.name.empty()) throw InputError("study name: must not be empty");
+  if (spec.space_fingerprint.empty()) throw InputError("space fingerprint: must not be empty");
+  std::lock_guard lock(m_mutex);
+  WriteTransaction tx(m_db);
+  StudyRecord record;
+  Statement find(m_db, "SELECT id, space_fingerprint, seed, settings FROM studies WHERE name = ?");
+  find.bind(1, spec.name);
+  if (find.step()) {
+    record.id = find.int64(0);
+    record.name = spec.name;
+    record.space_fingerprint = find.text(1);
+    record.seed = static_cast<std::uint64_t>(find.int64(2));
+    record.settings = nlohmann::json::parse(find.text(3));
+    record.resumed = true;
+    if (record.space_fingerprint != spec.space_fingerprint)
+      throw InputError(fmt::format("study '{}' in {} cannot be resumed: its search space changed (fingerprint {} "
+                                   "stored, {} now); use a new study name or database",
+                                   spec.name, m_path, record.space_fingerprint, spec.space_fingerprint));
+    if (record.seed != spec.seed)
+      throw InputError(fmt::format("study '{}' cannot be resumed: setting 'seed' was {}, now {}", spec.name,
+                                   record.seed, spec.seed));
+    check_same_settings(spec.name, record.settings, spec.settings);
+    tx.commit();
+    return record;
+  }
+  Statement insert(m_db, "INSERT INTO studies (name, space_fingerprint, seed, settings, created_at) "
+                         "VALUES (?, ?, ?, ?, (julianday('now') - 2440587.5) * 86400.0)");
+  insert.bind(1, spec.name).bind(2, spec.space_fingerprint).bind(3, static_cast<std::int64_t>(spec.seed)).bind(4, spec.settings.dump());
+  insert.run();
+  record.id = sqlite3_last_insert_rowid(m_db);
+  record.name = spec.name;
+  record.space_fingerprint = spec.space_fingerprint;
+  record.seed = spec.seed;
+  record.settings = spec.settings;
+  tx.commit();
+  return record;
+}
+
+std::vector<Trial> SqliteStorage::load_trials(const char* where, std::int64_t key) {
+  Statement select(m_db, fmt::format("SELECT {} FROM trials WHERE {} = ? ORDER BY id", k_trial_columns, where));
+  select.bind(1, key);
+  std::vector<Trial> result;
+  while (select.step()) result.push_back(read_trial(select));
+  return result;
+}
+
+std::optional<Trial> SqliteStorage::claim(std::int64_t study_id, const ClaimDecider& decide, const std::string& worker,
+                                          double now) {
+  std::lock_guard lock(m_mutex);
+  WriteTransaction tx(m_db);
+  const std::vector<Trial> current = load_trials("study_id", study_id);
+  const ClaimDecision decision = decide(current);
+  std::int64_t id = 0;
+  if (decision.kind == ClaimDecision::Kind::none) {
+    tx.commit();
+    return std::nullopt;
+  }
+  if (decision.kind == ClaimDecision::Kind::rerun) {
+    id = decision.rerun_id;
+    Statement update(m_db, "UPDATE trials SET state = 'RUNNING', loss = NULL, metrics = '[]', error = '', "
+                           "finished_at = NULL, started_at = ?, worker = ?, attempts = attempts + 1 WHERE id = ? AND study_id = ?");
+    update.bind(1, now).bind(2, worker).bind(3, id).bind(4, study_id).run();
+    if (sqlite3_changes(m_db) != 1) throw Error(fmt::format("claim: trial {} is not in study {}", id, study_id));
+  } else {
+    Statement seed_of(m_db, "SELECT seed FROM studies WHERE id = ?");
+    seed_of.bind(1, study_id);
+    if (!seed_of.step()) throw Error(fmt::format("claim: no study with id {}", study_id));
+    const auto study_seed = static_cast<std::uint64_t>(seed_of.int64(0));
+    Statement next_id(m_db, "SELECT COALESCE(MAX(id), 0) + 1 FROM trials");
+    next_id.step();
+    id = next_id.int64(0);
+    const NewTrial& t = decision.trial;
+    Statement insert(m_db, "INSERT INTO trials (id, study_id, config_id, iteration, bracket, rung, slot, budget, cost, "
+                           "unit, config, info, parent_id, state, submitted_at, started_at, worker, seed) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?)");
+    insert.bind(1, id).bind(2, study_id).bind(3, fmt::format("[{}, 0, {}]", t.iteration, t.slot));
+    insert.bind(4, static_cast<std::int64_t>(t.iteration)).bind(5, static_cast<std::int64_t>(t.bracket));
+    insert.bind(6, static_cast<std::int64_t>(t.rung)).bind(7, static_cast<std::int64_t>(t.slot));
+    insert.bind(8, t.budget).bind(9, t.cost).bind(10, unit_to_json(t.unit)).bind(11, t.config).bind(12, t.info);
+    insert.bind(13, t.parent_id).bind(14, now).bind(15, now).bind(16, worker);
+    insert.bind(17, static_cast<std::int64_t>(trial_seed(study_seed, id)));
+    insert.run();
+  }
+  std::vector<Trial> written = load_trials("id", id);
+  tx.commit();
+  return written.at(0);
+}
+
+std::vector<Trial> SqliteStorage::trials(std::int64_t study_id) {
+  std::lock_guard lock(m_mutex);
+  // A read transaction: one consistent snapshot even while other processes write (WAL).
+  exec(m_db, "BEGIN");
+  try {
+    auto result = load_trials("study_id", study_id);
+    exec(m_db, "COMMIT");
+    return result;
+  } catch (...) {
+    sqlite3_exec(m_db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+Trial SqliteStorage::trial(std::int64_t trial_id) {
+  std::lock_guard lock(m_mutex);
+  auto result = load_trials("id", trial_id);
+  if (result.empty()) throw Error(fmt::format("no trial with id {} in {}", trial_id, m_path));
+  return result[0];
+}
+
+void SqliteStorage::set_metrics(std::int64_t trial_id, const std::vector<Metric>& metrics) {
+  std::lock_guard lock(m_mutex);
+  WriteTransaction tx(m_db);
+  Statement update(m_db, "UPDATE trials SET metrics = ? WHERE id = ?");
+  update.bind(1, metrics_to_json(metrics)).bind(2, trial_id).run();
+  tx.commit();
+}
+
+void SqliteStorage::finish(std::int64_t trial_id, TrialState state, std::optional<double> loss,
+                           const std::vector<Metric>& metrics, const std::string& error, double now) {
+  if (state == TrialState::running) throw Error("finish: a finished trial cannot be RUNNING");
+  std::lock_guard lock(m_mutex);
+  WriteTransaction tx(m_db);
+  Statement update(m_db, "UPDATE trials SET state = ?, loss = ?, metrics = ?, error = ?, finished_at = ? WHERE id = ?");
+  update.bind(1, to_string(state)).bind(2, loss).bind(3, metrics_to_json(metrics)).bind(4, error).bind(5, now);
+  update.bind(6, trial_id).run();
+  if (sqlite3_changes(m_db) != 1) throw Error(fmt::format("finish: no trial with id {}", trial_id));
+  tx.commit();
+}
+
+void SqliteStorage::set_checkpoint(std::int64_t trial_id, double budget, const std::string& reference) {
+  std::lock_guard lock(m_mutex);
+  WriteTransaction tx(m_db);
+  Statement upsert(m_db, "INSERT INTO checkpoints (trial_id, budget, reference) VALUES (?, ?, ?) "
+                         "ON CONFLICT (trial_id, budget) DO UPDATE SET reference = excluded.reference");
+  upsert.bind(1, trial_id).bind(2, budget).bind(3, reference).run();
+  tx.commit();
+}
+
+std::optional<std::string> SqliteStorage::checkpoint(std::int64_t trial_id) {
+  std::lock_guard lock(m_mutex);
+  Statement select(m_db, "SELECT reference FROM checkpoints WHERE trial_id = ? ORDER BY budget DESC LIMIT 1");
+  select.bind(1, trial_id);
+  if (!select.step()) return std::nullopt;
+  return select.text(0);
+}
+
+} // namespace automl::study

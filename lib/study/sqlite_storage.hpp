@@ -1,0 +1,48 @@
+#pragma once
+// Storage in one SQLite file: WAL journal (readers never block the writer), a busy timeout (writers wait
+// instead of failing with "database is locked"), every write in a BEGIN IMMEDIATE transaction (the write lock
+// is taken up front, so two writers never deadlock on a lock upgrade).
+// Thread safety: one connection per object, guarded by a mutex; processes coordinate through SQLite's locks.
+
+#include "study/storage.hpp"
+
+#include <mutex>
+#include <string>
+
+struct sqlite3;
+
+namespace automl::study {
+
+// Example: SqliteOptions o; o.busy_timeout_ms = 120000;
+struct SqliteOptions {
+  int busy_timeout_ms = 60000; // how long a writer waits for another one before failing
+};
+
+class SqliteStorage final : public Storage {
+public:
+  // Creates the file (and its parent directories) and the schema when missing. Throws Error when it cannot.
+  explicit SqliteStorage(const std::string& path, const SqliteOptions& options = SqliteOptions{});
+  ~SqliteStorage() override;
+  SqliteStorage(const SqliteStorage&) = delete;
+  SqliteStorage& operator=(const SqliteStorage&) = delete;
+
+  StudyRecord open_study(const StudySpec& spec) override;
+  std::optional<Trial> claim(std::int64_t study_id, const ClaimDecider& decide, const std::string& worker,
+                             double now) override;
+  std::vector<Trial> trials(std::int64_t study_id) override;
+  Trial trial(std::int64_t trial_id) override;
+  void set_metrics(std::int64_t trial_id, const std::vector<Metric>& metrics) override;
+  void finish(std::int64_t trial_id, TrialState state, std::optional<double> loss, const std::vector<Metric>& metrics,
+              const std::string& error, double now) override;
+  void set_checkpoint(std::int64_t trial_id, double budget, const std::string& reference) override;
+  std::optional<std::string> checkpoint(std::int64_t trial_id) override;
+
+private:
+  std::vector<Trial> load_trials(const char* where, std::int64_t key);
+
+  std::string m_path;
+  sqlite3* m_db = nullptr;
+  std::mutex m_mutex;
+};
+
+} // namespace automl::study

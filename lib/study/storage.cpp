@@ -1,0 +1,52 @@
+#include "study/storage.hpp"
+
+#include "core/error.hpp"
+#include "study/sqlite_storage.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace automl::study {
+namespace {
+
+struct StorageScheme {
+  const char* scheme;
+  const char* example;
+  std::unique_ptr<Storage> (*open)(const std::string& rest, const std::string& url);
+};
+
+// "sqlite:///" + path, as SQLAlchemy and Optuna spell it: the path after the third slash (relative), or
+// starting with a fourth slash (absolute).
+const StorageScheme k_storage_schemes[] = {
+    {"sqlite", "sqlite:///runs/study.db",
+     [](const std::string& rest, const std::string& url) -> std::unique_ptr<Storage> {
+       if (rest.rfind("/", 0) != 0 || rest.size() < 2)
+         throw InputError("storage URL '" + url + "': expected sqlite:///path/to/study.db");
+       return std::make_unique<SqliteStorage>(rest.substr(1));
+     }},
+};
+
+} // namespace
+
+std::vector<std::string> storage_schemes() {
+  std::vector<std::string> names;
+  for (const auto& s : k_storage_schemes) names.emplace_back(s.scheme);
+  return names;
+}
+
+std::unique_ptr<Storage> open_storage(const std::string& url) {
+  const auto separator = url.find("://");
+  const auto valid = [] {
+    std::vector<std::string> examples;
+    for (const auto& s : k_storage_schemes) examples.emplace_back(s.example);
+    return fmt::format("{}", fmt::join(examples, ", "));
+  };
+  if (separator == std::string::npos || separator == 0)
+    throw InputError("storage URL '" + url + "': expected SCHEME://...; valid: " + valid());
+  const std::string scheme = url.substr(0, separator);
+  for (const auto& s : k_storage_schemes)
+    if (scheme == s.scheme) return s.open(url.substr(separator + 3), url);
+  throw InputError("storage URL '" + url + "': unknown scheme '" + scheme + "'; valid: " + valid());
+}
+
+} // namespace automl::study

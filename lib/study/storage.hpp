@@ -1,0 +1,84 @@
+#pragma once
+// Where studies and their trials live. Chosen by URL: `sqlite:///path/study.db` (relative path; four slashes
+// for an absolute one). The store is the truth: the optimizer state is rebuilt from what claim() shows it, so a
+// resumed study and several processes on one database go through the same code.
+//
+// Thread safety: every method may be called from several threads at once; each call is atomic. Several
+// processes may open the same database at once. Times are seconds since the Unix epoch.
+
+#include "study/trial.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace automl::study {
+
+// Example: StudySpec spec; spec.name = "mnist"; spec.space_fingerprint = fp; spec.seed = 1;
+struct StudySpec {
+  std::string name;              // required
+  std::string space_fingerprint; // required: a resume with a different one is refused
+  std::uint64_t seed = 0;
+  nlohmann::json settings = nlohmann::json::object(); // what must not change on resume (optimizer, budgets, ...)
+};
+
+struct StudyRecord {
+  std::int64_t id = 0;
+  std::string name;
+  std::string space_fingerprint;
+  std::uint64_t seed = 0;
+  nlohmann::json settings;
+  bool resumed = false; // it existed before this open_study()
+};
+
+// What claim()'s decider chose: nothing, a new trial, or running an existing one again.
+struct ClaimDecision {
+  enum class Kind { none, insert, rerun };
+  Kind kind = Kind::none;
+  NewTrial trial;             // for insert
+  std::int64_t rerun_id = 0;  // for rerun: the trial's metrics, loss and error are cleared, attempts + 1
+};
+
+// Sees every trial of the study (by id) inside the claim's transaction. May throw; nothing is written then.
+using ClaimDecider = std::function<ClaimDecision(const std::vector<Trial>& trials)>;
+
+class Storage {
+public:
+  virtual ~Storage() = default;
+
+  // Creates the study, or opens it when it exists (resumed = true). Throws InputError when it exists with a
+  // different space fingerprint, or with settings whose value differs (naming the key).
+  virtual StudyRecord open_study(const StudySpec& spec) = 0;
+
+  // One atomic step for every writer of the study: read all its trials, let `decide` choose, write the choice as
+  // a RUNNING trial owned by `worker`. Returns the trial as written, or nothing when the decider chose none.
+  virtual std::optional<Trial> claim(std::int64_t study_id, const ClaimDecider& decide, const std::string& worker,
+                                     double now) = 0;
+
+  virtual std::vector<Trial> trials(std::int64_t study_id) = 0;
+  virtual Trial trial(std::int64_t trial_id) = 0;
+
+  // Replaces the trial's metrics (called after each report, so that a crash keeps what was reached).
+  virtual void set_metrics(std::int64_t trial_id, const std::vector<Metric>& metrics) = 0;
+
+  // Records the end of a trial: its state (not running), loss, metrics and error message.
+  virtual void finish(std::int64_t trial_id, TrialState state, std::optional<double> loss,
+                      const std::vector<Metric>& metrics, const std::string& error, double now) = 0;
+
+  // A checkpoint (a file path or a blob reference) of `trial_id` at `budget`; one per trial and budget.
+  virtual void set_checkpoint(std::int64_t trial_id, double budget, const std::string& reference) = 0;
+  // The latest (largest budget) checkpoint of the trial, if any.
+  virtual std::optional<std::string> checkpoint(std::int64_t trial_id) = 0;
+};
+
+// Opens the storage a URL names. InputError for a malformed URL or an unknown scheme (listing the valid ones);
+// Error when the database cannot be opened.
+std::unique_ptr<Storage> open_storage(const std::string& url);
+std::vector<std::string> storage_schemes();
+
+} // namespace automl::study

@@ -1,0 +1,82 @@
+#include "study/trial.hpp"
+
+#include "core/error.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <fmt/format.h>
+#include <limits>
+#include <string_view>
+
+namespace automl::study {
+
+std::string to_string(TrialState state) {
+  switch (state) {
+  case TrialState::running: return "RUNNING";
+  case TrialState::complete: return "COMPLETE";
+  case TrialState::pruned: return "PRUNED";
+  case TrialState::fail: return "FAIL";
+  }
+  return "UNKNOWN";
+}
+
+TrialState parse_trial_state(const std::string& name) {
+  for (auto state : {TrialState::running, TrialState::complete, TrialState::pruned, TrialState::fail})
+    if (to_string(state) == name) return state;
+  throw Error("unknown trial state '" + name + "' in the study database");
+}
+
+std::string Trial::config_id() const { return fmt::format("[{}, 0, {}]", iteration, slot); }
+
+std::uint64_t trial_seed(std::uint64_t study_seed, std::int64_t trial_id) {
+  std::uint64_t z = study_seed + 0x9E3779B97F4A7C15ULL * (static_cast<std::uint64_t>(trial_id) + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+std::string unit_to_json(const space::UnitVector& unit) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < unit.size(); ++i) {
+    if (i > 0) text += ",";
+    // {:.17g} round-trips every double exactly.
+    text += std::isnan(unit[i]) ? std::string("null") : fmt::format("{:.17g}", unit[i]);
+  }
+  return text + "]";
+}
+
+space::UnitVector unit_from_json(const std::string& text) {
+  // Hand-written: this runs for every trial on every ask, where a general JSON parser costs too much.
+  space::UnitVector unit;
+  const char* p = text.c_str();
+  const auto fail = [&] { return Error("malformed unit vector in the study database: " + text); };
+  const auto skip_space = [&] {
+    while (*p == ' ') ++p;
+  };
+  skip_space();
+  if (*p++ != '[') throw fail();
+  skip_space();
+  if (*p == ']') return unit;
+  for (;;) {
+    skip_space();
+    if (std::string_view(p).substr(0, 4) == "null") {
+      unit.push_back(std::numeric_limits<double>::quiet_NaN());
+      p += 4;
+    } else {
+      char* end = nullptr;
+      const double value = std::strtod(p, &end);
+      if (end == p) throw fail();
+      unit.push_back(value);
+      p = end;
+    }
+    skip_space();
+    if (*p == ',') {
+      ++p;
+      continue;
+    }
+    if (*p == ']') return unit;
+    throw fail();
+  }
+}
+
+} // namespace automl::study

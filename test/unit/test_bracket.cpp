@@ -1,0 +1,143 @@
+#include "hpo/bracket.hpp"
+
+#include <gtest/gtest.h>
+
+using automl::hpo::BracketSchedule;
+using automl::hpo::JobRecord;
+using automl::hpo::JobStatus;
+using automl::hpo::PlannedJob;
+using Kind = automl::hpo::PlannedJob::Kind;
+
+namespace {
+
+BracketSchedule schedule_1_9() {
+  automl::hpo::HyperbandOptions o;
+  o.min_budget = 1;
+  o.max_budget = 9;
+  return BracketSchedule::hyperband(o);
+}
+
+// Adds a job as the planner proposed it, with the given outcome.
+void record(std::vector<JobRecord>& jobs, const PlannedJob& plan, JobStatus status, double loss) {
+  JobRecord job;
+  job.id = static_cast<std::int64_t>(jobs.size()) + 1;
+  job.iteration = plan.iteration;
+  job.rung = plan.rung;
+  job.slot = plan.slot;
+  job.budget = plan.budget;
+  job.cost = plan.cost;
+  job.status = status;
+  job.loss = loss;
+  jobs.push_back(job);
+}
+
+} // namespace
+
+TEST(Bracket, FillsRungZeroThenPromotesTheBestThird) {
+  const auto schedule = schedule_1_9();
+  std::vector<JobRecord> jobs;
+  // Rung 0 of iteration 0: 9 configurations on budget 1; loss = 9 - slot (slot 8 is best).
+  for (std::size_t slot = 0; slot < 9; ++slot) {
+    const auto plan = plan_next_job(schedule, jobs, {});
+    ASSERT_EQ(plan.kind, Kind::new_config);
+    EXPECT_EQ(plan.iteration, 0u);
+    EXPECT_EQ(plan.slot, slot);
+    EXPECT_EQ(plan.budget, 1.0);
+    EXPECT_EQ(plan.bracket, 2u);
+    record(jobs, plan, JobStatus::finished, 9.0 - static_cast<double>(slot));
+  }
+  // Rung 1: the best 3 (slots 8, 7, 6) in rank order, on budget 3, continuing from their rung-0 jobs.
+  for (std::size_t expected : {8u, 7u, 6u}) {
+    const auto plan = plan_next_job(schedule, jobs, {});
+    ASSERT_EQ(plan.kind, Kind::promote);
+    EXPECT_EQ(plan.slot, expected);
+    EXPECT_EQ(plan.rung, 1u);
+    EXPECT_EQ(plan.budget, 3.0);
+    EXPECT_EQ(plan.cost, 2.0); // continues from budget 1
+    EXPECT_EQ(plan.parent_id, static_cast<std::int64_t>(expected) + 1);
+    record(jobs, plan, JobStatus::finished, static_cast<double>(expected)); // now slot 6 is best
+  }
+  const auto top = plan_next_job(schedule, jobs, {});
+  ASSERT_EQ(top.kind, Kind::promote);
+  EXPECT_EQ(top.slot, 6u);
+  EXPECT_EQ(top.rung, 2u);
+  EXPECT_EQ(top.budget, 9.0);
+  record(jobs, top, JobStatus::finished, 0.5);
+  EXPECT_EQ(automl::hpo::finished_iterations(schedule, jobs), 1u);
+  // Iteration 1: bracket [3, 1] on budgets 3, 9.
+  const auto next = plan_next_job(schedule, jobs, {});
+  ASSERT_EQ(next.kind, Kind::new_config);
+  EXPECT_EQ(next.iteration, 1u);
+  EXPECT_EQ(next.bracket, 1u);
+  EXPECT_EQ(next.budget, 3.0);
+}
+
+TEST(Bracket, StartsTheNextIterationWhileARungWaits) {
+  const auto schedule = schedule_1_9();
+  std::vector<JobRecord> jobs;
+  for (std::size_t slot = 0; slot < 9; ++slot)
+    record(jobs, plan_next_job(schedule, jobs, {}), slot == 4 ? JobStatus::running : JobStatus::finished, 1.0);
+  // Rung 0 of iteration 0 is not done (slot 4 runs): asynchronous, as HpBandSter, the next iteration starts.
+  const auto plan = plan_next_job(schedule, jobs, {});
+  ASSERT_EQ(plan.kind, Kind::new_config);
+  EXPECT_EQ(plan.iteration, 1u);
+  // With a limit of one iteration it waits instead.
+  automl::hpo::PlanLimits limits;
+  limits.max_iterations = 1;
+  EXPECT_EQ(plan_next_job(schedule, jobs, limits).kind, Kind::wait);
+  jobs[4].status = JobStatus::finished;
+  EXPECT_EQ(plan_next_job(schedule, jobs, limits).kind, Kind::promote);
+}
+
+TEST(Bracket, FailedJobsAreNeverPromoted) {
+  const auto schedule = schedule_1_9();
+  std::vector<JobRecord> jobs;
+  for (std::size_t slot = 0; slot < 9; ++slot)
+    record(jobs, plan_next_job(schedule, jobs, {}), slot < 7 ? JobStatus::failed : JobStatus::finished, 1.0);
+  std::vector<std::size_t> promoted;
+  automl::hpo::PlanLimits limits;
+  limits.max_iterations = 1;
+  for (;;) {
+    const auto plan = plan_next_job(schedule, jobs, limits);
+    if (plan.kind != Kind::promote || plan.rung != 1) break;
+    promoted.push_back(plan.slot);
+    record(jobs, plan, JobStatus::finished, 1.0);
+  }
+  EXPECT_EQ(promoted, (std::vector<std::size_t>{7, 8})); // 2 of 3 places: only two did not fail
+}
+
+TEST(Bracket, InterruptedJobsRunAgainFirst) {
+  const auto schedule = schedule_1_9();
+  std::vector<JobRecord> jobs;
+  for (std::size_t slot = 0; slot < 3; ++slot) record(jobs, plan_next_job(schedule, jobs, {}), JobStatus::finished, 1.0);
+  jobs[1].status = JobStatus::interrupted;
+  const auto plan = plan_next_job(schedule, jobs, {});
+  ASSERT_EQ(plan.kind, Kind::rerun);
+  EXPECT_EQ(plan.rerun_id, jobs[1].id);
+  EXPECT_EQ(plan.cost, 0.0);
+}
+
+TEST(Bracket, DoneWhenTheLimitsAreReachedAndNothingRuns) {
+  const auto schedule = schedule_1_9();
+  automl::hpo::PlanLimits limits;
+  limits.max_iterations = 1;
+  std::vector<JobRecord> jobs;
+  for (int i = 0; i < 20; ++i) {
+    const auto plan = plan_next_job(schedule, jobs, limits);
+    if (plan.kind == Kind::done) break;
+    ASSERT_NE(plan.kind, Kind::wait);
+    record(jobs, plan, JobStatus::finished, static_cast<double>(i));
+  }
+  EXPECT_EQ(jobs.size(), 13u); // 9 + 3 + 1
+  EXPECT_EQ(plan_next_job(schedule, jobs, limits).kind, Kind::done);
+  EXPECT_EQ(automl::hpo::finished_iterations(schedule, jobs), 1u);
+}
+
+TEST(Bracket, TotalCostLimitStopsNewJobs) {
+  const auto schedule = schedule_1_9();
+  automl::hpo::PlanLimits limits;
+  limits.max_total_cost = 4.0;
+  std::vector<JobRecord> jobs;
+  for (int i = 0; i < 4; ++i) record(jobs, plan_next_job(schedule, jobs, limits), JobStatus::finished, 1.0);
+  EXPECT_EQ(plan_next_job(schedule, jobs, limits).kind, Kind::done);
+}

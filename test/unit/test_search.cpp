@@ -1,0 +1,346 @@
+#include "exec/owner.hpp"
+#include "exec/search.hpp"
+#include "study/sqlite_storage.hpp"
+#include "support/expect_error.hpp"
+#include "support/test_files.hpp"
+#include "support/toy_space.hpp"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+using automl::exec::SearchOptions;
+using automl::exec::SearchTask;
+using automl::exec::TrialContext;
+using automl::exec::TrialResult;
+using automl::study::Trial;
+using automl::study::TrialState;
+using automl::test::TempDir;
+using automl::test::ToySpace;
+
+namespace {
+
+// Counting Ones on 2 categorical + 2 numerical dimensions; loss improves with the budget.
+const ToySpace& space() {
+  static const ToySpace s({2, 2, 0, 0});
+  return s;
+}
+
+TrialResult counting_ones(const TrialContext& ctx) {
+  for (double step = 1; step <= ctx.budget; ++step) ctx.report(step, counting_ones_value(space(), *ctx.unit) + 1.0 / step);
+  TrialResult r;
+  r.loss = automl::test::counting_ones_value(space(), *ctx.unit) + 1.0 / ctx.budget;
+  return r;
+}
+
+SearchTask task(automl::exec::Objective objective = counting_ones) {
+  SearchTask t;
+  t.space = &space();
+  t.space_fingerprint = automl::exec::unit_space_fingerprint(space());
+  t.objective = std::move(objective);
+  return t;
+}
+
+SearchOptions options(const std::string& optimizer = "bohb", std::size_t iterations = 4) {
+  SearchOptions o;
+  o.optimizer = optimizer;
+  o.optimizer_options.hyperband.min_budget = 1;
+  o.optimizer_options.hyperband.max_budget = 9;
+  o.max_iterations = iterations;
+  o.seed = 7;
+  return o;
+}
+
+std::vector<std::pair<std::string, double>> proposal_sequence(const std::vector<Trial>& trials) {
+  std::vector<std::pair<std::string, double>> seq;
+  for (const auto& t : trials) seq.emplace_back(automl::study::unit_to_json(t.unit), t.budget);
+  return seq;
+}
+
+} // namespace
+
+TEST(Search, RunsWholeBracketsAndFindsGoodConfigurations) {
+  TempDir dir;
+  automl::study::SqliteStorage storage((dir / "s.db").string());
+  const auto summary = automl::exec::run_search(storage, task(), options("bohb", 6));
+  // Brackets of 1/9/3: [9,3,1] + [3,1] + [3], twice: 13 + 4 + 3 = 20 jobs per cycle.
+  EXPECT_EQ(summary.trials_run, 40u);
+  EXPECT_EQ(summary.complete, 40u);
+  EXPECT_EQ(summary.finished_iterations, 6u);
+  ASSERT_TRUE(summary.best);
+  EXPECT_EQ(summary.best->budget, 9.0);
+  const auto trials = storage.trials(1);
+  std::set<std::tuple<std::size_t, std::size_t, std::size_t>> jobs;
+  for (const auto& t : trials) {
+    EXPECT_TRUE(jobs.insert({t.iteration, t.rung, t.slot}).second);
+    if (t.parent_id) {
+      const auto parent = storage.trial(*t.parent_id);
+      EXPECT_EQ(parent.unit, t.unit);
+      EXPECT_EQ(parent.rung + 1, t.rung);
+      EXPECT_LT(parent.budget, t.budget);
+    }
+    EXPECT_EQ(t.metrics.size(), static_cast<std::size_t>(t.budget));
+  }
+}
+
+TEST(Search, SameSeedOneWorkerSameProposals) {
+  for (const std::string optimizer : {"bohb", "hyperband", "random"}) {
+    TempDir dir;
+    automl::study::SqliteStorage a((dir / "a.db").string()), b((dir / "b.db").string()), c((dir / "c.db").string());
+    auto o = options(optimizer, 9);
+    automl::exec::run_search(a, task(), o);
+    automl::exec::run_search(b, task(), o);
+    o.seed = 8;
+    automl::exec::run_search(c, task(), o);
+    const auto seq_a = proposal_sequence(a.trials(1));
+    EXPECT_GE(seq_a.size(), 9u);
+    EXPECT_EQ(seq_a, proposal_sequence(b.trials(1))) << optimizer;
+    EXPECT_NE(seq_a, proposal_sequence(c.trials(1))) << optimizer;
+  }
+}
+
+TEST(Search, BohbUsesItsModelOnceEnoughResultsExist) {
+  TempDir dir;
+  automl::study::SqliteStorage storage((dir / "s.db").string());
+  automl::exec::run_search(storage, task(), options("bohb", 6));
+  int model_based = 0;
+  for (const auto& t : storage.trials(1)) model_based += t.info.find("\"model_based_pick\":true") != std::string::npos;
+  EXPECT_GT(model_based, 0);
+}
+
+TEST(Search, AFailingTrialDoesNotStopTheOthers) {
+  TempDir dir;
+  automl::study::SqliteStorage storage((dir / "s.db").string());
+  auto o = options("hyperband", 3);
+  o.workers = 3;
+  const auto summary = automl::exec::run_search(storage, task([](const TrialContext& ctx) {
+    if (ctx.unit->at(2) < 0.3) throw std::runtime_error("out of memory (simulated)");
+    if (ctx.unit->at(2) > 0.9) return TrialResult{std::nan(""), false, std::nullopt, {}};
+    return counting_ones(ctx);
+  }), o);
+  EXPECT_GT(summary.failed, 0u);
+  EXPECT_GT(summary.complete, 0u);
+  EXPECT_EQ(summary.finished_iterations, 3u);
+  for (const auto& t : storage.trials(1)) {
+    if (t.state != TrialState::fail) continue;
+    EXPECT_TRUE(t.error == "out of memory (simulated)" || t.error == "the objective returned a non-finite loss (nan)") << t.error;
+    EXPECT_FALSE(t.loss);
+  }
+}
+
+TEST(Search, PromotedConfigurationsContinueFromTheirCheckpoint) {
+  for (const bool continue_promoted : {true, false}) {
+    TempDir dir;
+    automl::study::SqliteStorage storage((dir / "s.db").string());
+    auto o = options("hyperband", 1);
+    o.continue_promoted = continue_promoted;
+    o.checkpoint_dir = (dir / "ckpt").string();
+    std::mutex mutex;
+    std::map<std::int64_t, std::pair<std::optional<std::string>, double>> resumed;
+    automl::exec::run_search(storage, task([&](const TrialContext& ctx) {
+      {
+        std::lock_guard lock(mutex);
+        resumed[ctx.trial_id] = {ctx.resume_from, ctx.resume_budget};
+      }
+      EXPECT_TRUE(std::filesystem::is_directory(ctx.checkpoint_dir));
+      TrialResult r = counting_ones(ctx);
+      r.checkpoint = ctx.checkpoint_dir + "/at-" + std::to_string(static_cast<int>(ctx.budget));
+      return r;
+    }), o);
+    int promoted = 0;
+    for (const auto& t : storage.trials(1)) {
+      EXPECT_EQ(storage.checkpoint(t.id), (dir / "ckpt").string() + "/trial_" + std::to_string(t.id) + "/at-" +
+                                              std::to_string(static_cast<int>(t.budget)));
+      const auto& [from, budget] = resumed.at(t.id);
+      if (t.parent_id && continue_promoted) {
+        ++promoted;
+        EXPECT_EQ(from, storage.checkpoint(*t.parent_id));
+        EXPECT_EQ(budget, storage.trial(*t.parent_id).budget);
+        EXPECT_EQ(t.cost, t.budget - budget);
+      } else {
+        EXPECT_FALSE(from);
+        EXPECT_EQ(t.cost, t.budget);
+      }
+    }
+    EXPECT_EQ(promoted, continue_promoted ? 4 : 0); // [9, 3, 1]: 3 + 1 promotions
+  }
+}
+
+TEST(Search, DeadlineStopsRunningTrialsAndStartsNoNewOnes) {
+  TempDir dir;
+  automl::study::SqliteStorage storage((dir / "s.db").string());
+  auto o = options("hyperband", 100);
+  o.workers = 2;
+  o.deadline = automl::exec::deadline_in(0.5);
+  // A step takes longer on larger budgets (5 ms x budget), so the pace measured on small budgets underestimates
+  // the large ones: they start, and the deadline stops them.
+  const auto summary = automl::exec::run_search(storage, task([](const TrialContext& ctx) {
+    TrialResult r;
+    for (double step = 1; step <= ctx.budget; ++step) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5 * static_cast<int>(ctx.budget)));
+      r.loss = 1.0 / step;
+      if (!ctx.report(step, r.loss) && step < ctx.budget) {
+        r.stopped = true;
+        return r;
+      }
+    }
+    return r;
+  }), o);
+  EXPECT_TRUE(summary.deadline_reached);
+  EXPECT_GT(summary.complete, 0u);
+  EXPECT_GT(summary.pruned, 0u);
+  for (const auto& t : storage.trials(1)) {
+    EXPECT_NE(t.state, TrialState::running);
+    if (t.state == TrialState::pruned) {
+      EXPECT_FALSE(t.metrics.empty());
+      EXPECT_LT(t.metrics.size(), static_cast<std::size_t>(t.budget));
+      EXPECT_EQ(t.loss, t.metrics.back().value);
+    }
+  }
+}
+
+TEST(Search, NoTrialStartsThatCannotReachItsBudgetBeforeTheDeadline) {
+  TempDir dir;
+  automl::study::SqliteStorage storage((dir / "s.db").string());
+  auto o = options("random", 100);
+  o.deadline = automl::exec::deadline_in(0.5);
+  // Each trial takes 0.3 s: after the first, the measured pace says a second one would end after the deadline.
+  // (Random search: every trial is on max_budget.)
+  std::atomic<int> started{0};
+  const auto summary = automl::exec::run_search(storage, task([&](const TrialContext& ctx) {
+    ++started;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    return TrialResult{0.5, ctx.stop_requested(), std::nullopt, {}};
+  }), o);
+  EXPECT_EQ(started.load(), 1);
+  EXPECT_EQ(summary.complete, 1u);
+}
+
+TEST(Search, ResumeRerunsTrialsOfADeadWorkerAndNeverCompletedOnes) {
+  TempDir dir;
+  const auto path = (dir / "s.db").string();
+  std::vector<Trial> before;
+  {
+    automl::study::SqliteStorage storage(path);
+    automl::exec::Search search(storage, task(), options("bohb", 2));
+    // Claim three trials by hand, complete two, and leave one RUNNING under a run that ends (its worker dies).
+    std::vector<Trial> claimed;
+    for (int i = 0; i < 3; ++i) claimed.push_back(*search.ask("w0").trial);
+    search.run_trial(claimed[0]);
+    search.run_trial(claimed[1]);
+    before = storage.trials(search.study().id);
+  }
+  ASSERT_EQ(before[2].state, TrialState::running);
+  EXPECT_FALSE(automl::exec::owner_is_alive(before[2].worker));
+  automl::study::SqliteStorage storage(path);
+  std::set<std::int64_t> ran;
+  const auto summary = automl::exec::run_search(storage, task([&](const TrialContext& ctx) {
+    ran.insert(ctx.trial_id);
+    return counting_ones(ctx);
+  }), options("bohb", 2));
+  EXPECT_TRUE(summary.resumed);
+  EXPECT_EQ(summary.finished_iterations, 2u);
+  EXPECT_EQ(ran.count(before[0].id), 0u);
+  EXPECT_EQ(ran.count(before[1].id), 0u);
+  EXPECT_EQ(ran.count(before[2].id), 1u);
+  const auto after = storage.trials(1);
+  EXPECT_EQ(after.size(), 13u + 4u);
+  EXPECT_EQ(after[0].finished_at, before[0].finished_at);
+  EXPECT_EQ(after[2].attempts, 2);
+}
+
+TEST(Search, RefusesToResumeWithAnotherSpaceOrSettings) {
+  TempDir dir;
+  automl::study::SqliteStorage storage((dir / "s.db").string());
+  automl::exec::run_search(storage, task(), options("random", 1));
+  auto changed = task();
+  changed.space_fingerprint = "something else";
+  automl::test::expect_input_error([&] { automl::exec::run_search(storage, changed, options("random", 1)); },
+                                   {"cannot be resumed: its search space changed"});
+  automl::test::expect_input_error([&] { automl::exec::run_search(storage, task(), options("bohb", 1)); },
+                                   {"setting 'optimizer' was \"random\", now \"bohb\""});
+}
+
+TEST(Search, OwnerTokens) {
+  std::string token;
+  {
+    automl::exec::OwnerToken owner;
+    token = owner.str();
+    EXPECT_TRUE(automl::exec::owner_is_alive(token + "#w3"));
+  }
+  EXPECT_FALSE(automl::exec::owner_is_alive(token));
+  EXPECT_TRUE(automl::exec::owner_is_alive("other-host:1:2:3"));
+  EXPECT_TRUE(automl::exec::owner_is_alive("not a token"));
+}
+
+TEST(Search, StoppingWithoutAStopRequestIsAFailureNotARerunLoop) {
+  TempDir dir;
+  automl::study::SqliteStorage storage((dir / "s.db").string());
+  const auto summary = automl::exec::run_search(storage, task([](const TrialContext&) {
+    return TrialResult{0.5, true, std::nullopt, {}};
+  }), options("random", 2));
+  EXPECT_EQ(summary.failed, 2u);
+  for (const auto& t : storage.trials(1)) {
+    EXPECT_EQ(t.state, TrialState::fail);
+    EXPECT_EQ(t.error, "the objective stopped before its budget without a stop request");
+  }
+}
+
+TEST(Search, TrialsStoppedByTheDeadlineRunAgainOnResume) {
+  TempDir dir;
+  automl::study::SqliteStorage storage((dir / "s.db").string());
+  const auto objective = [](const TrialContext& ctx) {
+    TrialResult r;
+    r.loss = std::nan("");
+    for (double step = 1; step <= ctx.budget; ++step) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(ctx.budget > 1 ? 100 : 1));
+      r.loss = 1.0 / step;
+      if (!ctx.report(step, r.loss) && step < ctx.budget) {
+        r.stopped = true;
+        break;
+      }
+    }
+    return r;
+  };
+  auto o = options("hyperband", 1);
+  o.deadline = automl::exec::deadline_in(0.2); // rung 0 (budget 1) completes; a budget-3 trial is stopped
+  const auto first = automl::exec::run_search(storage, task(objective), o);
+  ASSERT_EQ(first.pruned, 1u);
+  std::int64_t pruned_id = 0;
+  for (const auto& t : storage.trials(1))
+    if (t.state == TrialState::pruned) pruned_id = t.id;
+  o.deadline.reset();
+  const auto second = automl::exec::run_search(storage, task(objective), o);
+  EXPECT_TRUE(second.resumed);
+  EXPECT_EQ(second.finished_iterations, 1u);
+  const auto trials = storage.trials(1);
+  EXPECT_EQ(trials.size(), 13u);
+  for (const auto& t : trials) {
+    EXPECT_EQ(t.state, TrialState::complete);
+    EXPECT_EQ(t.attempts, t.id == pruned_id ? 2 : 1);
+  }
+}
+
+TEST(Search, AnotherLiveProcessKeepsItsRunningTrials) {
+  // Process 1 (init) of this host is alive: a trial it owns is running, not interrupted; a token naming it with
+  // another start time is a dead process whose pid was reused.
+  std::ifstream stat("/proc/1/stat");
+  std::string line;
+  ASSERT_TRUE(std::getline(stat, line));
+  std::istringstream rest(line.substr(line.rfind(')') + 2));
+  std::string field;
+  for (int i = 3; i <= 22; ++i) rest >> field;
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  EXPECT_TRUE(automl::exec::owner_is_alive(std::string(host) + ":1:" + field + ":1#w0"));
+  EXPECT_FALSE(automl::exec::owner_is_alive(std::string(host) + ":1:" + field + "9:1#w0"));
+  EXPECT_FALSE(automl::exec::owner_is_alive(std::string(host) + ":999999999:1:1#w0"));
+}
