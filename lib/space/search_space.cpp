@@ -207,6 +207,10 @@ std::optional<Hyperparameter> SearchSpace::prune(Hyperparameter hp, const std::s
       if (c.values.size() > 1) c.op = ConditionOp::in;
     }
     if (parent->type == Type::constant && !c.holds(parent->value)) return std::nullopt;
+    if (parent->is_numerical() && c.op != ConditionOp::equals && c.op != ConditionOp::in) {
+      // A comparison that no value of the parent's range satisfies (a layer beyond a lowered maximum).
+      if (!c.holds(Value{parent->lower}) && !c.holds(Value{parent->upper})) return std::nullopt;
+    }
     kept.push_back(c);
   }
   hp.conditions = kept;
