@@ -90,14 +90,15 @@ std::string string_value(const std::string& file, const YAML::Node& node, const 
 
 void check_keys(const std::string& file, const YAML::Node& node, const std::vector<std::string>& allowed,
                 const std::string& what) {
-  if (!node.IsMap()) fail_at(file, node, what + ": expected a map (key: value lines)");
+  const std::string prefix = what.empty() ? "" : what + ": ";
+  if (!node.IsMap()) fail_at(file, node, prefix + "expected a map (key: value lines)");
   std::vector<std::string> seen;
   for (const auto& entry : node) {
     const auto key = entry.first.Scalar();
-    if (std::find(seen.begin(), seen.end(), key) != seen.end()) fail_at(file, entry.first, what + ": duplicate key '" + key + "'");
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) fail_at(file, entry.first, prefix + "duplicate key '" + key + "'");
     seen.push_back(key);
     if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
-    std::string message = what + ": unknown key '" + key + "'";
+    std::string message = prefix + "unknown key '" + key + "'";
     if (const auto near = core::closest_match(key, allowed)) message += " (did you mean '" + *near + "'?)";
     else message += fmt::format(" (known keys: {})", fmt::join(allowed, ", "));
     fail_at(file, entry.first, message);

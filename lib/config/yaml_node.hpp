@@ -42,8 +42,9 @@ double number_value(const std::string& file, const YAML::Node& node, const std::
 bool bool_value(const std::string& file, const YAML::Node& node, const std::string& what);
 std::string string_value(const std::string& file, const YAML::Node& node, const std::string& what);
 
-// Requires `node` to be a map (error "`what`: expected a map of ...") whose keys are all in `allowed`;
-// an unknown key is an error at its own location with "did you mean".
+// Requires `node` to be a map whose keys are all in `allowed`, each once; an unknown key is an error at its
+// own location with "did you mean" ("`what`: unknown key 'lgo' (did you mean 'log'?)"; no prefix when
+// `what` is empty).
 void check_keys(const std::string& file, const YAML::Node& node, const std::vector<std::string>& allowed,
                 const std::string& what);
 
