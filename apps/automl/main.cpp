@@ -2,6 +2,7 @@
 // errors are caught once here and turned into `automl: error: ...` and an exit code (README "Exit codes").
 
 #include "commands/data_inspect.hpp"
+#include "commands/space.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 
@@ -31,6 +32,19 @@ int run(int argc, char** argv) {
   inspect_cmd->add_option("--seed", inspect.seed, "Seed of that split")->capture_default_str();
   inspect_cmd->add_flag("--json", inspect.json, "Print one JSON object");
 
+  automl::commands::SpaceOptions space;
+  auto* space_cmd = app.add_subcommand("space", "Print the effective search space of a preset, or check a configuration against it");
+  space_cmd->add_option("--preset", space.preset, "Preset name (presets/NAME.yaml, or presets/image/NAME.yaml for image data) or a path");
+  space_cmd->add_option("--data", space.data, "Data source: image data picks the image variant of the preset");
+  space_cmd->add_option("--target", space.target, "CSV target column of --data (default: the last)");
+  space_cmd->add_option("--data-dir", space.data_dir, "Where named sources live (default: $AUTOML_DATA_DIR or the build's data/)");
+  space_cmd->add_option("--space", space.space_file, "Search-space YAML that replaces the preset's space (a path, or a name in configs/)");
+  space_cmd->add_option("--space-update", space.space_updates, "Space-update YAML (repeatable): change ranges, log, defaults, choices, or fix to a constant");
+  space_cmd->add_option("--check", space.check, "Check a configuration file (name: value lines) against the space; exit 2 when it does not fit");
+  space_cmd->add_option("--sample", space.sample, "Also print N configurations sampled from the prior")->capture_default_str();
+  space_cmd->add_option("--seed", space.seed, "Seed of --sample")->capture_default_str();
+  space_cmd->add_flag("--json", space.json, "Print one JSON object");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -42,6 +56,7 @@ int run(int argc, char** argv) {
 
   automl::core::set_log_level(log_level);
   if (inspect_cmd->parsed()) return automl::commands::data_inspect(inspect, std::cout);
+  if (space_cmd->parsed()) return automl::commands::space(space, std::cout);
   return static_cast<int>(automl::ExitCode::usage);
 }
 
