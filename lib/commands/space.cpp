@@ -38,6 +38,13 @@ config::LoadedSetup load(const SpaceOptions& options) {
 // The component a hyperparameter is listed under: its name up to the first ':'.
 std::string group_of(const std::string& name) { return name.substr(0, name.find(':')); }
 
+// Columns wider than this stop being padded: a long list of choices should not push every line right.
+constexpr std::size_t k_max_column = 32;
+
+std::string pad(const std::string& text, std::size_t width) {
+  return text.size() >= width ? text : text + std::string(width - text.size(), ' ');
+}
+
 void write_listing(std::ostream& out, const SpaceOptions& options, const config::LoadedSetup& setup) {
   const auto& space = setup.space;
   const auto& hps = space.hyperparameters();
@@ -48,25 +55,41 @@ void write_listing(std::ostream& out, const SpaceOptions& options, const config:
   fmt::print(out, "{:<12}{}\n", "files", fmt::join(setup.files, ", "));
   fmt::print(out, "{:<12}{}\n", "fingerprint", space.fingerprint());
   fmt::print(out, "{:<12}{}\n", "kind", config::to_string(setup.run.kind));
-  for (const auto& [key, value] : config::describe(setup.run)) fmt::print(out, "{:<12}{} {}\n", "", key, value);
+  // The run settings, one line per section: "budget      budget_type epochs, min_budget 1, ...".
+  std::vector<std::pair<std::string, std::vector<std::string>>> sections;
+  for (const auto& [key, value] : config::describe(setup.run)) {
+    const auto dot = key.find('.');
+    const auto section = key.substr(0, dot);
+    if (sections.empty() || sections.back().first != section) sections.push_back({section, {}});
+    sections.back().second.push_back(key.substr(dot + 1) + " " + value);
+  }
+  for (const auto& [section, items] : sections) fmt::print(out, "{:<12}{}\n", section, fmt::join(items, ", "));
   fmt::print(out, "\n{} free hyperparameters (dimensions), {} constants, {} forbidden clauses\n", space.dimension(),
              constants, space.forbidden().size());
 
-  std::size_t name_width = 4, domain_width = 6;
+  std::size_t name_width = 4, domain_width = 6, default_width = 0;
   for (const auto& hp : hps) {
     name_width = std::max(name_width, hp.name.size());
-    domain_width = std::max(domain_width, hp.domain_text().size());
+    domain_width = std::min(k_max_column, std::max(domain_width, hp.domain_text().size()));
+    if (hp.is_dimension())
+      default_width = std::min(k_max_column, std::max(default_width, space::to_string(hp.effective_default()).size() + 8));
   }
   std::vector<std::string> groups;
   for (const auto& hp : hps)
     if (std::find(groups.begin(), groups.end(), group_of(hp.name)) == groups.end()) groups.push_back(group_of(hp.name));
+  bool previous_was_single = false;
   for (const auto& group : groups) {
-    fmt::print(out, "\n[{}]\n", group);
+    const auto members = std::count_if(hps.begin(), hps.end(), [&](const space::Hyperparameter& hp) { return group_of(hp.name) == group; });
+    // A hyperparameter without a component of its own needs no heading; such ones are listed together.
+    const bool single = members == 1;
+    if (!single) fmt::print(out, "\n[{}]\n", group);
+    else if (!previous_was_single) out << "\n";
+    previous_was_single = single;
     for (const auto& hp : hps) {
       if (group_of(hp.name) != group) continue;
-      std::string line = fmt::format("  {:<{}}  {:<11}  {:<{}}", hp.name, name_width, space::to_string(hp.type),
-                                     hp.domain_text(), domain_width);
-      if (hp.is_dimension()) line += "  default " + space::to_string(hp.effective_default());
+      std::string line = "  " + pad(hp.name, name_width) + "  " + pad(space::to_string(hp.type), 11) + "  " +
+                         pad(hp.domain_text(), domain_width) + "  " +
+                         pad(hp.is_dimension() ? "default " + space::to_string(hp.effective_default()) : "", default_width);
       if (!hp.conditions.empty()) {
         std::vector<std::string> conditions;
         for (const auto& c : hp.conditions) conditions.push_back(c.to_string());
