@@ -378,6 +378,8 @@ void apply_space_updates(SpaceSource& source, const std::string& file, const YAM
     auto hp = it->hp;
     std::map<std::string, Location> fields;
     for (const auto& kv : node) fields[kv.first.Scalar()] = location_of(file, kv.second);
+    // A log error after a new range is the range's fault.
+    if (fields.count("range") && !fields.count("log")) fields["log"] = fields["range"];
     const auto not_for = [&](const std::string& key, const std::string& why) {
       if (node[key]) fail_at(fields[key], name + ": '" + key + "' cannot be updated: " + why);
     };
@@ -434,8 +436,6 @@ void apply_space_updates(SpaceSource& source, const std::string& file, const YAM
     }
     it->hp = hp;
     for (const auto& [key, where] : fields) it->fields[key] = where;
-    // A log error after a new range is the range's fault.
-    if (node["range"] && !node["log"]) it->fields["log"] = fields["range"];
     if (node["value"]) it->where = fields["value"];
   }
   source.updated = true;
