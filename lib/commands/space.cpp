@@ -64,8 +64,9 @@ void write_listing(std::ostream& out, const SpaceOptions& options, const config:
     sections.back().second.push_back(key.substr(dot + 1) + " " + value);
   }
   for (const auto& [section, items] : sections) fmt::print(out, "{:<12}{}\n", section, fmt::join(items, ", "));
-  fmt::print(out, "\n{} free hyperparameters (dimensions), {} constants, {} forbidden clauses\n", space.dimension(),
-             constants, space.forbidden().size());
+  const auto plural = [](std::size_t n) { return n == 1 ? "" : "s"; };
+  fmt::print(out, "\n{} free hyperparameter{} (dimensions), {} constant{}, {} forbidden clause{}\n", space.dimension(),
+             plural(space.dimension()), constants, plural(constants), space.forbidden().size(), plural(space.forbidden().size()));
 
   std::size_t name_width = 4, domain_width = 6, default_width = 0;
   for (const auto& hp : hps) {
