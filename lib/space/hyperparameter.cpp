@@ -107,6 +107,8 @@ Value Hyperparameter::effective_default() const {
     double middle = log ? std::sqrt(lower * upper) : (lower + upper) / 2;
     if (step) middle = lower + std::round((middle - lower) / *step) * *step;
     if (type == Type::integer) return static_cast<std::int64_t>(std::round(middle));
+    // A grid point as the user wrote the grid (0.30000000000000004 is 0.3).
+    if (step) middle = std::stod(fmt::format("{:.12g}", middle));
     return std::min(upper, std::max(lower, middle));
   }
   case Type::categorical: return choices.empty() ? Value{} : choices.front();

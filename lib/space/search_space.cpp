@@ -106,8 +106,6 @@ void SearchSpace::add(Hyperparameter hp) {
   validate(hp);
   if (m_index.count(hp.name)) throw SpaceError(hp.name + ": defined twice", "name");
   if (hp.default_value) hp.default_value = hp.normalise(*hp.default_value);
-  if (hp.type == Type::categorical)
-    for (auto& c : hp.choices) c = hp.normalise(c);
 
   // The component condition implied by the name: the longest prefix `P` (followed by a choice and a rest)
   // that is a hyperparameter of the space.

@@ -84,6 +84,24 @@ forbidden:
   EXPECT_EQ(s.forbidden()[0].to_string(), "optimizer == rmsprop && network == mlpnet");
 }
 
+TEST(SpaceYaml, ScalarTypesFollowTheYamlCoreSchema) {
+  TempDir dir;
+  const auto s = load_space(dir, R"(
+hyperparameters:
+  answer: [yes, no]
+  flag: [true, false]
+  sizes: [32, 64, 1.0e+2]
+  big: 1e3
+  name: "0.5"
+)");
+  using space::Value;
+  EXPECT_EQ(s.find("answer")->choices, (std::vector<Value>{Value{std::string("yes")}, Value{std::string("no")}}));
+  EXPECT_EQ(s.find("flag")->choices, (std::vector<Value>{Value{true}, Value{false}}));
+  EXPECT_EQ(s.find("sizes")->choices, (std::vector<Value>{Value{std::int64_t{32}}, Value{std::int64_t{64}}, Value{100.0}}));
+  EXPECT_EQ(s.find("big")->value, Value{1000.0});
+  EXPECT_EQ(s.find("name")->value, Value{std::string("0.5")});
+}
+
 TEST(SpaceYaml, OneChoiceIsAConstantWhoseSubSpaceIsSearched) {
   TempDir dir;
   const auto s = load_space(dir, R"(
