@@ -98,9 +98,9 @@ TEST(Hyperparameter, DerivedDefaults) {
   EXPECT_NEAR(std::get<double>(f.effective_default()), 1e-3, 1e-15);
   Hyperparameter stepped;
   stepped.lower = 0.1;
-  stepped.upper = 0.4;
+  stepped.upper = 0.5;
   stepped.step = 0.1;
-  EXPECT_EQ(stepped.effective_default(), Value{0.3}); // 0.25 snapped to the grid, as written: not 0.30000000000000004
+  EXPECT_EQ(stepped.effective_default(), Value{0.3}); // 0.1 + 2 * 0.1, as written: not 0.30000000000000004
   Hyperparameter c;
   c.type = Type::categorical;
   c.choices = {Value{std::string("b")}, Value{std::string("a")}};
