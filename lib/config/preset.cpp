@@ -124,10 +124,8 @@ std::filesystem::path find_preset(const std::string& name_or_path, std::optional
   for (const auto& n : preset_names(DataKind::image))
     if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
   std::sort(names.begin(), names.end());
-  std::string message = "unknown preset '" + name_or_path + "'";
-  if (const auto near = core::closest_match(name_or_path, names)) message += " (did you mean '" + *near + "'?)";
-  message += fmt::format("; presets in {}: {}", dir.string(), fmt::join(names, ", "));
-  throw InputError(message);
+  throw InputError(fmt::format("unknown preset '{}'{}; presets in {}: {}", name_or_path, core::did_you_mean(name_or_path, names),
+                               dir.string(), fmt::join(names, ", ")));
 }
 
 LoadedSetup load_setup(const LoadOptions& options) {

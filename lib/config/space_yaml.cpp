@@ -270,9 +270,8 @@ void check_dependencies(const std::vector<Pending>& pending, const std::vector<s
       const auto& raw = pending[i].conditions[k];
       const auto it = index.find(c.parent);
       if (it == index.end()) {
-        std::string message = name + ": condition '" + raw.text + "': unknown hyperparameter '" + c.parent + "'";
-        if (const auto near = core::closest_match(c.parent, names)) message += " (did you mean '" + *near + "'?)";
-        fail_at(raw.where, message);
+        fail_at(raw.where, name + ": condition '" + raw.text + "': unknown hyperparameter '" + c.parent + "'" +
+                               core::did_you_mean(c.parent, names));
       }
       edges[i].push_back({it->second, raw.where, "condition '" + raw.text + "'"});
     }
@@ -369,9 +368,7 @@ void apply_space_updates(SpaceSource& source, const std::string& file, const YAM
     const auto it = std::find_if(source.hyperparameters.begin(), source.hyperparameters.end(),
                                  [&](const HyperparameterSource& s) { return s.hp.name == name; });
     if (it == source.hyperparameters.end()) {
-      std::string message = "space update: unknown hyperparameter '" + name + "'";
-      if (const auto near = core::closest_match(name, names)) message += " (did you mean '" + *near + "'?)";
-      fail_at(file, entry.first, message);
+      fail_at(file, entry.first, "space update: unknown hyperparameter '" + name + "'" + core::did_you_mean(name, names));
     }
     const auto& node = entry.second;
     check_keys(file, node, k_update_keys, name);

@@ -84,9 +84,7 @@ void SearchSpace::check_condition(const Hyperparameter& child, const Condition& 
   if (c.parent == child.name) fail("a hyperparameter cannot depend on itself");
   const auto* parent = find(c.parent);
   if (!parent) {
-    std::string message = "unknown hyperparameter '" + c.parent + "'";
-    if (const auto near = core::closest_match(c.parent, names())) message += " (did you mean '" + *near + "'?)";
-    fail(message);
+    fail("unknown hyperparameter '" + c.parent + "'" + core::did_you_mean(c.parent, names()));
   }
   if (c.values.empty()) fail("needs a value");
   if (c.op == ConditionOp::equals && c.values.size() != 1) fail("== takes one value");
@@ -120,11 +118,11 @@ void SearchSpace::add(Hyperparameter hp) {
     if (match == values.end()) {
       std::vector<std::string> texts;
       for (const auto& v : values) texts.push_back(to_string(v));
-      std::string message = hp.name + ": " + prefix + " has no choice '" + choice + "'";
-      if (const auto near = core::closest_match(choice, texts)) message += " (did you mean '" + *near + "'?)";
-      if (parent->type == Type::constant) message = hp.name + ": " + prefix + " is the constant " + to_string(parent->value) +
-                                                    ", so this hyperparameter could never be active";
-      throw SpaceError(message, "name");
+      if (parent->type == Type::constant)
+        throw SpaceError(hp.name + ": " + prefix + " is the constant " + to_string(parent->value) +
+                             ", so this hyperparameter could never be active",
+                         "name");
+      throw SpaceError(hp.name + ": " + prefix + " has no choice '" + choice + "'" + core::did_you_mean(choice, texts), "name");
     }
     Condition implied{prefix, ConditionOp::equals, {*match}};
     const bool always_true = parent->type == Type::constant && parent->conditions.empty();
@@ -162,9 +160,7 @@ void SearchSpace::add_forbidden(ForbiddenClause clause) {
   for (auto& part : clause.parts) {
     const auto* hp = find(part.name);
     if (!hp) {
-      std::string message = "unknown hyperparameter '" + part.name + "'";
-      if (const auto near = core::closest_match(part.name, names())) message += " (did you mean '" + *near + "'?)";
-      fail(message);
+      fail("unknown hyperparameter '" + part.name + "'" + core::did_you_mean(part.name, names()));
     }
     if (part.values.empty()) fail(part.name + " needs at least one value");
     for (auto& v : part.values) {
@@ -368,9 +364,7 @@ std::vector<std::string> SearchSpace::check(const Config& config) const {
   const auto all_names = names();
   for (const auto& [name, value] : config) {
     if (m_index.count(name)) continue;
-    std::string message = name + ": unknown hyperparameter";
-    if (const auto near = core::closest_match(name, all_names)) message += " (did you mean '" + *near + "'?)";
-    problems.push_back(message);
+    problems.push_back(name + ": unknown hyperparameter" + core::did_you_mean(name, all_names));
   }
   // Values as given (also invalid ones, so that children are judged by what the user wrote).
   std::vector<std::optional<Value>> values(m_hyperparameters.size());

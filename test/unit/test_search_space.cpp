@@ -110,6 +110,16 @@ TEST(SearchSpace, ComponentNameWithAnUnknownChoiceIsAnError) {
   } catch (const SpaceError& e) {
     EXPECT_STREQ(e.what(), "network:shapedresnt:max_units: network has no choice 'shapedresnt' (did you mean 'shapedresnet'?)");
   }
+  SearchSpace fixed;
+  fixed.add(constant("network", str("shapedresnet")));
+  try {
+    fixed.add(numeric("network:mlpnet:num_layers", Type::integer, 1, 4));
+    FAIL() << "no error";
+  } catch (const SpaceError& e) {
+    EXPECT_STREQ(e.what(), "network:mlpnet:num_layers: network is the constant shapedresnet, so this hyperparameter could "
+                           "never be active");
+    EXPECT_EQ(e.field(), "name");
+  }
 }
 
 TEST(SearchSpace, EncodingConventions) {
