@@ -196,15 +196,8 @@ std::string resolve(const std::string& lhs, const std::string& scope, const std:
 // The component a name belongs to by Auto-PyTorch naming: the longest prefix `P` of `P:C:rest` that is
 // declared (the same rule as SearchSpace::add), or "".
 std::string component_parent(const std::string& name, const std::map<std::string, std::size_t>& index) {
-  std::vector<std::size_t> colons;
-  for (std::size_t i = 0; i < name.size(); ++i)
-    if (name[i] == ':') colons.push_back(i);
-  // P ends at colons[k] and the choice after it must be followed by a rest, so k < colons.size() - 1.
-  for (std::size_t k = colons.size(); k-- > 0;) {
-    if (k + 1 >= colons.size()) continue;
-    const auto prefix = name.substr(0, colons[k]);
-    if (index.count(prefix)) return prefix;
-  }
+  for (const auto& candidate : space::component_candidates(name))
+    if (index.count(candidate.first)) return candidate.first;
   return "";
 }
 

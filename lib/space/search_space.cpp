@@ -21,23 +21,6 @@ constexpr int k_max_forbidden_rejections = 10000;
 
 const double k_nan = std::numeric_limits<double>::quiet_NaN();
 
-std::vector<std::string> split_name(const std::string& name) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  for (;;) {
-    const auto colon = name.find(':', start);
-    parts.push_back(name.substr(start, colon - start));
-    if (colon == std::string::npos) return parts;
-    start = colon + 1;
-  }
-}
-
-std::string join_parts(const std::vector<std::string>& parts, std::size_t count) {
-  std::string s;
-  for (std::size_t i = 0; i < count; ++i) s += (i ? ":" : "") + parts[i];
-  return s;
-}
-
 // Number of grid points of a stepped range; ints without a step have step 1.
 std::int64_t grid_size(const Hyperparameter& hp) {
   const double step = hp.step.value_or(1.0);
@@ -59,6 +42,17 @@ std::uint64_t fnv1a(const std::string& text) {
 }
 
 } // namespace
+
+std::vector<std::pair<std::string, std::string>> component_candidates(const std::string& name) {
+  std::vector<std::size_t> colons;
+  for (std::size_t i = 0; i < name.size(); ++i)
+    if (name[i] == ':') colons.push_back(i);
+  std::vector<std::pair<std::string, std::string>> out;
+  // `P` ends at colons[k]; its choice runs to colons[k + 1], and a rest must follow.
+  for (std::size_t k = colons.size(); k-- > 1;)
+    out.emplace_back(name.substr(0, colons[k - 1]), name.substr(colons[k - 1] + 1, colons[k] - colons[k - 1] - 1));
+  return out;
+}
 
 const Hyperparameter* SearchSpace::find(const std::string& name) const {
   const auto i = index_of(name);
@@ -107,12 +101,9 @@ void SearchSpace::add(Hyperparameter hp) {
 
   // The component condition implied by the name: the longest prefix `P` (followed by a choice and a rest)
   // that is a hyperparameter of the space.
-  const auto parts = split_name(hp.name);
-  for (std::size_t count = parts.size() >= 2 ? parts.size() - 2 : 0; count >= 1; --count) {
-    const auto prefix = join_parts(parts, count);
+  for (const auto& [prefix, choice] : component_candidates(hp.name)) {
     const auto* parent = find(prefix);
     if (!parent) continue;
-    const auto& choice = parts[count];
     const auto values = parent->discrete_values();
     const auto match = std::find_if(values.begin(), values.end(), [&](const Value& v) { return to_string(v) == choice; });
     if (match == values.end()) {
@@ -178,13 +169,12 @@ void SearchSpace::add_forbidden(ForbiddenClause clause) {
 }
 
 std::optional<Hyperparameter> SearchSpace::prune(Hyperparameter hp, const std::set<std::string>& removed) const {
-  const auto parts = split_name(hp.name);
-  for (std::size_t count = parts.size() >= 2 ? parts.size() - 2 : 0; count >= 1; --count) {
-    if (removed.count(join_parts(parts, count))) return std::nullopt;
-    const auto* parent = find(join_parts(parts, count));
+  for (const auto& [prefix, choice] : component_candidates(hp.name)) {
+    if (removed.count(prefix)) return std::nullopt;
+    const auto* parent = find(prefix);
     if (!parent) continue;
     const auto values = parent->discrete_values();
-    if (std::none_of(values.begin(), values.end(), [&](const Value& v) { return to_string(v) == parts[count]; }))
+    if (std::none_of(values.begin(), values.end(), [&](const Value& v) { return to_string(v) == choice; }))
       return std::nullopt;
     break;
   }

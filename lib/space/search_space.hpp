@@ -23,6 +23,10 @@
 
 namespace automl::space {
 
+// The (component, choice) pairs that a name of the form `P:C:rest` could belong to, longest `P` first:
+// "a:b:c:d" gives ("a:b", "c"), then ("a", "b"). The component is the first `P` that is defined.
+std::vector<std::pair<std::string, std::string>> component_candidates(const std::string& name);
+
 class SearchSpace final : public UnitCubeSpace {
 public:
   // Adds a hyperparameter after those already added. Its conditions may only refer to hyperparameters

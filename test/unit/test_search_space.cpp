@@ -382,3 +382,11 @@ TEST(SearchSpace, FingerprintIsStableAndSensitive) {
   EXPECT_EQ(e.to_json().dump(), R"({"forbidden":[],"hyperparameters":[{"conditions":[],"name":"a","type":"constant","value":1}]})");
   EXPECT_EQ(e.fingerprint(), "d158d03472b35ac8"); // python3: FNV-1a 64 of the string above
 }
+
+TEST(SearchSpace, ComponentCandidatesLongestFirst) {
+  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(component_candidates("network:shapedresnet:max_units"), (Pairs{{"network", "shapedresnet"}}));
+  EXPECT_EQ(component_candidates("a:b:c:d"), (Pairs{{"a:b", "c"}, {"a", "b"}}));
+  EXPECT_TRUE(component_candidates("a:b").empty());
+  EXPECT_TRUE(component_candidates("lr").empty());
+}
