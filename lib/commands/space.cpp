@@ -35,6 +35,9 @@ config::LoadedSetup load(const SpaceOptions& options) {
   return config::load_setup(load_options);
 }
 
+// What the listing and the JSON call the space: the preset as given, else the space file.
+std::string space_label(const SpaceOptions& options) { return options.preset.empty() ? options.space_file : options.preset; }
+
 // The component a hyperparameter is listed under: its name up to the first ':'.
 std::string group_of(const std::string& name) { return name.substr(0, name.find(':')); }
 
@@ -50,7 +53,7 @@ void write_listing(std::ostream& out, const SpaceOptions& options, const config:
   const auto& hps = space.hyperparameters();
   const auto constants = static_cast<std::size_t>(
       std::count_if(hps.begin(), hps.end(), [](const space::Hyperparameter& hp) { return !hp.is_dimension(); }));
-  fmt::print(out, "{:<12}{}\n", "space", options.preset.empty() ? options.space_file : options.preset);
+  fmt::print(out, "{:<12}{}\n", "space", space_label(options));
   if (!setup.run.description.empty()) fmt::print(out, "{:<12}{}\n", "", setup.run.description);
   fmt::print(out, "{:<12}{}\n", "files", fmt::join(setup.files, ", "));
   fmt::print(out, "{:<12}{}\n", "fingerprint", space.fingerprint());
@@ -137,7 +140,7 @@ int space(const SpaceOptions& options, std::ostream& out) {
 
   if (options.json) {
     auto j = setup.space.to_json();
-    j["space"] = options.preset.empty() ? options.space_file : options.preset;
+    j["space"] = space_label(options);
     j["files"] = setup.files;
     j["fingerprint"] = setup.space.fingerprint();
     j["dimensions"] = setup.space.dimension();

@@ -63,6 +63,16 @@ struct Pending {
   std::vector<RawCondition> conditions;
 };
 
+// Turns `hp` into the constant `value`, dropping what only a searched hyperparameter has.
+void make_constant(Hyperparameter& hp, Value value) {
+  hp.type = Type::constant;
+  hp.value = std::move(value);
+  hp.choices.clear();
+  hp.default_value.reset();
+  hp.log = false;
+  hp.step.reset();
+}
+
 std::vector<Value> scalar_list(const std::string& file, const YAML::Node& node, const std::string& what) {
   if (!node.IsSequence()) fail_at(file, node, what + ": expected a list like [a, b]");
   std::vector<Value> values;
@@ -167,10 +177,7 @@ void parse_entry(const std::string& file, const std::string& scope, const YAML::
     if (hp.default_value && !space::values_equal(*hp.default_value, hp.choices[0]))
       fail_at(src.fields["default"], name + ": default " + space::to_string(*hp.default_value) + " is not the only choice " +
                                          space::to_string(hp.choices[0]));
-    hp.type = Type::constant;
-    hp.value = hp.choices[0];
-    hp.choices.clear();
-    hp.default_value.reset();
+    make_constant(hp, hp.choices[0]);
   }
   out.push_back(std::move(pending));
   for (const auto& [choice, sub] : subspaces)
@@ -379,12 +386,7 @@ void apply_space_updates(SpaceSource& source, const std::string& file, const YAM
         not_for(key, "`value` fixes the hyperparameter to a constant");
       const auto v = scalar_value(file, node["value"], name + ": value");
       if (const auto p = hp.problem(v)) fail_at(fields["value"], name + ": value " + *p);
-      hp.value = hp.normalise(v);
-      hp.type = Type::constant;
-      hp.default_value.reset();
-      hp.choices.clear();
-      hp.log = false;
-      hp.step.reset();
+      make_constant(hp, hp.normalise(v));
     } else {
       if (!hp.is_numerical()) {
         const std::string why = name + " is " + space::to_string(hp.type);
@@ -411,12 +413,7 @@ void apply_space_updates(SpaceSource& source, const std::string& file, const YAM
           hp.default_value.reset();
         }
       }
-      if (hp.type == Type::categorical && hp.choices.size() == 1) { // one choice left: a constant
-        hp.type = Type::constant;
-        hp.value = hp.choices[0];
-        hp.choices.clear();
-        hp.default_value.reset();
-      }
+      if (hp.type == Type::categorical && hp.choices.size() == 1) make_constant(hp, hp.choices[0]); // one choice left
     }
     try {
       space::validate(hp);

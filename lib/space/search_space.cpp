@@ -309,6 +309,15 @@ std::vector<std::optional<Value>> SearchSpace::values_at(const UnitVector& point
   return values;
 }
 
+UnitVector SearchSpace::point_of(const std::vector<std::optional<Value>>& values) const {
+  UnitVector point(dimension(), k_nan);
+  for (std::size_t d = 0; d < dimension(); ++d) {
+    const auto& v = values[m_dimension_of[d]];
+    if (v) point[d] = encode_value(dimension_hyperparameter(d), *v);
+  }
+  return point;
+}
+
 UnitVector SearchSpace::sample_prior(core::Rng& rng) const {
   for (int attempt = 0; attempt < k_max_forbidden_rejections; ++attempt) {
     std::vector<std::optional<Value>> values(m_hyperparameters.size());
@@ -317,13 +326,7 @@ UnitVector SearchSpace::sample_prior(core::Rng& rng) const {
       const auto& hp = m_hyperparameters[i];
       values[i] = m_dimension[i] ? decode_value(hp, rng.uniform01()) : hp.value;
     }
-    if (violates_forbidden(values)) continue;
-    UnitVector point(dimension(), k_nan);
-    for (std::size_t d = 0; d < dimension(); ++d) {
-      const auto& v = values[m_dimension_of[d]];
-      if (v) point[d] = encode_value(dimension_hyperparameter(d), *v);
-    }
-    return point;
+    if (!violates_forbidden(values)) return point_of(values);
   }
   throw InputError(fmt::format("the forbidden clauses rejected {} sampled configurations in a row; they exclude "
                                "(nearly) the whole space",
@@ -333,12 +336,7 @@ UnitVector SearchSpace::sample_prior(core::Rng& rng) const {
 std::optional<UnitVector> SearchSpace::make_valid(const UnitVector& proposal) const {
   const auto values = values_at(proposal, true);
   if (violates_forbidden(values)) return std::nullopt;
-  UnitVector point(dimension(), k_nan);
-  for (std::size_t d = 0; d < dimension(); ++d) {
-    const auto& v = values[m_dimension_of[d]];
-    if (v) point[d] = encode_value(dimension_hyperparameter(d), *v);
-  }
-  return point;
+  return point_of(values);
 }
 
 Config SearchSpace::decode(const UnitVector& point) const {

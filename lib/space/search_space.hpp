@@ -88,6 +88,8 @@ private:
   // snapping each dimension to its grid first; NaN in an active dimension takes its default when
   // `fill_defaults`, else throws std::invalid_argument.
   std::vector<std::optional<Value>> values_at(const UnitVector& point, bool fill_defaults) const;
+  // The point of per-hyperparameter values (NaN where there is none).
+  UnitVector point_of(const std::vector<std::optional<Value>>& values) const;
   bool active(std::size_t index, const std::vector<std::optional<Value>>& values) const;
   bool clause_holds(const ForbiddenClause& clause, const std::vector<std::optional<Value>>& values) const;
   bool violates_forbidden(const std::vector<std::optional<Value>>& values) const;
