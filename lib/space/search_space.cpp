@@ -107,12 +107,12 @@ void SearchSpace::add(Hyperparameter hp) {
     const auto values = parent->discrete_values();
     const auto match = std::find_if(values.begin(), values.end(), [&](const Value& v) { return to_string(v) == choice; });
     if (match == values.end()) {
-      std::vector<std::string> texts;
-      for (const auto& v : values) texts.push_back(to_string(v));
       if (parent->type == Type::constant)
         throw SpaceError(hp.name + ": " + prefix + " is the constant " + to_string(parent->value) +
                              ", so this hyperparameter could never be active",
                          "name");
+      std::vector<std::string> texts;
+      for (const auto& v : values) texts.push_back(to_string(v));
       throw SpaceError(hp.name + ": " + prefix + " has no choice '" + choice + "'" + core::did_you_mean(choice, texts), "name");
     }
     Condition implied{prefix, ConditionOp::equals, {*match}};
@@ -188,7 +188,6 @@ std::optional<Hyperparameter> SearchSpace::prune(Hyperparameter hp, const std::s
         if (!parent->problem(v)) possible.push_back(v);
       if (possible.empty()) return std::nullopt;
       c.values = possible;
-      if (c.values.size() > 1) c.op = ConditionOp::in;
     }
     if (parent->type == Type::constant && !c.holds(parent->value)) return std::nullopt;
     if (parent->is_numerical() && c.op != ConditionOp::equals && c.op != ConditionOp::in) {
@@ -320,12 +319,10 @@ UnitVector SearchSpace::point_of(const std::vector<std::optional<Value>>& values
 
 UnitVector SearchSpace::sample_prior(core::Rng& rng) const {
   for (int attempt = 0; attempt < k_max_forbidden_rejections; ++attempt) {
-    std::vector<std::optional<Value>> values(m_hyperparameters.size());
-    for (std::size_t i = 0; i < m_hyperparameters.size(); ++i) {
-      if (!active(i, values)) continue;
-      const auto& hp = m_hyperparameters[i];
-      values[i] = m_dimension[i] ? decode_value(hp, rng.uniform01()) : hp.value;
-    }
+    // Uniform in the cube; decoding snaps ints and categoricals to their grid and drops inactive dimensions.
+    UnitVector draw(dimension());
+    for (auto& x : draw) x = rng.uniform01();
+    const auto values = values_at(draw, false);
     if (!violates_forbidden(values)) return point_of(values);
   }
   throw InputError(fmt::format("the forbidden clauses rejected {} sampled configurations in a row; they exclude "
