@@ -346,10 +346,9 @@ Config SearchSpace::decode(const UnitVector& point) const {
 
 std::vector<std::string> SearchSpace::check(const Config& config) const {
   std::vector<std::string> problems;
-  const auto all_names = names();
   for (const auto& [name, value] : config) {
     if (m_index.count(name)) continue;
-    problems.push_back(name + ": unknown hyperparameter" + core::did_you_mean(name, all_names));
+    problems.push_back(name + ": unknown hyperparameter" + core::did_you_mean(name, names()));
   }
   // Values as given (also invalid ones, so that children are judged by what the user wrote).
   std::vector<std::optional<Value>> values(m_hyperparameters.size());

@@ -301,3 +301,20 @@ TEST(SpaceUpdates, ErrorsPointIntoTheUpdateFile) {
   fails("optimizer:sgd:lr: {value: 0.01, log: false}\n", "false",
         "optimizer:sgd:lr: 'log' cannot be updated: `value` fixes the hyperparameter to a constant");
 }
+
+TEST(Presets, PresetDirectoryFromTheEnvironment) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "image");
+  test::write_file(dir / "mine.yaml", "hyperparameters:\n  lr: {type: float, range: [0.001, 0.1], log: true}\n");
+  test::write_file(dir / "image/mine.yaml", "kind: image\nhyperparameters:\n  lr: {type: float, range: [0.01, 0.1]}\n");
+  ASSERT_EQ(setenv("AUTOML_PRESET_DIR", dir.path().c_str(), 1), 0);
+  const auto feature = load_preset("mine");
+  const auto image = load_preset("mine", config::DataKind::image);
+  const auto names = config::preset_names(config::DataKind::feature);
+  unsetenv("AUTOML_PRESET_DIR");
+  EXPECT_EQ(feature.preset_file, (dir / "mine.yaml").string());
+  EXPECT_EQ(feature.space.find("lr")->domain_text(), "[0.001, 0.1] log");
+  EXPECT_EQ(image.preset_file, (dir / "image/mine.yaml").string());
+  EXPECT_EQ(image.run.kind, config::DataKind::image);
+  EXPECT_THAT(names, testing::ElementsAre("mine"));
+}
