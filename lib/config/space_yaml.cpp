@@ -88,6 +88,7 @@ void parse_range(const std::string& file, const YAML::Node& node, const std::str
 
 void parse_entry(const std::string& file, const std::string& scope, const YAML::Node& key, const YAML::Node& node,
                  std::vector<Pending>& out) {
+  if (!key.IsScalar() || key.Scalar().empty()) fail_at(file, key, "a hyperparameter name must be a plain, non-empty name");
   const std::string name = scope + key.Scalar();
   Pending pending;
   auto& src = pending.source;

@@ -12,6 +12,8 @@ namespace {
 // Grid points closer than this (relative to the step) count as on the grid: decimal steps such as 0.1 are
 // not exact in binary.
 constexpr double k_grid_tolerance = 1e-9;
+// Ints are computed in doubles; beyond 2^53 they would no longer be exact.
+constexpr double k_max_exact_int = 9007199254740992.0;
 
 std::string number_text(double x, bool integer) {
   if (integer && std::abs(x) < 9.0e15) return std::to_string(static_cast<std::int64_t>(x));
@@ -180,10 +182,12 @@ void validate(const Hyperparameter& hp) {
   const auto fail = [&](const std::string& message, const char* field) {
     throw SpaceError(hp.name + ": " + message, field);
   };
-  if (hp.name.empty()) fail("a hyperparameter needs a name", "name");
+  if (hp.name.empty()) throw SpaceError("a hyperparameter needs a name", "name");
   if (hp.is_numerical()) {
     const bool integer = hp.type == Type::integer;
     if (!std::isfinite(hp.lower) || !std::isfinite(hp.upper)) fail("the range bounds must be finite numbers", "range");
+    if (integer && (std::abs(hp.lower) > k_max_exact_int || std::abs(hp.upper) > k_max_exact_int))
+      fail(fmt::format("an int range must lie within +-{}, got [{}, {}]", k_max_exact_int, hp.lower, hp.upper), "range");
     if (integer && (std::floor(hp.lower) != hp.lower || std::floor(hp.upper) != hp.upper))
       fail(fmt::format("an int range needs integer bounds, got [{}, {}]", hp.lower, hp.upper), "range");
     if (hp.lower > hp.upper)

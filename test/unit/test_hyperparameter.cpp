@@ -46,6 +46,8 @@ TEST(Hyperparameter, ValidationMessagesNameTheFieldAtFault) {
   EXPECT_EQ(validation_error(hp).first, "u: range [1, 10] is not a whole number of steps of 2");
   hp = int_hp("u", 1.5, 10);
   EXPECT_THAT(validation_error(hp).first, HasSubstr("an int range needs integer bounds"));
+  hp = int_hp("u", 1, 1e22);
+  EXPECT_EQ(validation_error(hp).first, "u: an int range must lie within +-9007199254740992, got [1, 1e+22]");
   hp = int_hp("u", 3, 3);
   EXPECT_EQ(validation_error(hp).first, "u: empty range [3, 3]; use a constant for a fixed value");
 

@@ -202,6 +202,7 @@ TEST(SpaceYaml, OtherDefinitionErrors) {
   expect_space_error("hyperparameters:\n  opt: [adam, sgd]\n  m: {type: float, range: [0, 1], condition: \"opt ~ sgd\"}\n",
                      3, "\"opt", "m: condition 'opt ~ sgd': expected 'parent == value', 'parent in [a, b]' or 'parent > number'");
   expect_space_error("hyperparameters:\n  a: 1\n  a: 2\n", 3, "a:", "a: defined twice (first at line 2)");
+  expect_space_error("hyperparameters:\n  ? [a]\n  : 1\n", 2, "[a]", "a hyperparameter name must be a plain, non-empty name");
   expect_space_error("hyperparameters:\n  opt: [adam, sgd]\nforbidden:\n  - {opt: adamw}\n", 4, "{",
                      "forbidden opt == adamw: opt: 'adamw' is not one of [adam, sgd]");
   expect_space_error("hyperparameters:\n  opt: [adam, sgd]\nforbidden:\n  - {optt: sgd}\n", 4, "{",
