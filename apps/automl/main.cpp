@@ -5,6 +5,7 @@
 #include "commands/model.hpp"
 #include "commands/predict.hpp"
 #include "commands/train.hpp"
+#include "commands/space.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 
@@ -66,6 +67,18 @@ int run(int argc, char** argv) {
   model_cmd->add_option("file", model.model, "Model file written by automl")->required();
   model_cmd->add_option("--graph", model.graph, "Draw the computation graph: out.dot, out.svg, out.pdf or out.png");
   model_cmd->add_flag("--json", model.json, "Print one JSON object");
+  automl::commands::SpaceOptions space;
+  auto* space_cmd = app.add_subcommand("space", "Print the effective search space of a preset, or check a configuration against it");
+  space_cmd->add_option("--preset", space.preset, "Preset name (presets/NAME.yaml, or presets/image/NAME.yaml for image data) or a path");
+  space_cmd->add_option("--data", space.data, "Data source: image data picks the image variant of the preset");
+  space_cmd->add_option("--target", space.target, "CSV target column of --data (default: the last)");
+  space_cmd->add_option("--data-dir", space.data_dir, "Where named sources live (default: $AUTOML_DATA_DIR or the build's data/)");
+  space_cmd->add_option("--space", space.space_file, "Search-space YAML that replaces the preset's space (a path, or a name in configs/)");
+  space_cmd->add_option("--space-update", space.space_updates, "Space-update YAML (repeatable): change ranges, log, defaults, choices, or fix to a constant");
+  space_cmd->add_option("--check", space.check, "Check a configuration file (name: value lines) against the space; exit 2 when it does not fit");
+  space_cmd->add_option("--sample", space.sample, "Also print N configurations sampled from the prior")->capture_default_str();
+  space_cmd->add_option("--seed", space.seed, "Seed of --sample")->capture_default_str();
+  space_cmd->add_flag("--json", space.json, "Print one JSON object");
 
   try {
     app.parse(argc, argv);
@@ -81,6 +94,7 @@ int run(int argc, char** argv) {
   if (train_cmd->parsed()) return automl::commands::train(train, std::cout);
   if (predict_cmd->parsed()) return automl::commands::predict(predict, std::cout);
   if (model_cmd->parsed()) return automl::commands::model(model, std::cout);
+  if (space_cmd->parsed()) return automl::commands::space(space, std::cout);
   return static_cast<int>(automl::ExitCode::usage);
 }
 

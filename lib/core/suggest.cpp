@@ -34,4 +34,9 @@ std::optional<std::string> closest_match(const std::string& name, const std::vec
   return best;
 }
 
+std::string did_you_mean(const std::string& name, const std::vector<std::string>& candidates) {
+  const auto near = closest_match(name, candidates);
+  return near ? " (did you mean '" + *near + "'?)" : "";
+}
+
 } // namespace automl::core

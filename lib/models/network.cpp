@@ -206,29 +206,31 @@ std::string convnet(const core::Hyperparameters& hp, const NetworkInput& input, 
 
 // Basic residual block of two 3x3 convolutions with BatchNorm (He et al. 2016); a strided 1x1 projection
 // when the shape changes.
-std::string conv_block(NetBuilder& b, const std::string& x, std::int64_t in, std::int64_t out, std::int64_t stride) {
+std::string conv_block(NetBuilder& b, const std::string& x, std::int64_t in, std::int64_t out, std::int64_t stride,
+                       const std::string& act) {
   b.open("BasicBlock");
-  std::string h = b.activation(b.batch_norm(b.conv2d(x, in, out, 3, stride, 1, false), out, true), "relu");
+  std::string h = b.activation(b.batch_norm(b.conv2d(x, in, out, 3, stride, 1, false), out, true), act);
   h = b.batch_norm(b.conv2d(h, out, out, 3, 1, 1, false), out, true);
   std::string shortcut = x;
   if (stride != 1 || in != out) shortcut = b.batch_norm(b.conv2d(x, in, out, 1, stride, 0, false), out, true);
   b.close();
-  return b.activation(b.add(h, shortcut), "relu");
+  return b.activation(b.add(h, shortcut), act);
 }
 
-std::string resnetcnn(const core::Hyperparameters& hp, const NetworkInput& input, NetBuilder& b, const std::string& s) {
+std::string residual_cnn(const core::Hyperparameters& hp, const NetworkInput& input, NetBuilder& b, const std::string& s) {
   const auto base = hp.get_int(s, "base_channels", 32);
   check_range(s + ":base_channels", base, 1, 1024);
   const auto stages = hp.get_int(s, "num_stages", 3);
   check_range(s + ":num_stages", stages, 1, 4);
   const auto blocks = hp.get_int(s, "blocks_per_stage", 1);
   check_range(s + ":blocks_per_stage", blocks, 1, 8);
-  std::string x = b.activation(b.batch_norm(b.conv2d("x", input.shape.at(0), base, 3, 1, 1, false), base, true), "relu");
+  const auto act = hp.get_string(s, "activation", "relu");
+  std::string x = b.activation(b.batch_norm(b.conv2d("x", input.shape.at(0), base, 3, 1, 1, false), base, true), act);
   std::int64_t channels = base;
   for (std::int64_t st = 0; st < stages; ++st) {
     const std::int64_t out = base << st;
     for (std::int64_t j = 0; j < blocks; ++j) {
-      x = conv_block(b, x, channels, out, st > 0 && j == 0 ? 2 : 1);
+      x = conv_block(b, x, channels, out, st > 0 && j == 0 ? 2 : 1, act);
       channels = out;
     }
   }
@@ -239,7 +241,7 @@ std::string resnetcnn(const core::Hyperparameters& hp, const NetworkInput& input
 const std::map<std::string, Family>& families() {
   static const std::map<std::string, Family> k_families{
       {"mlpnet", {false, mlpnet}},       {"shapedmlpnet", {false, shapedmlpnet}}, {"resnet", {false, resnet}},
-      {"shapedresnet", {false, shapedresnet}}, {"convnet", {true, convnet}}, {"resnetcnn", {true, resnetcnn}},
+      {"shapedresnet", {false, shapedresnet}}, {"convnet", {true, convnet}}, {"residual_cnn", {true, residual_cnn}},
   };
   return k_families;
 }

@@ -11,7 +11,7 @@
 // Image families (input N x C x H x W):
 //   convnet       the Optuna chapter's ConvNet: num_conv_layers (1-4), conv_depth_<i> (i = 0..), conv_dropout,
 //                 num_fc_layers (1-2), fc_output_feat_<i>, fc_dropout_<i>
-//   resnetcnn     a residual CNN with BatchNorm: base_channels, num_stages, blocks_per_stage, dropout
+//   residual_cnn  a residual CNN with BatchNorm: base_channels, num_stages, blocks_per_stage, dropout, activation
 // Each name is looked up as "network:<family>:<name>", then "<name>" (core::Hyperparameters).
 
 #include "core/hyperparameters.hpp"

@@ -58,7 +58,14 @@ Trainer::Trainer(Pipeline pipeline, const core::Hyperparameters& hp, const data:
   if (train.size() == 0) throw InputError("the training set is empty");
   m_batch_size = hp.get_int("", "batch_size", 128);
   if (m_batch_size < 1) throw InputError(fmt::format("batch_size: must be >= 1, got {}", m_batch_size));
-  m_mixup_alpha = hp.get_double("", "mixup_alpha", 0.0);
+  // Mixup as Auto-PyTorch spells it (batch_loss_computation: mixup, with :mixup:alpha) or as mixup_alpha.
+  const auto batch_loss = hp.get_string("", "batch_loss_computation", "standard");
+  if (batch_loss == "mixup")
+    m_mixup_alpha = hp.get_double("batch_loss_computation:mixup", "alpha", 1.0);
+  else if (batch_loss == "standard")
+    m_mixup_alpha = hp.get_double("", "mixup_alpha", 0.0);
+  else
+    throw InputError("batch_loss_computation: unknown '" + batch_loss + "'; valid: standard, mixup");
   if (m_mixup_alpha < 0) throw InputError(fmt::format("mixup_alpha: must be >= 0, got {}", m_mixup_alpha));
   const auto loss = hp.get_string("", "loss", "cross_entropy");
   if (loss == "cross_entropy_weighted") {

@@ -5,7 +5,8 @@
 // epochs (fractions allowed) or seconds, and checkpoints to continue with more budget.
 //
 // Training hyperparameters besides the optimizer (train/optimizer.hpp) and schedule (train/scheduler.hpp):
-//   batch_size (128), loss (cross_entropy | cross_entropy_weighted), mixup_alpha (0 = off).
+//   batch_size (128), loss (cross_entropy | cross_entropy_weighted), batch_loss_computation (standard |
+//   mixup, with batch_loss_computation:mixup:alpha), or mixup_alpha (0 = off).
 //
 // Determinism: with the same seed and one thread, the same weights, bit for bit. The shuffle and the
 // dropout noise of epoch e depend only on (seed, e), so a run continued from a checkpoint at an epoch

@@ -97,7 +97,7 @@ TEST(Networks, Convnet) {
 TEST(Networks, ResnetCnn) {
   // stem conv 36 + BN 8; block 4->4: 144 + 8 + 144 + 8; block 4->8 stride 2: 288 + 16 + 576 + 16 + 1x1 32 + BN 16;
   // Linear(8,3) = 27.
-  auto b = build({{"network", "resnetcnn"}, {"base_channels", 4}, {"num_stages", 2}, {"blocks_per_stage", 1}},
+  auto b = build({{"network", "residual_cnn"}, {"base_channels", 4}, {"num_stages", 2}, {"blocks_per_stage", 1}},
                  {1, 8, 8});
   EXPECT_EQ(automl::train::parameter_count(b->module), 1319);
   EXPECT_EQ(output_shape(*b, {3, 1, 8, 8}), (std::vector<std::int64_t>{3, 3}));

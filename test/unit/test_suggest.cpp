@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 using automl::core::closest_match;
+using automl::core::did_you_mean;
 using automl::core::edit_distance;
 
 TEST(Suggest, EditDistance) {
@@ -18,4 +19,9 @@ TEST(Suggest, ClosestMatchOnlyForLikelyTypos) {
   EXPECT_EQ(closest_match("petal_widht", columns), "petal_width");
   EXPECT_FALSE(closest_match("colour", columns).has_value());
   EXPECT_FALSE(closest_match("x", {}).has_value());
+}
+
+TEST(Suggest, DidYouMeanIsReadyToAppend) {
+  EXPECT_EQ(did_you_mean("specis", {"species", "sepal_length"}), " (did you mean 'species'?)");
+  EXPECT_EQ(did_you_mean("colour", {"species"}), "");
 }

@@ -145,7 +145,7 @@ TEST(Trainer, DivergingLossFailsWithAMessage) {
 TEST(Trainer, WeightedLossMixupAndImageNetworks) {
   const auto images = automl::test::quadrant_images(120);
   const auto tv = automl::data::split_train_validation(images, 0.25, 1);
-  const nlohmann::json config{{"network", "resnetcnn"},
+  const nlohmann::json config{{"network", "residual_cnn"},
                               {"base_channels", 4},
                               {"num_stages", 2},
                               {"blocks_per_stage", 1},

@@ -1,0 +1,108 @@
+#include "config/yaml_node.hpp"
+
+#include "core/error.hpp"
+#include "core/suggest.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+namespace automl::config {
+
+std::string Location::to_string() const {
+  if (line <= 0) return file;
+  return fmt::format("{}:{}:{}", file, line, column);
+}
+
+Location location_of(const std::string& file, const YAML::Node& node) {
+  const auto mark = node.Mark();
+  if (mark.is_null()) return {file, 0, 0};
+  return {file, mark.line + 1, mark.column + 1}; // yaml-cpp counts from 0
+}
+
+void fail_at(const Location& where, const std::string& message) {
+  throw InputError(where.to_string() + ": " + message);
+}
+
+void fail_at(const std::string& file, const YAML::Node& node, const std::string& message) {
+  fail_at(location_of(file, node), message);
+}
+
+YAML::Node load_yaml_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path.string() + ": cannot read the file (" + std::strerror(errno) + ")");
+  std::ostringstream text;
+  text << in.rdbuf();
+  try {
+    return YAML::Load(text.str());
+  } catch (const YAML::ParserException& e) {
+    fail_at(Location{path.string(), e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg);
+  }
+}
+
+space::Value typed_scalar(const std::string& text, bool quoted) {
+  if (quoted) return text;
+  static const std::regex k_int(R"([-+]?[0-9]+)");
+  static const std::regex k_float(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
+  if (text == "true" || text == "True" || text == "TRUE") return true;
+  if (text == "false" || text == "False" || text == "FALSE") return false;
+  if (std::regex_match(text, k_int)) {
+    errno = 0;
+    const long long v = std::strtoll(text.c_str(), nullptr, 10);
+    if (errno != ERANGE) return static_cast<std::int64_t>(v);
+  }
+  if (std::regex_match(text, k_float) || std::regex_match(text, k_int)) return std::strtod(text.c_str(), nullptr);
+  return text;
+}
+
+space::Value scalar_value(const std::string& file, const YAML::Node& node, const std::string& what) {
+  if (!node.IsScalar())
+    fail_at(file, node, what + ": expected a value (a number, true/false or a name), got " +
+                            (node.IsMap() ? "a map" : node.IsSequence() ? "a list" : "nothing"));
+  return typed_scalar(node.Scalar(), node.Tag() == "!");
+}
+
+double number_value(const std::string& file, const YAML::Node& node, const std::string& what) {
+  const auto v = scalar_value(file, node, what);
+  const auto x = space::as_number(v);
+  if (!x) fail_at(file, node, what + ": expected a number, got '" + space::to_string(v) + "'");
+  return *x;
+}
+
+bool bool_value(const std::string& file, const YAML::Node& node, const std::string& what) {
+  const auto v = scalar_value(file, node, what);
+  if (const auto* b = std::get_if<bool>(&v)) return *b;
+  fail_at(file, node, what + ": expected true or false, got '" + space::to_string(v) + "'");
+}
+
+std::string string_value(const std::string& file, const YAML::Node& node, const std::string& what) {
+  if (!node.IsScalar()) fail_at(file, node, what + ": expected a string");
+  return node.Scalar();
+}
+
+void check_keys(const std::string& file, const YAML::Node& node, const std::vector<std::string>& allowed,
+                const std::string& what) {
+  const std::string prefix = what.empty() ? "" : what + ": ";
+  if (!node.IsMap()) fail_at(file, node, prefix + "expected a map (key: value lines)");
+  std::vector<std::string> seen;
+  for (const auto& entry : node) {
+    const auto key = entry.first.Scalar();
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) fail_at(file, entry.first, prefix + "duplicate key '" + key + "'");
+    seen.push_back(key);
+    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+    std::string message = prefix + "unknown key '" + key + "'";
+    if (const auto near = core::closest_match(key, allowed)) message += " (did you mean '" + *near + "'?)";
+    else message += fmt::format(" (known keys: {})", fmt::join(allowed, ", "));
+    fail_at(file, entry.first, message);
+  }
+}
+
+} // namespace automl::config
