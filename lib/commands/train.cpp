@@ -1,6 +1,6 @@
 #include "commands/train.hpp"
 
-#include "config/hyperparameter_file.hpp"
+#include "config/preset.hpp"
 #include "core/error.hpp"
 #include "data/source.hpp"
 #include "export/inference.hpp"
@@ -36,7 +36,7 @@ int train(const TrainCommandOptions& o, std::ostream& out) {
   else budget.epochs = o.epochs.value_or(10.0);
   if (!(budget.epochs > 0 || budget.seconds > 0)) throw InputError("train: the budget must be > 0");
 
-  const core::Hyperparameters hp(config::load_hyperparameters(o.config));
+  const core::Hyperparameters hp(space::to_json(config::load_config_values(o.config)));
   const int threads = train::configure_threads(o.threads);
   const torch::Device device = train::parse_device(o.device);
   const data::Dataset dataset = data::load_source(o.data, {o.target, o.data_dir});

@@ -162,8 +162,10 @@ LoadedSetup load_setup(const LoadOptions& options) {
 
 space::Config load_config_values(const std::filesystem::path& path) {
   const std::string file = path.string();
-  const auto root = load_yaml_file(path);
+  auto root = load_yaml_file(path);
   if (!root.IsMap()) fail_at(file, root, "a configuration is a map: name: value, one per line");
+  // A search's best_config.json holds the configuration under "config", next to its scores.
+  if (root["config"] && root["config"].IsMap()) root = root["config"];
   space::Config config;
   for (const auto& entry : root) {
     const auto name = entry.first.Scalar();

@@ -49,7 +49,8 @@ struct LoadedSetup {
 // Every error is an InputError at file:line:col.
 LoadedSetup load_setup(const LoadOptions& options);
 
-// A configuration file (`name: value` lines, or JSON), as `automl space --check` and `automl train` read it.
+// A configuration file (`name: value` lines, or JSON; a best_config.json's "config" object), as
+// `automl space --check` and `automl train` read it.
 space::Config load_config_values(const std::filesystem::path& path);
 
 } // namespace automl::config

@@ -2,10 +2,12 @@
 
 #include "core/error.hpp"
 
+#include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <chrono>
 #include <filesystem>
-#include <fmt/format.h>
+#include <thread>
 #include <utility>
 
 namespace automl::study {
@@ -197,19 +199,30 @@ SqliteStorage::SqliteStorage(const std::string& path, const SqliteOptions& optio
     m_db = nullptr;
     throw Error("cannot open study database " + path + ": " + message);
   }
-  try {
-    // The timeout first: switching to WAL and creating the schema take locks that another process may hold.
-    sqlite3_busy_timeout(m_db, options.busy_timeout_ms);
-    exec(m_db, "PRAGMA journal_mode=WAL");
-    exec(m_db, "PRAGMA synchronous=NORMAL");
-    exec(m_db, "PRAGMA foreign_keys=ON");
-    WriteTransaction tx(m_db);
-    exec(m_db, k_schema);
-    tx.commit();
-  } catch (const Error& e) {
-    sqlite3_close(m_db);
-    m_db = nullptr;
-    throw e.with_context("study database " + path);
+  // The timeout first: switching to WAL and creating the schema take locks that another process may hold.
+  // Switching a new database to WAL while another process opens it can fail with SQLITE_BUSY without the
+  // busy handler being consulted, so the whole opening sequence is retried until the same timeout.
+  sqlite3_busy_timeout(m_db, options.busy_timeout_ms);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(options.busy_timeout_ms);
+  for (int attempt = 1;; ++attempt) {
+    try {
+      exec(m_db, "PRAGMA journal_mode=WAL");
+      exec(m_db, "PRAGMA synchronous=NORMAL");
+      exec(m_db, "PRAGMA foreign_keys=ON");
+      WriteTransaction tx(m_db);
+      exec(m_db, k_schema);
+      tx.commit();
+      break;
+    } catch (const Error& e) {
+      const int code = sqlite3_errcode(m_db) & 0xFF;
+      if ((code == SQLITE_BUSY || code == SQLITE_LOCKED) && std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(5 * attempt, 100)));
+        continue;
+      }
+      sqlite3_close(m_db);
+      m_db = nullptr;
+      throw e.with_context("study database " + path);
+    }
   }
 }
 

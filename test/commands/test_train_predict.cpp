@@ -154,6 +154,21 @@ TEST(ModelCommand, PrintsArchitectureAndDrawsTheGraph) {
   test::expect_input_error([&] { commands::model(o, out); }, {"use a .dot, .svg, .pdf or .png file name"});
 }
 
+TEST(TrainCommand, RefitsFromABestConfigJson) {
+  const auto& t = trained();
+  test::write_file(t.dir / "best_config.json",
+                   R"({"config": {"network": "mlpnet", "num_layers": 1, "num_units_1": 8, "lr": 0.01}, "val_accuracy": 0.9})");
+  commands::TrainCommandOptions o;
+  o.config = (t.dir / "best_config.json").string();
+  o.data = (t.dir / "train.csv").string();
+  o.epochs = 1;
+  o.out = (t.dir / "refit").string();
+  o.device = "cpu";
+  std::ostringstream out;
+  EXPECT_EQ(commands::train(o, out), 0);
+  EXPECT_THAT(out.str(), HasSubstr("Linear(in_features=4, out_features=8, bias=True)"));
+}
+
 TEST(TrainCommand, BadConfigurationFiles) {
   TempDir dir;
   commands::TrainCommandOptions o;
@@ -162,13 +177,13 @@ TEST(TrainCommand, BadConfigurationFiles) {
   std::ostringstream out;
   test::write_file(dir / "syntax.yaml", "network: mlpnet\nnum_layers: [1, 2\n");
   o.config = (dir / "syntax.yaml").string();
-  test::expect_input_error([&] { commands::train(o, out); }, {(dir / "syntax.yaml").string() + ":3:1:"});
+  test::expect_input_error([&] { commands::train(o, out); }, {(dir / "syntax.yaml").string() + ":3:1: YAML syntax error"});
   test::write_file(dir / "nested.yaml", "network: mlpnet\nnum_layers:\n  a: 1\n");
   o.config = (dir / "nested.yaml").string();
   test::expect_input_error([&] { commands::train(o, out); },
-                           {(dir / "nested.yaml").string() + ":3:3: num_layers: expected a single value"});
+                           {(dir / "nested.yaml").string() + ":3:3: num_layers: expected a value (a number, true/false or a name), got a map"});
   o.config = (dir / "missing.yaml").string();
-  test::expect_input_error([&] { commands::train(o, out); }, {"missing.yaml: cannot open"});
+  test::expect_input_error([&] { commands::train(o, out); }, {"missing.yaml: cannot read the file"});
   o.config = (dir / "syntax.yaml").string();
   o.epochs = 1;
   o.seconds = 1;

@@ -150,7 +150,8 @@ TEST(SearchProcess, TwoProcessesWithTwoThreadsShareOneStudy) {
   TempDir dir;
   const auto db = (dir / "study.db").string();
   // 6 iterations of 1/9/3: 2 x (13 + 4 + 3) = 40 trials, shared by 2 processes x 2 worker threads.
-  const auto args = driver_args(db, {"--iterations", "6", "--workers", "2", "--step-ms", "5"});
+  const auto args = driver_args(db, {"--iterations", "6", "--workers", "2", "--step-ms", "5", "--barrier",
+                                      (dir / "barrier").string(), "--barrier-count", "2"});
   const pid_t a = spawn(args, dir / "out_a", dir / "err_a");
   const pid_t b = spawn(args, dir / "out_b", dir / "err_b");
   const int code_a = wait_exit(a), code_b = wait_exit(b);

@@ -3,6 +3,7 @@
 // trial logs, and prints a JSON summary. Usage:
 //   search_driver --storage URL [--study NAME] [--optimizer bohb] [--workers N] [--iterations N] [--seed N]
 //                 [--budget SECONDS] [--step-ms MS] [--min-budget B] [--max-budget B] [--eta E]
+//                 [--barrier DIR --barrier-count N]
 //                 [--space ones|ones-wide] [--log-dir DIR]
 
 #include "core/error.hpp"
@@ -12,6 +13,10 @@
 #include "support/toy_space.hpp"
 
 #include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include <algorithm>
 #include <chrono>
@@ -42,6 +47,18 @@ int run(int argc, char** argv) {
     return it == args.end() ? fallback : it->second;
   };
   if (!args.count("storage")) throw automl::InputError("--storage is required");
+  // --barrier DIR --barrier-count N: announce this process in DIR and wait (up to 60 s) until N processes
+  // have, so that processes started together really search the study at the same time.
+  if (args.count("barrier")) {
+    const std::filesystem::path dir = args["barrier"];
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / std::to_string(::getpid())) << "ready\n";
+    const auto count = static_cast<std::ptrdiff_t>(std::stoi(get("barrier-count", "2")));
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()) < count &&
+           std::chrono::steady_clock::now() < give_up)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   const std::string space_name = get("space", "ones");
   if (space_name != "ones" && space_name != "ones-wide")
     throw automl::InputError("--space: expected ones or ones-wide, got '" + space_name + "'");
