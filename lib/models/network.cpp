@@ -33,10 +33,12 @@ std::int64_t feature_width(const NetworkInput& input) {
   return n;
 }
 
-// One hidden layer of the MLP families: Linear, activation, dropout.
+// One hidden layer of the MLP families: Linear, (BatchNorm,) activation, dropout.
 std::string mlp_layer(NetBuilder& b, const std::string& x, std::int64_t in, std::int64_t out, const std::string& act,
-                      double dropout) {
-  return b.dropout(b.activation(b.linear(x, in, out), act), dropout);
+                      double dropout, bool batch_norm = false) {
+  std::string h = b.linear(x, in, out);
+  if (batch_norm) h = b.batch_norm(h, out, false);
+  return b.dropout(b.activation(h, act), dropout);
 }
 
 std::string mlpnet(const core::Hyperparameters& hp, const NetworkInput& input, NetBuilder& b, const std::string& s) {
@@ -44,12 +46,14 @@ std::string mlpnet(const core::Hyperparameters& hp, const NetworkInput& input, N
   check_range(s + ":num_layers", layers, 1, 64);
   const auto act = hp.get_string(s, "activation", "relu");
   const bool use_dropout = hp.get_bool(s, "use_dropout", false);
+  const bool batch_norm = hp.get_bool(s, "use_batch_norm", false);
   std::string x = "x";
   std::int64_t width = feature_width(input);
   for (std::int64_t i = 1; i <= layers; ++i) {
     const auto units = hp.get_int(s, fmt::format("num_units_{}", i));
     check_range(fmt::format("{}:num_units_{}", s, i), units, 1, 1 << 16);
-    x = mlp_layer(b, x, width, units, act, use_dropout ? hp.get_double(s, fmt::format("dropout_{}", i), 0.0) : 0.0);
+    x = mlp_layer(b, x, width, units, act, use_dropout ? hp.get_double(s, fmt::format("dropout_{}", i), 0.0) : 0.0,
+                  batch_norm);
     width = units;
   }
   return b.linear(x, width, input.num_classes);

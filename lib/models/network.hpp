@@ -2,7 +2,8 @@
 // Network families, built from a configuration into the `net(self, x)` method of a TorchScript module.
 //
 // Feature families (input N x features; images are flattened first), after Auto-PyTorch:
-//   mlpnet        num_layers, num_units_<i> (i = 1..num_layers), activation, use_dropout, dropout_<i>
+//   mlpnet        num_layers, num_units_<i> (i = 1..num_layers), activation, use_dropout, dropout_<i>,
+//                 use_batch_norm (BatchNorm after each hidden Linear; default false, as in Auto-PyTorch)
 //   shapedmlpnet  num_layers, max_units, mlp_shape, activation, use_dropout, max_dropout
 //   resnet        num_groups, blocks_per_group, num_units_<i> (i = 0..num_groups), activation, use_dropout,
 //                 dropout_<i> (i = 1..num_groups), use_shake_shake, use_shake_drop, max_shake_drop_probability

@@ -18,6 +18,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// How often (in batches) the training loss is read back from the device and checked for NaN.
+constexpr std::int64_t k_check_every = 16;
+
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -97,21 +100,21 @@ Evaluation Trainer::evaluate_preprocessed(const torch::Tensor& x, const torch::T
     return e;
   }
   std::vector<torch::Tensor> predictions;
-  double loss_sum = 0;
-  std::int64_t correct = 0;
+  // Sums stay on the device: one transfer at the end instead of one per batch.
+  auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(m_device));
+  auto correct = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(m_device));
   for (std::int64_t start = 0; start < n; start += batch_size) {
     const auto len = std::min(batch_size, n - start);
     const auto logits = net({x.narrow(0, start, len)}).toTensor();
     const auto target = y.narrow(0, start, len);
     loss_sum += torch::nn::functional::cross_entropy(
-                    logits, target, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                    .item<double>();
+        logits, target, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
     const auto pred = logits.argmax(1);
-    correct += pred.eq(target).sum().item<std::int64_t>();
+    correct += pred.eq(target).sum();
     predictions.push_back(pred);
   }
-  e.accuracy = static_cast<double>(correct) / static_cast<double>(n);
-  e.loss = loss_sum / static_cast<double>(n);
+  e.accuracy = static_cast<double>(correct.item<std::int64_t>()) / static_cast<double>(n);
+  e.loss = loss_sum.item<double>() / static_cast<double>(n);
   e.predictions = torch::cat(predictions);
   return e;
 }
@@ -153,9 +156,20 @@ TrainResult Trainer::train(const TrainBudget& budget, const TrainCallbacks& call
     torch::manual_seed(seed); // dropout and shake noise of this epoch
     m_pipeline.module.train(true);
 
-    double loss_sum = 0;
+    // The loss is summed on the device and read back (and checked for NaN) every k_check_every batches
+    // and at the end: reading it after every batch would make a GPU wait for the host each time.
+    auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(m_device));
     std::int64_t batches = 0;
     std::int64_t b = first_batch;
+    auto diverged = [&] {
+      const double total = loss_sum.item<double>();
+      if (std::isfinite(total)) return false;
+      result.status = TrainStatus::failed;
+      result.message = fmt::format("training diverged: loss is {} at epoch {}, by batch {} (learning rate {:g})", total,
+                                   epoch + 1, b, lr);
+      m_seconds += seconds_since(start);
+      return true;
+    };
     for (; b < last_batch; ++b) {
       const bool out_of_time = budget.seconds > 0 && m_seconds + seconds_since(start) >= budget.seconds;
       if (out_of_time || (callbacks.should_stop && callbacks.should_stop())) {
@@ -178,18 +192,12 @@ TrainResult Trainer::train(const TrainBudget& budget, const TrainCallbacks& call
       }
       m_optimizer->zero_grad();
       loss.backward();
-      const double value = loss.item<double>();
-      if (!std::isfinite(value)) {
-        result.status = TrainStatus::failed;
-        result.message = fmt::format("training diverged: loss is {} at epoch {}, batch {} (learning rate {:g})", value,
-                                     epoch + 1, b + 1, lr);
-        m_seconds += seconds_since(start);
-        return result;
-      }
       m_optimizer->step();
-      loss_sum += value;
+      loss_sum += loss.detach();
       ++batches;
+      if (batches % k_check_every == 0 && diverged()) return result;
     }
+    if (batches > 0 && diverged()) return result;
     m_epochs_done = static_cast<double>(epoch) + static_cast<double>(b) / static_cast<double>(batches_per_epoch);
     if (batches == 0 && stop) {
       m_seconds += seconds_since(start);
@@ -198,7 +206,7 @@ TrainResult Trainer::train(const TrainBudget& budget, const TrainCallbacks& call
     const auto eval = evaluate_preprocessed(m_val_x, m_val_y, 1024);
     if (b == batches_per_epoch) m_schedule->observe(eval.loss);
     m_seconds += seconds_since(start);
-    EpochReport report{m_epochs_done, batches ? loss_sum / static_cast<double>(batches) : 0.0, eval.accuracy,
+    EpochReport report{m_epochs_done, batches ? loss_sum.item<double>() / static_cast<double>(batches) : 0.0, eval.accuracy,
                        eval.loss,      lr,                                                   m_seconds};
     result.history.push_back(report);
     result.val_accuracy = eval.accuracy;

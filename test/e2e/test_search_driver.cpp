@@ -1,10 +1,11 @@
 // Search processes end to end (test/tools/search_driver: exec::run_search with a synthetic objective on an
-// SQLite study): SIGKILL and resume, two processes with two threads each on one study, the hard deadline, and
-// the errors people see.
+// SQLite study): SIGKILL and resume, two processes with two threads each on one study, and the errors people
+// see. The hard deadline has its own file (test_search_deadline.cpp) so that it can run alone.
 
 #include "core/error.hpp"
 #include "exec/search.hpp"
 #include "study/sqlite_storage.hpp"
+#include "support/driver_process.hpp"
 #include "support/test_files.hpp"
 
 #include <gmock/gmock.h>
@@ -25,51 +26,16 @@
 using automl::study::Trial;
 using automl::study::TrialState;
 using automl::test::TempDir;
+using automl::test::count_state;
+using automl::test::driver_args;
+using automl::test::k_driver;
+using automl::test::spawn;
+using automl::test::study_trials;
+using automl::test::wait_exit;
 using testing::HasSubstr;
 
 namespace {
 
-const std::string k_driver = SEARCH_DRIVER_BINARY;
-
-// Starts the driver with `args`, stdout and stderr to files; returns its pid.
-pid_t spawn(const std::vector<std::string>& args, const std::filesystem::path& out, const std::filesystem::path& err) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(o, 1);
-    dup2(e, 2);
-    std::vector<char*> argv{const_cast<char*>(k_driver.c_str())};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(k_driver.c_str(), argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-int wait_exit(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-std::vector<std::string> driver_args(const std::string& db, std::vector<std::string> extra) {
-  std::vector<std::string> args{"--storage", "sqlite:///" + db, "--study", "s", "--seed", "5"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  return args;
-}
-
-std::vector<Trial> study_trials(const std::string& db) {
-  automl::study::SqliteStorage storage(db);
-  return storage.trials(1);
-}
-
-std::size_t count_state(const std::vector<Trial>& trials, TrialState state) {
-  std::size_t n = 0;
-  for (const auto& t : trials) n += t.state == state;
-  return n;
-}
 
 // (configuration, budget) in trial order.
 std::vector<std::pair<std::string, double>> proposals(const std::vector<Trial>& trials) {
@@ -177,24 +143,6 @@ TEST(SearchProcess, TwoProcessesWithTwoThreadsShareOneStudy) {
   EXPECT_EQ(sa["trials_run"].get<int>() + sb["trials_run"].get<int>(), 40);
   EXPECT_EQ(sa["finished_iterations"], 6);
   EXPECT_EQ(sb["finished_iterations"], 6);
-}
-
-TEST(SearchProcess, TwentySecondBudgetOfSlowTrialsEndsWithin21Seconds) {
-  TempDir dir;
-  const auto db = (dir / "study.db").string();
-  // One budget unit takes 1 s: trials of 1, 3 and 9 s, Hyperband iterations without end.
-  const auto started = std::chrono::steady_clock::now();
-  const pid_t pid = spawn(driver_args(db, {"--budget", "20", "--workers", "2", "--step-ms", "1000", "--optimizer", "hyperband"}),
-                          dir / "out", dir / "err");
-  ASSERT_EQ(wait_exit(pid), 0) << automl::test::read_file(dir / "err");
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  EXPECT_LT(elapsed, 21.0);
-  EXPECT_GT(elapsed, 15.0); // it did use its time
-  const auto summary = nlohmann::json::parse(automl::test::read_file(dir / "out"));
-  EXPECT_TRUE(summary["deadline_reached"].get<bool>());
-  const auto trials = study_trials(db);
-  EXPECT_EQ(count_state(trials, TrialState::running), 0u);
-  EXPECT_GT(count_state(trials, TrialState::complete), 5u);
 }
 
 TEST(SearchProcess, BadStorageUrlIsAUsageError) {

@@ -41,6 +41,15 @@ TEST(Networks, Mlpnet) {
             b->info.description.end());
 }
 
+TEST(Networks, MlpnetWithBatchNorm) {
+  // The 784-256-BN-256-BN-10 reference MLP: 200960 + 512 + 65792 + 512 + 2570.
+  auto b = build({{"network", "mlpnet"}, {"num_layers", 2}, {"num_units_1", 256}, {"num_units_2", 256},
+                  {"use_batch_norm", true}},
+                 {784}, 10);
+  EXPECT_EQ(automl::train::parameter_count(b->module), 270346);
+  EXPECT_EQ(b->info.description[1], "BatchNorm1d(256, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)");
+}
+
 TEST(Networks, ShapedMlpnet) {
   // funnel(4 -> 3, max 16, 3 layers) = [16, 10, 3]: Linear(4,16) + Linear(16,10) + Linear(10,3) = 80 + 170 + 33.
   auto b = build({{"network", "shapedmlpnet"}, {"num_layers", 3}, {"max_units", 16}, {"mlp_shape", "funnel"}}, {4});

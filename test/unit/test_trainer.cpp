@@ -140,6 +140,7 @@ TEST(Trainer, DivergingLossFailsWithAMessage) {
   const auto r = t.train({20, 0});
   EXPECT_EQ(r.status, TrainStatus::failed);
   EXPECT_NE(r.message.find("training diverged: loss is"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find(", by batch "), std::string::npos) << r.message;
 }
 
 TEST(Trainer, WeightedLossMixupAndImageNetworks) {
@@ -172,4 +173,22 @@ TEST(Trainer, BadTrainingSettings) {
                      {"loss: unknown 'hinge'; valid: cross_entropy, cross_entropy_weighted"});
   Trainer t(Hyperparameters(k_mlp), d.train, d.validation, 1);
   expect_input_error([&] { t.train({1, 1}); }, {"exactly one of epochs or seconds"});
+}
+
+// On a GPU: the same training reaches the same quality, and the model exported from it (moved to the CPU)
+// reproduces the GPU predictions. Skipped where LibTorch has no CUDA or no GPU is visible.
+TEST(Trainer, TrainsOnTheGpuAndExportsForTheCpu_CUDA) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const auto d = blob_split();
+  Trainer t(Hyperparameters(k_mlp), d.train, d.validation, 7, torch::Device(torch::kCUDA, 0));
+  const auto r = t.train({5, 0});
+  EXPECT_EQ(r.status, TrainStatus::budget_reached);
+  EXPECT_GT(r.val_accuracy, 0.95);
+  const auto gpu_predictions = t.evaluate(d.validation).predictions.cpu();
+  auto& module = t.pipeline().module;
+  module.to(torch::kCPU);
+  module.train(false);
+  torch::NoGradGuard no_grad;
+  const auto cpu_predictions = module.forward({d.validation.features}).toTensor().argmax(1);
+  EXPECT_TRUE(torch::equal(gpu_predictions, cpu_predictions));
 }
