@@ -342,13 +342,5 @@ int run(int argc, char** argv) {
 } // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const automl::Error& e) {
-    std::fprintf(stderr, "hpo_synthetic: error: %s\n", e.what());
-    return static_cast<int>(e.code());
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "hpo_synthetic: error: %s\n", e.what());
-    return 1;
-  }
+  return automl::run_reporting_errors("hpo_synthetic", [&] { return run(argc, argv); });
 }

@@ -4,14 +4,13 @@
 #include "commands/data_inspect.hpp"
 #include "commands/model.hpp"
 #include "commands/predict.hpp"
-#include "commands/train.hpp"
 #include "commands/space.hpp"
+#include "commands/train.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 
 #include <CLI/CLI.hpp>
 
-#include <exception>
 #include <iostream>
 
 namespace {
@@ -101,13 +100,5 @@ int run(int argc, char** argv) {
 } // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const automl::Error& e) {
-    std::cerr << "automl: error: " << e.what() << "\n";
-    return static_cast<int>(e.code());
-  } catch (const std::exception& e) {
-    std::cerr << "automl: error: " << e.what() << "\n";
-    return static_cast<int>(automl::ExitCode::failure);
-  }
+  return automl::run_reporting_errors("automl", [&] { return run(argc, argv); });
 }

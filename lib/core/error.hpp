@@ -2,6 +2,7 @@
 // Errors that reach the user. Each carries the process exit code it maps to (see README "Exit codes").
 // Throw short text at the source; callers add context (file, line, key) on the way up with with_context().
 
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 
@@ -31,5 +32,19 @@ class InputError : public Error {
 public:
   explicit InputError(const std::string& message) : Error(message, ExitCode::usage) {}
 };
+
+// Runs `body` (returning an exit code) for a program's main(): an exception that escapes it is printed as
+// "<program>: error: <message>" on stderr and becomes its exit code (automl::Error's, else 1).
+template <typename Body> int run_reporting_errors(const char* program, Body&& body) {
+  try {
+    return body();
+  } catch (const Error& e) {
+    std::fprintf(stderr, "%s: error: %s\n", program, e.what());
+    return static_cast<int>(e.code());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: error: %s\n", program, e.what());
+    return static_cast<int>(ExitCode::failure);
+  }
+}
 
 } // namespace automl

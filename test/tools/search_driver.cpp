@@ -125,13 +125,5 @@ int run(int argc, char** argv) {
 } // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const automl::Error& e) {
-    std::fprintf(stderr, "search_driver: error: %s\n", e.what());
-    return static_cast<int>(e.code());
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "search_driver: error: %s\n", e.what());
-    return 1;
-  }
+  return automl::run_reporting_errors("search_driver", [&] { return run(argc, argv); });
 }
