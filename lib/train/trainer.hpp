@@ -66,6 +66,10 @@ struct Evaluation {
   torch::Tensor predictions; // int64 [N]
 };
 
+// The trained pipeline of a checkpoint written by Trainer::save_checkpoint(), without the optimizer or any
+// data (for exporting a trial's own weights). Throws Error when `dir` is not a checkpoint.
+Pipeline load_checkpoint_pipeline(const std::filesystem::path& dir, torch::Device device = torch::kCPU);
+
 class Trainer {
 public:
   // Builds the pipeline (preprocessing fitted on `train`) and preprocesses both sets once.
