@@ -350,11 +350,11 @@ int search(const SearchOptions& o, std::ostream& out) {
   const double refit_reserve = o.refit ? k_refit_share * budget : 0.0;
   const auto refit_deadline = after(end, -export_reserve);
   const auto search_deadline = after(refit_deadline, -refit_reserve);
-  spdlog::info("search '{}': {} samples from {} ({} train, {} validation), space {} ({} dimensions), {} on {} {} "
-               "budgets {:g}-{:g} eta {:g}",
+  spdlog::info("search '{}': {} samples from {} ({} train, {} validation), space {} ({} dimensions), {}, trial "
+               "budgets {:g}-{:g} {}, eta {:g}",
                study_name, dataset.size(), o.data, split.train.size(), split.validation.size(),
-               setup.space.fingerprint(), setup.space.dimension(), o.optimizer, unit, time_budget ? "(time)" : "",
-               run.budget.min_budget, run.budget.max_budget, run.budget.eta);
+               setup.space.fingerprint(), setup.space.dimension(), o.optimizer, run.budget.min_budget,
+               run.budget.max_budget, time_budget ? "seconds of training" : "epochs", run.budget.eta);
   spdlog::info("time: {:g} s in all; {:.1f} s reserved for the export{}; the search ends {:.1f} s after the start",
                budget, export_reserve,
                o.refit ? fmt::format(", {:.1f} s for refitting the best configuration on train+validation", refit_reserve) : "",
@@ -420,6 +420,7 @@ int search(const SearchOptions& o, std::ostream& out) {
       return go_on;
     };
     callbacks.should_stop = [&] { return ctx.stop_requested(); };
+    callbacks.evaluate_on_stop = false; // out of time: the trial becomes PRUNED and is rerun on resume
     const auto r = trainer->train(train_budget, callbacks);
     if (r.status == train::TrainStatus::failed) throw Error(r.message);
     const double accuracy = best_over_epochs ? best_accuracy : last_accuracy;

@@ -191,7 +191,8 @@ TrainResult Trainer::train(const TrainBudget& budget, const TrainCallbacks& call
       ++batches;
     }
     m_epochs_done = static_cast<double>(epoch) + static_cast<double>(b) / static_cast<double>(batches_per_epoch);
-    if (batches == 0 && stop) {
+    const bool interrupted = stop && result.status == TrainStatus::stopped;
+    if (stop && (batches == 0 || (interrupted && !callbacks.evaluate_on_stop))) {
       m_seconds += seconds_since(start);
       break;
     }

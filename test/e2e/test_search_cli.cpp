@@ -18,10 +18,11 @@ namespace {
 
 const std::string k_automl = AUTOML_BINARY;
 
-std::string search_command(const TempDir& dir, const std::string& extra) {
+std::string search_command(const TempDir& dir, const std::string& extra,
+                           const std::string& budgets = "--min-budget 1 --max-budget 3") {
   return k_automl + " search --space " + (dir / "space.yaml").string() + " --data " + (dir / "train.csv").string() +
          " --test " + (dir / "test.csv").string() + " --out " + (dir / "run").string() +
-         " --min-budget 1 --max-budget 3 --threads 1 --device cpu --seed 5 " + extra;
+         " " + budgets + " --threads 1 --device cpu --seed 5 " + extra;
 }
 
 } // namespace
@@ -78,7 +79,7 @@ TEST(SearchCli, ReturnsWithinTheBudget) {
   automl::test::write_search_files(dir.path());
   const double budget = 4;
   const auto start = std::chrono::steady_clock::now();
-  const auto r = run_command(search_command(dir, "--budget 4 --max-budget 27 --min-budget 3 --quiet"));
+  const auto r = run_command(search_command(dir, "--budget 4 --quiet", "--min-budget 3 --max-budget 27"));
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // 2% of the budget, plus the process start-up (loading LibTorch) that the command cannot see.
