@@ -197,7 +197,11 @@ public:
     }
     m_wake.notify_all();
     m_thread.join();
-    poll(); // the trials that ended with the search
+    try {
+      poll(); // the trials that ended with the search
+    } catch (const std::exception& e) {
+      spdlog::debug("progress: cannot read the study: {}", e.what());
+    }
     if (m_live && m_drawn) std::cerr << "\r\033[K" << std::flush;
   }
 
@@ -338,7 +342,7 @@ int search(const SearchOptions& o, std::ostream& out) {
     throw InputError(fmt::format("--out {}: cannot create the directory ({})", out_dir.string(), ec.message()));
   const std::string storage_url = o.storage.empty() ? "sqlite:///" + (out_dir / "study.db").string() : o.storage;
   LogSession log_session(out_dir / "search.log", o.quiet || o.live_progress);
-  const auto storage = study::open_storage(storage_url);
+  auto storage = study::open_storage(storage_url);
   for (const auto& s : storage->studies())
     if (s.name == study_name && !o.resume)
       throw InputError(fmt::format("study '{}' already exists in {}: pass --resume to continue it, or --study NAME "
@@ -460,11 +464,12 @@ int search(const SearchOptions& o, std::ostream& out) {
   search_options.deadline = search_deadline;
   search_options.checkpoint_dir = (out_dir / "checkpoints").string();
 
-  exec::Search search(*storage, task, search_options);
-  const std::int64_t study_id = search.study().id;
-  if (search.study().resumed) spdlog::info("resuming study '{}' ({} trials so far)", study_name, storage->trials(study_id).size());
   exec::SearchSummary summary;
+  std::int64_t study_id = 0;
   {
+    exec::Search search(*storage, task, search_options);
+    study_id = search.study().id;
+    if (search.study().resumed) spdlog::info("resuming study '{}' ({} trials so far)", study_name, storage->trials(study_id).size());
     ProgressMonitor monitor(*storage, study_id, start, budget, unit, o.live_progress && !o.quiet);
     summary = search.run();
     monitor.stop();
@@ -573,6 +578,7 @@ int search(const SearchOptions& o, std::ostream& out) {
   }
   trials = storage->trials(study_id);
   export_::write_trial_logs(out_dir, trials);
+  storage.reset(); // closing checkpoints the SQLite WAL (an fsync): inside the budget, before the time is taken
 
   StudyReport report;
   report.study = study_name;

@@ -78,12 +78,16 @@ TEST(SearchCli, ReturnsWithinTheBudget) {
   TempDir dir;
   automl::test::write_search_files(dir.path());
   const double budget = 4;
-  const auto start = std::chrono::steady_clock::now();
+  // The process start-up and exit (loading LibTorch), which the command cannot see, measured the same way.
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(run_command(k_automl + " --version").exit_code, 0);
+  const double startup = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  start = std::chrono::steady_clock::now();
   const auto r = run_command(search_command(dir, "--budget 4 --quiet", "--min-budget 3 --max-budget 27"));
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  // 2% of the budget, plus the process start-up (loading LibTorch) that the command cannot see.
-  EXPECT_LE(elapsed, budget * 1.02 + 1.0);
+  // 2% of the budget, plus the process start-up and exit, plus a little for a machine shared with other work.
+  EXPECT_LE(elapsed, budget * 1.02 + startup + 0.3);
   EXPECT_THAT(r.out, HasSubstr("Best trial"));
   EXPECT_EQ(r.err, ""); // --quiet: nothing on stderr
 }
