@@ -115,6 +115,8 @@ int run(int argc, char** argv) {
   search_cmd->add_flag("--quiet", search.quiet, "No progress or per-trial lines on stderr (search.log keeps them)");
   search_cmd->add_flag("--json", search.json, "Print one JSON object on stdout instead of the summary");
   search_cmd->add_option("--fail-under", search.fail_under, "Exit 3 when the test (else validation) accuracy is below this");
+  search_cmd->add_flag("--trace-test", search.trace_test,
+                       "Evaluate each new best trial on --test, into test_trace.csv (for benchmarks; never used for selection)");
 
   automl::commands::ShowOptions show;
   auto* show_cmd = app.add_subcommand("show", "Summary, trials and errors of a study (finished or running)");

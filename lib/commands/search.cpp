@@ -28,6 +28,7 @@
 #include <condition_variable>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <ostream>
@@ -93,6 +94,7 @@ void check_flags(const SearchOptions& o) {
   if (o.workers < 1) throw InputError("--workers: must be >= 1, got 0");
   if (o.threads < 0) throw InputError(fmt::format("--threads: must be >= 0, got {}", o.threads));
   if (o.iterations && *o.iterations < 1) throw InputError("--iterations: must be >= 1, got 0");
+  if (o.trace_test && o.test.empty()) throw InputError("--trace-test needs --test SOURCE");
   if (o.fail_under && !(*o.fail_under >= 0 && *o.fail_under <= 1))
     throw InputError(fmt::format("--fail-under: must be in [0, 1], got {}", *o.fail_under));
   const auto names = hpo::optimizer_names();
@@ -131,7 +133,7 @@ nlohmann::json options_json(const SearchOptions& o) {
           {"seed", o.seed},           {"storage", o.storage},
           {"study", o.study},         {"resume", o.resume},
           {"refit", o.refit},         {"out", o.out},
-          {"fail_under", opt(o.fail_under)}};
+          {"fail_under", opt(o.fail_under)}, {"trace_test", o.trace_test}};
 }
 
 // Adds <out>/search.log to the default logger for the duration of the command (at info level or finer, whatever
@@ -177,10 +179,11 @@ private:
 // redrawn on stderr. Reads the storage only (so it also sees trials of other processes on the same study).
 class ProgressMonitor {
 public:
+  // `on_new_best` (may be empty) is called on the monitor's thread with each new incumbent.
   ProgressMonitor(study::Storage& storage, std::int64_t study_id, Clock::time_point start, double budget,
-                  std::string unit, bool live)
+                  std::string unit, bool live, std::function<void(const study::Trial&)> on_new_best)
       : m_storage(storage), m_study_id(study_id), m_start(start), m_budget(budget), m_unit(std::move(unit)),
-        m_live(live) {
+        m_live(live), m_on_new_best(std::move(on_new_best)) {
     for (const auto& t : m_storage.trials(m_study_id))
       if (t.state != study::TrialState::running) m_seen.insert({t.id, t.attempts});
     m_thread = std::thread([this] { loop(); });
@@ -236,6 +239,14 @@ private:
                    trial_seconds(t, now),
                    best ? fmt::format("; best {:.4f} (trial {}, {:g} {})", 1.0 - *best->loss, best->id, best->budget, m_unit) : "");
     }
+    if (best && best->id != m_best_id && m_on_new_best) {
+      m_best_id = best->id;
+      try {
+        m_on_new_best(*best);
+      } catch (const std::exception& e) {
+        spdlog::warn("trial {}: {}", best->id, e.what());
+      }
+    }
     if (!m_live) return;
     const auto c = count_trials(trials);
     std::string bracket;
@@ -255,6 +266,8 @@ private:
   double m_budget;
   std::string m_unit;
   bool m_live;
+  std::function<void(const study::Trial&)> m_on_new_best;
+  std::int64_t m_best_id = -1;
   bool m_drawn = false;
   std::set<std::pair<std::int64_t, int>> m_seen; // (trial id, attempt) already logged
   std::mutex m_mutex;
@@ -446,6 +459,27 @@ int search(const SearchOptions& o, std::ostream& out) {
     return result;
   };
 
+  // --trace-test: each new incumbent's own weights (its checkpoint) evaluated on the test set, for benchmarks
+  // that plot test accuracy over time. Written to test_trace.csv only; selection never sees it.
+  std::ofstream trace_file;
+  std::function<void(const study::Trial&)> trace_test;
+  if (o.trace_test) {
+    trace_file.open(out_dir / "test_trace.csv", std::ios::app);
+    if (!trace_file) throw InputError(fmt::format("{}: cannot write", (out_dir / "test_trace.csv").string()));
+    if (trace_file.tellp() == 0) trace_file << "elapsed_s,trial_id,budget,val_accuracy,test_accuracy\n";
+    trace_test = [&, labels = export_::labels_for_model(dataset.schema, *test)](const study::Trial& t) {
+      const auto checkpoint = storage->checkpoint(t.id);
+      if (!checkpoint) return;
+      auto pipeline = train::load_checkpoint_pipeline(*checkpoint);
+      pipeline.module.eval();
+      const auto probabilities = export_::predict_probabilities(pipeline.module, test->features);
+      const double accuracy = probabilities.argmax(1).eq(labels).to(torch::kFloat64).mean().item<double>();
+      const double found = t.finished_at.value_or(unix_now()) - started_unix;
+      trace_file << fmt::format("{:.3f},{},{:g},{:.6f},{:.6f}\n", found, t.id, t.budget, 1.0 - *t.loss, accuracy) << std::flush;
+      spdlog::info("test trace: incumbent trial {} (found at {:.1f} s) has test accuracy {:.4f}", t.id, found, accuracy);
+    };
+  }
+
   exec::SearchTask task;
   task.space = &setup.space;
   task.space_fingerprint = setup.space.fingerprint();
@@ -470,7 +504,7 @@ int search(const SearchOptions& o, std::ostream& out) {
     exec::Search search(*storage, task, search_options);
     study_id = search.study().id;
     if (search.study().resumed) spdlog::info("resuming study '{}' ({} trials so far)", study_name, storage->trials(study_id).size());
-    ProgressMonitor monitor(*storage, study_id, start, budget, unit, o.live_progress && !o.quiet);
+    ProgressMonitor monitor(*storage, study_id, start, budget, unit, o.live_progress && !o.quiet, trace_test);
     summary = search.run();
     monitor.stop();
   }
@@ -589,7 +623,7 @@ int search(const SearchOptions& o, std::ostream& out) {
   report.best_config = best_config;
   report.out_dir = out_dir.string();
   for (const char* f : {"best_model.pt", "best_config.json", "effective_config.json", "trials.csv", "configs.json",
-                        "results.json", "study.db", "search.log"})
+                        "results.json", "study.db", "search.log", "test_trace.csv"})
     if (fs::exists(out_dir / f)) report.files.push_back(f);
 
   // --fail-under looks at the test accuracy when there is a test set, else at the validation accuracy.

@@ -52,7 +52,8 @@ nlohmann::json read_json(const std::filesystem::path& path) { return nlohmann::j
 TEST(SearchCommand, WritesOutputsAndTheModelReproducesTheTestAccuracy) {
   TempDir dir;
   test::write_search_files(dir.path());
-  const auto o = small_search(dir);
+  auto o = small_search(dir);
+  o.trace_test = true;
   const auto j = run_json(o);
   EXPECT_EQ(j["trials"]["total"], 6);
   EXPECT_EQ(j["trials"]["complete"], 6);
@@ -75,6 +76,16 @@ TEST(SearchCommand, WritesOutputsAndTheModelReproducesTheTestAccuracy) {
   EXPECT_EQ(effective["options"]["iterations"], 2);
   EXPECT_THAT(test::read_file(run / "trials.csv"), HasSubstr("trial_id"));
   EXPECT_THAT(test::read_file(run / "search.log"), HasSubstr("complete, val_acc"));
+  // The trace ends with the final incumbent, whose test accuracy is the reported one.
+  std::ifstream trace(run / "test_trace.csv");
+  std::string line, last;
+  std::getline(trace, line);
+  EXPECT_EQ(line, "elapsed_s,trial_id,budget,val_accuracy,test_accuracy");
+  while (std::getline(trace, line)) last = line;
+  ASSERT_FALSE(last.empty());
+  EXPECT_EQ(last.substr(last.find(',') + 1, last.find(',', last.find(',') + 1) - last.find(',') - 1),
+            std::to_string(j["best"]["trial_id"].get<int>()));
+  EXPECT_NEAR(std::stod(last.substr(last.rfind(',') + 1)), best["test_accuracy"].get<double>(), 1e-6);
 
   // `automl predict` on the exported model gives the reported test accuracy, exactly.
   commands::PredictOptions p;
@@ -196,5 +207,6 @@ TEST(SearchCommand, UsageErrorsNameTheFlag) {
   fails([&](auto& o) { o.data = (dir / "missing.csv").string(); }, {"missing.csv"});
   fails([](auto& o) { o.space_file.clear(); }, {"give a preset"});
   fails([](auto& o) { o.fail_under = 2; }, {"--fail-under: must be in [0, 1], got 2"});
+  fails([](auto& o) { o.test.clear(); o.trace_test = true; }, {"--trace-test needs --test"});
   EXPECT_FALSE(std::filesystem::exists(dir / "run/study.db")); // nothing was started
 }
