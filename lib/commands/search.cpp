@@ -468,6 +468,8 @@ int search(const SearchOptions& o, std::ostream& out) {
     if (!trace_file) throw InputError(fmt::format("{}: cannot write", (out_dir / "test_trace.csv").string()));
     if (trace_file.tellp() == 0) trace_file << "elapsed_s,trial_id,budget,val_accuracy,test_accuracy\n";
     trace_test = [&, labels = export_::labels_for_model(dataset.schema, *test)](const study::Trial& t) {
+      // Past the search's deadline the time belongs to the export, which evaluates the final model anyway.
+      if (Clock::now() >= search_deadline) return;
       const auto checkpoint = storage->checkpoint(t.id);
       if (!checkpoint) return;
       auto pipeline = train::load_checkpoint_pipeline(*checkpoint);
