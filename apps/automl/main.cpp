@@ -4,12 +4,16 @@
 #include "commands/data_inspect.hpp"
 #include "commands/model.hpp"
 #include "commands/predict.hpp"
+#include "commands/search.hpp"
+#include "commands/show.hpp"
 #include "commands/space.hpp"
 #include "commands/train.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 
 #include <CLI/CLI.hpp>
+
+#include <unistd.h>
 
 #include <iostream>
 
@@ -79,6 +83,47 @@ int run(int argc, char** argv) {
   space_cmd->add_option("--seed", space.seed, "Seed of --sample")->capture_default_str();
   space_cmd->add_flag("--json", space.json, "Print one JSON object");
 
+  automl::commands::SearchOptions search;
+  auto* search_cmd = app.add_subcommand("search", "Search architectures and hyperparameters, export the best model");
+  search_cmd->add_option("--preset", search.preset, "Preset name (presets/NAME.yaml, presets/image/NAME.yaml for image data) or a path");
+  search_cmd->add_option("--budget", search.budget, "Wall-clock seconds for the whole command, refit and export included")->required();
+  search_cmd->add_option("--data", search.data, "Training source, split into train/validation")->capture_default_str();
+  search_cmd->add_option("--target", search.target, "CSV target column (default: the last)");
+  search_cmd->add_option("--data-dir", search.data_dir, "Where named sources live");
+  search_cmd->add_option("--test", search.test, "Source evaluated once at the end with the exported model (never used for selection)");
+  search_cmd->add_flag("--flatten", search.flatten, "Treat image data as feature vectors: use the feature variant of the preset");
+  search_cmd->add_option("--space", search.space_file, "Search-space YAML that replaces the preset's space (a path, or a name in configs/)");
+  search_cmd->add_option("--space-update", search.space_updates, "Space-update YAML (repeatable)");
+  search_cmd->add_option("--budget-type", search.budget_type, "What a trial's budget counts: epochs or time (seconds)");
+  search_cmd->add_option("--min-budget", search.min_budget, "Smallest trial budget (epochs or seconds)");
+  search_cmd->add_option("--max-budget", search.max_budget, "Largest trial budget (epochs or seconds)");
+  search_cmd->add_option("--eta", search.eta, "Successive-halving factor (> 1)");
+  search_cmd->add_option("--optimizer", search.optimizer, "bohb, hyperband or random")->capture_default_str();
+  search_cmd->add_option("--iterations", search.iterations, "Hyperband iterations (brackets) to run; default: until the budget ends");
+  search_cmd->add_option("--workers", search.workers, "Trials at once")->capture_default_str();
+  search_cmd->add_option("--threads", search.threads, "Intra-op threads per trial (0 = cores / workers)")->capture_default_str();
+  search_cmd->add_option("--device", search.device, "auto, cpu, cuda or cuda:<i>")->capture_default_str();
+  search_cmd->add_option("--validation-split", search.validation_split, "Share of --data held out for validation (default: the preset's)");
+  search_cmd->add_option("--seed", search.seed, "Seed of the study: split, trials, proposals")->capture_default_str();
+  search_cmd->add_option("--storage", search.storage, "Storage URL (default sqlite:///<out>/study.db)");
+  search_cmd->add_option("--study", search.study, "Study name (default: the preset's or space file's name)");
+  search_cmd->add_flag("--resume", search.resume, "Continue the study when it exists");
+  search_cmd->add_flag("--refit", search.refit, "Retrain the best configuration on train+validation when the time allows");
+  search_cmd->add_option("--out", search.out, "Output directory (default runs/<study>)");
+  search_cmd->add_option("--log-level", search.log_level, "trace, debug, info, warn, error or off");
+  search_cmd->add_flag("--quiet", search.quiet, "No progress or per-trial lines on stderr (search.log keeps them)");
+  search_cmd->add_flag("--json", search.json, "Print one JSON object on stdout instead of the summary");
+  search_cmd->add_option("--fail-under", search.fail_under, "Exit 3 when the test (else validation) accuracy is below this");
+  search_cmd->add_flag("--trace-test", search.trace_test,
+                       "Evaluate each new best trial on --test, into test_trace.csv (for benchmarks; never used for selection)");
+
+  automl::commands::ShowOptions show;
+  auto* show_cmd = app.add_subcommand("show", "Summary, trials and errors of a study (finished or running)");
+  show_cmd->add_option("dir", show.dir, "Output directory of automl search");
+  show_cmd->add_option("--storage", show.storage, "Storage URL, e.g. sqlite:///runs/x/study.db");
+  show_cmd->add_option("--study", show.study, "Study name (optional when the storage holds one)");
+  show_cmd->add_flag("--json", show.json, "Print one JSON object");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -94,6 +139,11 @@ int run(int argc, char** argv) {
   if (predict_cmd->parsed()) return automl::commands::predict(predict, std::cout);
   if (model_cmd->parsed()) return automl::commands::model(model, std::cout);
   if (space_cmd->parsed()) return automl::commands::space(space, std::cout);
+  if (search_cmd->parsed()) {
+    search.live_progress = ::isatty(STDERR_FILENO) != 0;
+    return automl::commands::search(search, std::cout);
+  }
+  if (show_cmd->parsed()) return automl::commands::show(show, std::cout);
   return static_cast<int>(automl::ExitCode::usage);
 }
 

@@ -321,12 +321,17 @@ SearchSummary Search::run() {
   SearchSummary summary = impl.summary;
   summary.finished_iterations = hpo::finished_iterations(m_optimizer.schedule, to_jobs(trials));
   summary.deadline_reached = summary.deadline_reached || (impl.options.deadline && Clock::now() >= *impl.options.deadline);
+  summary.best = best_trial(trials);
+  return summary;
+}
+
+std::optional<study::Trial> best_trial(const std::vector<study::Trial>& trials) {
+  std::optional<study::Trial> best;
   for (const auto& t : trials) {
     if (t.state != study::TrialState::complete || !t.loss || !std::isfinite(*t.loss)) continue;
-    if (!summary.best || t.budget > summary.best->budget || (t.budget == summary.best->budget && *t.loss < *summary.best->loss))
-      summary.best = t;
+    if (!best || t.budget > best->budget || (t.budget == best->budget && *t.loss < *best->loss)) best = t;
   }
-  return summary;
+  return best;
 }
 
 SearchSummary run_search(study::Storage& storage, const SearchTask& task, const SearchOptions& options) {

@@ -111,6 +111,10 @@ nlohmann::json study_settings(const SearchOptions& options);
 // better one; a real search space should also fingerprint ranges and conditions).
 std::string unit_space_fingerprint(const space::UnitCubeSpace& space);
 
+// The best trial of a study as a search reports it (HpBandSter's incumbent): the lowest loss among the COMPLETE
+// trials with a finite loss on the largest budget that has one; ties go to the lower id. Nothing when none.
+std::optional<study::Trial> best_trial(const std::vector<study::Trial>& trials);
+
 // Convenience: Search(storage, task, options).run().
 SearchSummary run_search(study::Storage& storage, const SearchTask& task, const SearchOptions& options);
 

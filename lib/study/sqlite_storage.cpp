@@ -267,6 +267,23 @@ StudyRecord SqliteStorage::open_study(const StudySpec& spec) {
   return record;
 }
 
+std::vector<StudyRecord> SqliteStorage::studies() {
+  std::lock_guard lock(m_mutex);
+  Statement select(m_db, "SELECT id, name, space_fingerprint, seed, settings FROM studies ORDER BY id");
+  std::vector<StudyRecord> result;
+  while (select.step()) {
+    StudyRecord r;
+    r.id = select.int64(0);
+    r.name = select.text(1);
+    r.space_fingerprint = select.text(2);
+    r.seed = static_cast<std::uint64_t>(select.int64(3));
+    r.settings = nlohmann::json::parse(select.text(4));
+    r.resumed = true;
+    result.push_back(std::move(r));
+  }
+  return result;
+}
+
 std::vector<Trial> SqliteStorage::load_trials(const char* where, std::int64_t key) {
   Statement select(m_db, fmt::format("SELECT {} FROM trials WHERE {} = ? ORDER BY id", k_trial_columns, where));
   select.bind(1, key);

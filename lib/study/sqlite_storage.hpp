@@ -29,6 +29,7 @@ public:
   StudyRecord open_study(const StudySpec& spec) override;
   std::optional<Trial> claim(std::int64_t study_id, const ClaimDecider& decide, const std::string& worker,
                              double now) override;
+  std::vector<StudyRecord> studies() override;
   std::vector<Trial> trials(std::int64_t study_id) override;
   Trial trial(std::int64_t trial_id) override;
   void set_metrics(std::int64_t trial_id, const std::vector<Metric>& metrics) override;

@@ -60,6 +60,9 @@ public:
   virtual std::optional<Trial> claim(std::int64_t study_id, const ClaimDecider& decide, const std::string& worker,
                                      double now) = 0;
 
+  // Every study in the storage, by id, without creating or changing any (for `automl show`).
+  virtual std::vector<StudyRecord> studies() = 0;
+
   virtual std::vector<Trial> trials(std::int64_t study_id) = 0;
   virtual Trial trial(std::int64_t trial_id) = 0;
 

@@ -6,6 +6,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace automl::train {
 
@@ -83,8 +88,17 @@ torch::Tensor projection_matrix(const torch::Tensor& x, std::int64_t k) {
   return (top * torch::where(signs == 0, torch::ones_like(signs), signs)).to(torch::kFloat32).contiguous();
 }
 
-PreprocessingInfo fit_features(const core::Hyperparameters& hp, const torch::Tensor& raw, torch::jit::Module& module) {
+// What fitting the feature preprocessing produces: the buffers and the source of `preprocess`, to be put on a
+// pipeline module.
+struct FeatureFit {
+  std::vector<std::pair<std::string, torch::Tensor>> buffers;
+  std::string source;
   PreprocessingInfo info;
+};
+
+FeatureFit fit_features(const core::Hyperparameters& hp, const torch::Tensor& raw) {
+  FeatureFit fit;
+  PreprocessingInfo& info = fit.info;
   auto x = raw.reshape({raw.size(0), -1}).to(torch::kFloat32);
   const auto d = x.size(1);
   if (x.size(0) == 0) throw InputError("cannot fit preprocessing on an empty training set");
@@ -92,14 +106,14 @@ PreprocessingInfo fit_features(const core::Hyperparameters& hp, const torch::Ten
   const auto strategy = hp.get_string("", "imputation", "median");
   const auto fill = imputation_values(x, strategy);
   x = torch::where(torch::isnan(x), fill, x);
-  module.register_buffer("impute_fill", fill);
+  fit.buffers.emplace_back("impute_fill", fill);
   info.description.push_back(fmt::format("SimpleImputer(strategy={})", strategy));
 
   std::string scale_description;
   auto [center, divisor] = scaling_values(x, hp.get_string("", "scaling", "standardize"), scale_description);
   x = (x - center) / divisor;
-  module.register_buffer("scale_center", center);
-  module.register_buffer("scale_divisor", divisor);
+  fit.buffers.emplace_back("scale_center", center);
+  fit.buffers.emplace_back("scale_divisor", divisor);
   if (!scale_description.empty()) info.description.push_back(scale_description);
 
   const auto projector = hp.get_string("", "feature_preprocessor", "none");
@@ -110,22 +124,59 @@ PreprocessingInfo fit_features(const core::Hyperparameters& hp, const torch::Ten
     out = std::min<std::int64_t>(target, d);
     // Truncated SVD projects the raw (scaled) data; PCA centres it first.
     const auto proj_center = projector == "pca" ? x.mean(0) : torch::zeros({d});
-    module.register_buffer("projection_center", proj_center);
-    module.register_buffer("projection", projection_matrix(x - proj_center, out));
+    fit.buffers.emplace_back("projection_center", proj_center);
+    fit.buffers.emplace_back("projection", projection_matrix(x - proj_center, out));
     info.description.push_back(projector == "pca" ? fmt::format("PCA(n_components={})", out)
                                                   : fmt::format("TruncatedSVD(n_components={})", out));
   } else if (projector != "none") {
     throw InputError("feature_preprocessor: unknown '" + projector + "'; valid: none, truncated_svd, pca");
   }
   const std::string project = projector == "none" ? "" : "    x = torch.matmul(x - self.projection_center, self.projection)\n";
-  module.define(R"(
+  fit.source = (R"(
 def preprocess(self, x: Tensor) -> Tensor:
     x = x.float().reshape([x.size(0), -1])
     x = torch.where(torch.isnan(x), self.impute_fill, x)
     x = (x - self.scale_center) / self.scale_divisor
 )" + project + "    return x\n");
   info.output_shape = {out};
-  return info;
+  return fit;
+}
+
+// Fitted feature preprocessing, remembered per (training tensor, settings): every trial of a search whose
+// preprocessing is constant (tiny_cs: median imputation, standardization, truncated SVD) fits the very same
+// thing, and on MNIST that costs seconds. An entry holds its training tensor, so that the tensor's identity
+// cannot be reused by another one while the entry lives. Training data is never changed in place.
+struct CachedFit {
+  torch::Tensor data;
+  std::string settings;
+  FeatureFit fit;
+};
+
+// Entries kept (the oldest goes first): a search uses one training set; tests use many small ones.
+constexpr std::size_t k_fit_cache_size = 4;
+
+FeatureFit cached_fit_features(const core::Hyperparameters& hp, const torch::Tensor& raw) {
+  const auto projector = hp.get_string("", "feature_preprocessor", "none");
+  std::string settings = hp.get_string("", "imputation", "median") + "|" + hp.get_string("", "scaling", "standardize") +
+                         "|" + projector;
+  if (projector == "truncated_svd" || projector == "pca")
+    settings += "|" + std::to_string(hp.get_int("feature_preprocessor:" + projector, "target_dim", 100));
+  static std::mutex mutex;
+  static std::deque<CachedFit> cache;
+  // Held while fitting: two trials starting together wait for one fit instead of doing it twice.
+  std::lock_guard lock(mutex);
+  for (const auto& entry : cache)
+    if (entry.data.is_same(raw) && entry.settings == settings) return entry.fit;
+  auto fit = fit_features(hp, raw);
+  if (cache.size() == k_fit_cache_size) cache.pop_front();
+  cache.push_back(CachedFit{raw, settings, fit});
+  return fit;
+}
+
+PreprocessingInfo apply(const FeatureFit& fit, torch::jit::Module& module) {
+  for (const auto& [name, tensor] : fit.buffers) module.register_buffer(name, tensor);
+  module.define(fit.source);
+  return fit.info;
 }
 
 PreprocessingInfo fit_images(const core::Hyperparameters& hp, const data::Dataset& train, torch::jit::Module& module) {
@@ -168,7 +219,7 @@ def preprocess(self, x: Tensor) -> Tensor:
 
 PreprocessingInfo fit_preprocessing(const core::Hyperparameters& hp, const data::Dataset& train, bool for_images,
                                     torch::jit::Module& module) {
-  return for_images ? fit_images(hp, train, module) : fit_features(hp, train.features, module);
+  return for_images ? fit_images(hp, train, module) : apply(cached_fit_features(hp, train.features), module);
 }
 
 } // namespace automl::train

@@ -199,7 +199,8 @@ TrainResult Trainer::train(const TrainBudget& budget, const TrainCallbacks& call
     }
     if (batches > 0 && diverged()) return result;
     m_epochs_done = static_cast<double>(epoch) + static_cast<double>(b) / static_cast<double>(batches_per_epoch);
-    if (batches == 0 && stop) {
+    const bool interrupted = stop && result.status == TrainStatus::stopped;
+    if (stop && (batches == 0 || (interrupted && !callbacks.evaluate_on_stop))) {
       m_seconds += seconds_since(start);
       break;
     }
@@ -238,18 +239,33 @@ void Trainer::save_checkpoint(const fs::path& dir) const {
   std::ofstream(dir / "state.json") << state.dump(2) << "\n";
 }
 
-Trainer Trainer::resume(const fs::path& dir, const core::Hyperparameters& hp, const data::Dataset& train,
-                        const data::Dataset& validation, torch::Device device) {
+namespace {
+
+nlohmann::json checkpoint_state(const fs::path& dir) {
   std::ifstream in(dir / "state.json");
   if (!in) throw Error(fmt::format("{}: not a checkpoint (no state.json)", dir.string()));
-  const auto state = nlohmann::json::parse(in);
+  return nlohmann::json::parse(in);
+}
+
+Pipeline pipeline_of(const fs::path& dir, const nlohmann::json& state, torch::Device device) {
+  return Pipeline{torch::jit::load((dir / "pipeline.pt").string(), device), state.at("family").get<std::string>(),
+                  state.at("preprocessing").get<std::vector<std::string>>(),
+                  state.at("network").get<std::vector<std::string>>(),
+                  state.at("network_input").get<std::vector<std::int64_t>>()};
+}
+
+} // namespace
+
+Pipeline load_checkpoint_pipeline(const fs::path& dir, torch::Device device) {
+  return pipeline_of(dir, checkpoint_state(dir), device);
+}
+
+Trainer Trainer::resume(const fs::path& dir, const core::Hyperparameters& hp, const data::Dataset& train,
+                        const data::Dataset& validation, torch::Device device) {
+  const auto state = checkpoint_state(dir);
   if (state.at("config") != hp.json())
     throw Error(fmt::format("{}: the checkpoint was written for another configuration", dir.string()));
-  Pipeline pipeline{torch::jit::load((dir / "pipeline.pt").string(), device), state.at("family").get<std::string>(),
-                    state.at("preprocessing").get<std::vector<std::string>>(),
-                    state.at("network").get<std::vector<std::string>>(),
-                    state.at("network_input").get<std::vector<std::int64_t>>()};
-  Trainer t(std::move(pipeline), hp, train, validation, state.at("seed").get<std::uint64_t>(), device);
+  Trainer t(pipeline_of(dir, state, device), hp, train, validation, state.at("seed").get<std::uint64_t>(), device);
   torch::serialize::InputArchive archive;
   archive.load_from((dir / "optimizer.pt").string(), device);
   t.m_optimizer->load(archive);

@@ -44,6 +44,9 @@ struct TrainBudget {
 struct TrainCallbacks {
   std::function<bool(const EpochReport&)> on_epoch; // return false to stop after this epoch
   std::function<bool()> should_stop;                // polled between batches (deadline, cancellation)
+  // Whether an epoch cut short by should_stop() is still evaluated on the validation set (and reported).
+  // A search out of time turns it off: a full validation pass can take longer than the batches did.
+  bool evaluate_on_stop = true;
 };
 
 enum class TrainStatus {
@@ -65,6 +68,10 @@ struct Evaluation {
   double loss = 0;
   torch::Tensor predictions; // int64 [N]
 };
+
+// The trained pipeline of a checkpoint written by Trainer::save_checkpoint(), without the optimizer or any
+// data (for exporting a trial's own weights). Throws Error when `dir` is not a checkpoint.
+Pipeline load_checkpoint_pipeline(const std::filesystem::path& dir, torch::Device device = torch::kCPU);
 
 class Trainer {
 public:

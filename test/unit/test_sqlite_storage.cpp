@@ -191,3 +191,23 @@ TEST(Storage, UnitVectorJson) {
   EXPECT_THROW(automl::study::unit_from_json("[0.1,"), automl::Error);
   EXPECT_THROW(automl::study::unit_from_json("{}"), automl::Error);
 }
+
+TEST(SqliteStorage, ListsStudiesWithoutCreatingAny) {
+  TempDir dir;
+  automl::study::SqliteStorage storage((dir / "study.db").string());
+  EXPECT_TRUE(storage.studies().empty());
+  auto a = spec();
+  a.name = "a";
+  auto b = spec("fp2");
+  b.name = "b";
+  storage.open_study(a);
+  storage.open_study(b);
+  const auto studies = storage.studies();
+  ASSERT_EQ(studies.size(), 2u);
+  EXPECT_EQ(studies[0].name, "a");
+  EXPECT_EQ(studies[1].name, "b");
+  EXPECT_EQ(studies[1].space_fingerprint, "fp2");
+  EXPECT_EQ(studies[1].seed, 42u);
+  EXPECT_EQ(studies[1].settings, b.settings);
+  EXPECT_EQ(storage.studies().size(), 2u);
+}

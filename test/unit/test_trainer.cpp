@@ -118,6 +118,12 @@ TEST(Trainer, CallbackStopsAndShouldStopInterrupts) {
   EXPECT_EQ(r.status, TrainStatus::stopped);
   EXPECT_DOUBLE_EQ(t.epochs_done(), 2.0 + 3.0 / 8.0); // three more batches, then the stop
   EXPECT_EQ(r.history.size(), 1u);                    // evaluated on what it reached
+  polls = 0;
+  TrainCallbacks no_evaluation{{}, [&] { return ++polls > 2; }, false};
+  r = t.train({10, 0}, no_evaluation);
+  EXPECT_EQ(r.status, TrainStatus::stopped);
+  EXPECT_DOUBLE_EQ(t.epochs_done(), 2.0 + 5.0 / 8.0);
+  EXPECT_TRUE(r.history.empty()); // stopped without a validation pass
 }
 
 TEST(Trainer, SecondsBudget) {

@@ -1,0 +1,668 @@
+#include "commands/search.hpp"
+
+#include "commands/study_report.hpp"
+#include "config/preset.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "data/source.hpp"
+#include "exec/search.hpp"
+#include "export/inference.hpp"
+#include "export/model_file.hpp"
+#include "export/trial_logs.hpp"
+#include "hpo/generator.hpp"
+#include "study/storage.hpp"
+#include "train/runtime.hpp"
+#include "train/trainer.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/spdlog.h>
+#include <torch/version.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <mutex>
+#include <ostream>
+#include <set>
+#include <thread>
+
+namespace automl::commands {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// Time kept back from the search for the export (loading the winner, saving and re-checking best_model.pt, the
+// test evaluation, the logs): this share of the budget, within [k_export_min_s, k_export_max_s].
+constexpr double k_export_share = 0.02;
+constexpr double k_export_min_s = 0.5;
+constexpr double k_export_max_s = 30.0;
+// With --refit, this share of the budget is kept back for retraining the best configuration on train+validation.
+constexpr double k_refit_share = 0.25;
+// The refit's time is estimated from the best trial's own (and its ancestors') time, scaled by the data size,
+// times this safety factor.
+constexpr double k_refit_safety = 1.15;
+// How many raw samples the export check compares between the saved file and the model in memory.
+constexpr std::int64_t k_check_samples = 64;
+// How often the progress monitor looks at the study.
+constexpr double k_live_poll_s = 0.5;
+constexpr double k_log_poll_s = 1.0;
+
+double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+Clock::time_point after(Clock::time_point t, double seconds) {
+  return t + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+std::string iso_time(double unix_seconds) {
+  const auto t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
+
+nlohmann::json number_or_null(std::optional<double> v) {
+  return v && std::isfinite(*v) ? nlohmann::json(*v) : nlohmann::json();
+}
+
+void check_flags(const SearchOptions& o) {
+  if (o.preset.empty() && o.space_file.empty())
+    throw InputError("search: give a preset (--preset NAME|FILE) or a search-space file (--space FILE)");
+  if (!o.budget) throw InputError("search: --budget SECONDS is required (wall-clock time for the whole command)");
+  if (!(*o.budget > 0)) throw InputError(fmt::format("--budget: must be > 0 seconds, got {}", *o.budget));
+  if (o.budget_type && *o.budget_type != "epochs" && *o.budget_type != "time")
+    throw InputError(fmt::format("--budget-type: expected epochs or time, got '{}'", *o.budget_type));
+  if (o.min_budget && !(*o.min_budget > 0)) throw InputError(fmt::format("--min-budget: must be > 0, got {}", *o.min_budget));
+  if (o.max_budget && !(*o.max_budget > 0)) throw InputError(fmt::format("--max-budget: must be > 0, got {}", *o.max_budget));
+  if (o.eta && !(*o.eta > 1)) throw InputError(fmt::format("--eta: must be > 1, got {}", *o.eta));
+  if (o.validation_split && !(*o.validation_split > 0 && *o.validation_split < 1))
+    throw InputError(fmt::format("--validation-split: must be in (0, 1), got {}", *o.validation_split));
+  if (o.workers < 1) throw InputError("--workers: must be >= 1, got 0");
+  if (o.threads < 0) throw InputError(fmt::format("--threads: must be >= 0, got {}", o.threads));
+  if (o.iterations && *o.iterations < 1) throw InputError("--iterations: must be >= 1, got 0");
+  if (o.trace_test && o.test.empty()) throw InputError("--trace-test needs --test SOURCE");
+  if (o.fail_under && !(*o.fail_under >= 0 && *o.fail_under <= 1))
+    throw InputError(fmt::format("--fail-under: must be in [0, 1], got {}", *o.fail_under));
+  const auto names = hpo::optimizer_names();
+  if (std::find(names.begin(), names.end(), o.optimizer) == names.end())
+    throw InputError(fmt::format("--optimizer: unknown '{}'; valid: {}", o.optimizer, fmt::join(names, ", ")));
+}
+
+std::string default_study_name(const SearchOptions& o) {
+  return fs::path(o.preset.empty() ? o.space_file : o.preset).stem().string();
+}
+
+// The run settings of the preset with the flags on top.
+void apply_flags(config::RunConfig& run, const SearchOptions& o) {
+  run.data.source = o.data;
+  if (o.validation_split) run.data.validation_split = *o.validation_split;
+  if (o.budget_type) run.budget.budget_type = *o.budget_type == "time" ? config::BudgetType::time : config::BudgetType::epochs;
+  if (o.min_budget) run.budget.min_budget = *o.min_budget;
+  if (o.max_budget) run.budget.max_budget = *o.max_budget;
+  if (o.eta) run.budget.eta = *o.eta;
+  if (run.budget.min_budget > run.budget.max_budget)
+    throw InputError(fmt::format("--min-budget {} > --max-budget {} (after the preset's values)", run.budget.min_budget,
+                                 run.budget.max_budget));
+}
+
+nlohmann::json options_json(const SearchOptions& o) {
+  const auto opt = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
+  return {{"preset", o.preset},       {"budget", opt(o.budget)},
+          {"data", o.data},           {"target", o.target},
+          {"test", o.test},           {"flatten", o.flatten},
+          {"space", o.space_file},    {"space_update", o.space_updates},
+          {"budget_type", opt(o.budget_type)}, {"min_budget", opt(o.min_budget)},
+          {"max_budget", opt(o.max_budget)},   {"eta", opt(o.eta)},
+          {"validation_split", opt(o.validation_split)}, {"optimizer", o.optimizer},
+          {"iterations", opt(o.iterations)},   {"workers", o.workers},
+          {"threads", o.threads},     {"device", o.device},
+          {"seed", o.seed},           {"storage", o.storage},
+          {"study", o.study},         {"resume", o.resume},
+          {"refit", o.refit},         {"out", o.out},
+          {"fail_under", opt(o.fail_under)}, {"trace_test", o.trace_test}};
+}
+
+// Adds <out>/search.log to the default logger for the duration of the command (at info level or finer, whatever
+// the console shows) and quiets the console to warnings when asked; restores everything on destruction. Made
+// before any worker thread starts and destroyed after they end.
+class LogSession {
+public:
+  LogSession(const fs::path& file, bool quiet_console) : m_logger(spdlog::default_logger()) {
+    m_level = m_logger->level();
+    m_flush_level = m_logger->flush_level();
+    for (const auto& sink : m_logger->sinks()) {
+      m_sink_levels.push_back(sink->level());
+      if (quiet_console) sink->set_level(std::max<spdlog::level::level_enum>(m_level, spdlog::level::warn));
+    }
+    m_file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(file.string());
+    m_file->set_pattern("[%Y-%m-%d %H:%M:%S.%e] %l %v");
+    const auto file_level = std::min<spdlog::level::level_enum>(m_level, spdlog::level::info);
+    m_file->set_level(file_level);
+    m_logger->sinks().push_back(m_file);
+    m_logger->set_level(file_level);
+    m_logger->flush_on(spdlog::level::info);
+  }
+  ~LogSession() {
+    m_logger->flush();
+    auto& sinks = m_logger->sinks();
+    sinks.erase(std::remove(sinks.begin(), sinks.end(), m_file), sinks.end());
+    for (std::size_t i = 0; i < sinks.size() && i < m_sink_levels.size(); ++i) sinks[i]->set_level(m_sink_levels[i]);
+    m_logger->set_level(m_level);
+    m_logger->flush_on(m_flush_level);
+  }
+  LogSession(const LogSession&) = delete;
+  LogSession& operator=(const LogSession&) = delete;
+
+private:
+  std::shared_ptr<spdlog::logger> m_logger;
+  std::shared_ptr<spdlog::sinks::basic_file_sink_mt> m_file;
+  spdlog::level::level_enum m_level;
+  spdlog::level::level_enum m_flush_level;
+  std::vector<spdlog::level::level_enum> m_sink_levels;
+};
+
+// Watches the study while the search runs: one log line per finished trial and, on a terminal, one progress line
+// redrawn on stderr. Reads the storage only (so it also sees trials of other processes on the same study).
+class ProgressMonitor {
+public:
+  // `on_new_best` (may be empty) is called on the monitor's thread with each new incumbent.
+  ProgressMonitor(study::Storage& storage, std::int64_t study_id, Clock::time_point start, double budget,
+                  std::string unit, bool live, std::function<void(const study::Trial&)> on_new_best)
+      : m_storage(storage), m_study_id(study_id), m_start(start), m_budget(budget), m_unit(std::move(unit)),
+        m_live(live), m_on_new_best(std::move(on_new_best)) {
+    for (const auto& t : m_storage.trials(m_study_id))
+      if (t.state != study::TrialState::running) m_seen.insert({t.id, t.attempts});
+    m_thread = std::thread([this] { loop(); });
+  }
+  ~ProgressMonitor() { stop(); }
+  ProgressMonitor(const ProgressMonitor&) = delete;
+  ProgressMonitor& operator=(const ProgressMonitor&) = delete;
+
+  void stop() {
+    {
+      std::lock_guard lock(m_mutex);
+      if (m_stopped) return;
+      m_stopped = true;
+    }
+    m_wake.notify_all();
+    m_thread.join();
+    try {
+      poll(); // the trials that ended with the search
+    } catch (const std::exception& e) {
+      spdlog::debug("progress: cannot read the study: {}", e.what());
+    }
+    if (m_live && m_drawn) std::cerr << "\r\033[K" << std::flush;
+  }
+
+private:
+  void loop() {
+    std::unique_lock lock(m_mutex);
+    while (!m_stopped) {
+      lock.unlock();
+      try {
+        poll();
+      } catch (const std::exception& e) {
+        spdlog::debug("progress: cannot read the study: {}", e.what());
+      }
+      lock.lock();
+      m_wake.wait_for(lock, std::chrono::duration<double>(m_live ? k_live_poll_s : k_log_poll_s), [this] { return m_stopped; });
+    }
+  }
+
+  void poll() {
+    const auto trials = m_storage.trials(m_study_id);
+    const auto best = exec::best_trial(trials);
+    const double now = unix_now();
+    if (m_live && m_drawn) std::cerr << "\r\033[K";
+    for (const auto& t : trials) {
+      if (t.state == study::TrialState::running || !m_seen.insert({t.id, t.attempts}).second) continue;
+      const auto acc = trial_accuracy(t);
+      std::string what;
+      if (t.state == study::TrialState::fail) what = "failed: " + t.error;
+      else if (t.state == study::TrialState::pruned) what = fmt::format("pruned at the deadline after {:g} {}", t.metrics.empty() ? 0.0 : t.metrics.back().step, m_unit);
+      else what = fmt::format("complete, val_acc {:.4f}", acc.value_or(std::nan("")));
+      spdlog::info("trial {} {} budget {:g} {}: {} ({:.1f} s){}", t.id, t.config_id(), t.budget, m_unit, what,
+                   trial_seconds(t, now),
+                   best ? fmt::format("; best {:.4f} (trial {}, {:g} {})", 1.0 - *best->loss, best->id, best->budget, m_unit) : "");
+    }
+    if (best && best->id != m_best_id && m_on_new_best) {
+      m_best_id = best->id;
+      try {
+        m_on_new_best(*best);
+      } catch (const std::exception& e) {
+        spdlog::warn("trial {}: {}", best->id, e.what());
+      }
+    }
+    if (!m_live) return;
+    const auto c = count_trials(trials);
+    std::string bracket;
+    for (const auto& t : trials)
+      if (t.state == study::TrialState::running)
+        bracket = fmt::format(" | iteration {} bracket s={} rung {}", t.iteration, t.bracket, t.rung);
+    std::cerr << fmt::format("[{:5.0f}/{:.0f} s] trials {} running, {} complete, {} pruned, {} failed | best val_acc {}{}",
+                             seconds_since(m_start), m_budget, c.running, c.complete, c.pruned, c.failed,
+                             best ? fmt::format("{:.4f} (trial {})", 1.0 - *best->loss, best->id) : std::string("-"), bracket)
+              << std::flush;
+    m_drawn = true;
+  }
+
+  study::Storage& m_storage;
+  std::int64_t m_study_id;
+  Clock::time_point m_start;
+  double m_budget;
+  std::string m_unit;
+  bool m_live;
+  std::function<void(const study::Trial&)> m_on_new_best;
+  std::int64_t m_best_id = -1;
+  bool m_drawn = false;
+  std::set<std::pair<std::int64_t, int>> m_seen; // (trial id, attempt) already logged
+  std::mutex m_mutex;
+  std::condition_variable m_wake;
+  bool m_stopped = false;
+  std::thread m_thread;
+};
+
+// Seconds the best trial's training took, its ancestors' included when it continued from their checkpoints.
+double chain_seconds(const std::vector<study::Trial>& trials, const study::Trial& best) {
+  double seconds = 0;
+  std::optional<std::int64_t> id = best.id;
+  while (id) {
+    const auto it = std::find_if(trials.begin(), trials.end(), [&](const study::Trial& t) { return t.id == *id; });
+    if (it == trials.end()) break;
+    seconds += trial_seconds(*it, unix_now());
+    id = it->parent_id;
+  }
+  return seconds;
+}
+
+// Removes the checkpoints nothing can use any more: those of trials on the largest budget and of trials that a
+// completed promotion continued from, except the best trial's. A checkpoint a pruned (to be rerun) promotion still
+// needs, or one that a later promotion may need on resume, stays.
+void prune_checkpoints(const fs::path& dir, const std::vector<study::Trial>& trials, std::int64_t keep, double max_budget) {
+  std::set<std::int64_t> continued;
+  for (const auto& t : trials)
+    if (t.parent_id && t.state == study::TrialState::complete) continued.insert(*t.parent_id);
+  for (const auto& t : trials) {
+    const auto path = dir / ("trial_" + std::to_string(t.id));
+    std::error_code ec;
+    if (t.id == keep || !fs::exists(path, ec) || t.state == study::TrialState::running) continue;
+    const bool useless = t.state != study::TrialState::complete || continued.count(t.id) ||
+                         t.budget >= max_budget * (1 - 1e-9);
+    if (useless) fs::remove_all(path, ec);
+  }
+}
+
+struct ExportResult {
+  nlohmann::json refit;
+  std::optional<double> test_accuracy;
+  double export_seconds = 0;
+};
+
+} // namespace
+
+int search(const SearchOptions& o, std::ostream& out) {
+  const auto start = Clock::now();
+  const double started_unix = unix_now();
+  check_flags(o);
+  if (!o.log_level.empty()) core::set_log_level(o.log_level);
+  const double budget = *o.budget;
+  const auto end = after(start, budget);
+
+  // Everything that can be wrong with the input is found before any training.
+  const data::SourceOptions source_options{o.target, o.data_dir};
+  const data::Dataset dataset = data::load_source(o.data, source_options);
+  std::optional<data::Dataset> test;
+  if (!o.test.empty()) {
+    test = data::load_source(o.test, source_options);
+    export_::check_input(dataset.schema, *test);
+    export_::labels_for_model(dataset.schema, *test);
+  }
+  config::LoadOptions load;
+  load.preset = o.preset;
+  load.space_file = o.space_file;
+  load.space_updates = o.space_updates;
+  load.data_kind = dataset.schema.kind == data::DataKind::image && !o.flatten ? config::DataKind::image : config::DataKind::feature;
+  config::LoadedSetup setup = config::load_setup(load);
+  apply_flags(setup.run, o);
+  const auto& run = setup.run;
+  const bool time_budget = run.budget.budget_type == config::BudgetType::time;
+  const std::string unit = time_budget ? "s" : "epochs";
+  const torch::Device device = train::parse_device(o.device);
+  const auto split = data::split_train_validation(dataset, run.data.validation_split, o.seed);
+  if (split.validation.size() == 0)
+    throw InputError(fmt::format("--validation-split {} of {} samples leaves no validation sample", run.data.validation_split,
+                                 dataset.size()));
+
+  const std::string study_name = o.study.empty() ? default_study_name(o) : o.study;
+  const fs::path out_dir = o.out.empty() ? fs::path("runs") / study_name : fs::path(o.out);
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec || !fs::is_directory(out_dir))
+    throw InputError(fmt::format("--out {}: cannot create the directory ({})", out_dir.string(), ec.message()));
+  const std::string storage_url = o.storage.empty() ? "sqlite:///" + (out_dir / "study.db").string() : o.storage;
+  LogSession log_session(out_dir / "search.log", o.quiet || o.live_progress);
+  auto storage = study::open_storage(storage_url);
+  for (const auto& s : storage->studies())
+    if (s.name == study_name && !o.resume)
+      throw InputError(fmt::format("study '{}' already exists in {}: pass --resume to continue it, or --study NAME "
+                                   "(or --out DIR) for a new one",
+                                   study_name, storage_url));
+
+  // The time plan: the search ends early enough for the refit (when asked) and the export.
+  const double export_reserve = std::clamp(k_export_share * budget, k_export_min_s, k_export_max_s);
+  const double refit_reserve = o.refit ? k_refit_share * budget : 0.0;
+  const auto refit_deadline = after(end, -export_reserve);
+  const auto search_deadline = after(refit_deadline, -refit_reserve);
+  spdlog::info("search '{}': {} samples from {} ({} train, {} validation), space {} ({} dimensions), {}, trial "
+               "budgets {:g}-{:g} {}, eta {:g}",
+               study_name, dataset.size(), o.data, split.train.size(), split.validation.size(),
+               setup.space.fingerprint(), setup.space.dimension(), o.optimizer, run.budget.min_budget,
+               run.budget.max_budget, time_budget ? "seconds of training" : "epochs", run.budget.eta);
+  spdlog::info("time: {:g} s in all; {:.1f} s reserved for the export{}; the search ends {:.1f} s after the start",
+               budget, export_reserve,
+               o.refit ? fmt::format(", {:.1f} s for refitting the best configuration on train+validation", refit_reserve) : "",
+               std::chrono::duration<double>(search_deadline - start).count());
+
+  nlohmann::json effective{{"command", "search"},
+                           {"options", options_json(o)},
+                           {"study", study_name},
+                           {"storage", storage_url},
+                           {"out", out_dir.string()},
+                           {"preset_file", setup.preset_file},
+                           {"files", setup.files},
+                           {"run", config::to_json(run)},
+                           {"fingerprint", setup.space.fingerprint()},
+                           {"space", setup.space.to_json()},
+                           {"data",
+                            {{"source", o.data},
+                             {"kind", data::to_string(dataset.schema.kind)},
+                             {"sample_shape", dataset.schema.sample_shape},
+                             {"classes", dataset.schema.class_names},
+                             {"samples", dataset.size()},
+                             {"train", split.train.size()},
+                             {"validation", split.validation.size()},
+                             {"test", o.test}}},
+                           {"time",
+                            {{"budget_s", budget},
+                             {"export_reserve_s", export_reserve},
+                             {"refit_reserve_s", refit_reserve},
+                             {"search_s", std::chrono::duration<double>(search_deadline - start).count()}}},
+                           {"started_at", iso_time(started_unix)}};
+  std::ofstream(out_dir / "effective_config.json") << effective.dump(2) << "\n";
+
+  // The objective: train the configuration for `budget` epochs (or seconds), continuing from the lower rung's
+  // checkpoint when promoted, reporting 1 - validation accuracy after each epoch.
+  const auto patience = run.training.early_stopping_patience;
+  const bool best_over_epochs = run.training.best_over_epochs;
+  exec::Objective objective = [&](const exec::TrialContext& ctx) {
+    train::configure_threads(ctx.threads);
+    const core::Hyperparameters hp(*ctx.config);
+    std::optional<train::Trainer> trainer;
+    if (ctx.resume_from) trainer.emplace(train::Trainer::resume(*ctx.resume_from, hp, split.train, split.validation, device));
+    else trainer.emplace(hp, split.train, split.validation, ctx.seed, device);
+    train::TrainBudget train_budget;
+    if (time_budget) train_budget.seconds = ctx.budget;
+    else train_budget.epochs = ctx.budget;
+    double best_accuracy = -1, last_accuracy = std::nan("");
+    std::int64_t since_best = 0;
+    bool early_stopped = false;
+    train::TrainCallbacks callbacks;
+    callbacks.on_epoch = [&](const train::EpochReport& r) {
+      last_accuracy = r.val_accuracy;
+      if (r.val_accuracy > best_accuracy) {
+        best_accuracy = r.val_accuracy;
+        since_best = 0;
+      } else {
+        ++since_best;
+      }
+      const bool go_on = ctx.report(r.epoch, 1.0 - (best_over_epochs ? best_accuracy : r.val_accuracy));
+      if (patience > 0 && since_best >= patience) {
+        early_stopped = true;
+        return false;
+      }
+      return go_on;
+    };
+    callbacks.should_stop = [&] { return ctx.stop_requested(); };
+    callbacks.evaluate_on_stop = false; // out of time: the trial becomes PRUNED and is rerun on resume
+    const auto r = trainer->train(train_budget, callbacks);
+    if (r.status == train::TrainStatus::failed) throw Error(r.message);
+    const double accuracy = best_over_epochs ? best_accuracy : last_accuracy;
+    exec::TrialResult result;
+    result.loss = 1.0 - accuracy;
+    const bool reached = time_budget ? trainer->seconds_trained() >= ctx.budget : trainer->epochs_done() >= ctx.budget - 1e-9;
+    if (r.status == train::TrainStatus::stopped && !early_stopped && !reached) {
+      result.stopped = true;
+      return result;
+    }
+    if (!ctx.checkpoint_dir.empty()) {
+      trainer->save_checkpoint(ctx.checkpoint_dir);
+      result.checkpoint = ctx.checkpoint_dir;
+    }
+    result.info = {{"val_accuracy", accuracy},
+                   {"epochs", trainer->epochs_done()},
+                   {"train_seconds", trainer->seconds_trained()},
+                   {"early_stopped", early_stopped}};
+    return result;
+  };
+
+  // --trace-test: each new incumbent's own weights (its checkpoint) evaluated on the test set, for benchmarks
+  // that plot test accuracy over time. Written to test_trace.csv only; selection never sees it.
+  std::ofstream trace_file;
+  std::function<void(const study::Trial&)> trace_test;
+  if (o.trace_test) {
+    trace_file.open(out_dir / "test_trace.csv", std::ios::app);
+    if (!trace_file) throw InputError(fmt::format("{}: cannot write", (out_dir / "test_trace.csv").string()));
+    if (trace_file.tellp() == 0) trace_file << "elapsed_s,trial_id,budget,val_accuracy,test_accuracy\n";
+    trace_test = [&, labels = export_::labels_for_model(dataset.schema, *test)](const study::Trial& t) {
+      // Past the search's deadline the time belongs to the export, which evaluates the final model anyway.
+      if (Clock::now() >= search_deadline) return;
+      const auto checkpoint = storage->checkpoint(t.id);
+      if (!checkpoint) return;
+      auto pipeline = train::load_checkpoint_pipeline(*checkpoint);
+      pipeline.module.eval();
+      const auto probabilities = export_::predict_probabilities(pipeline.module, test->features);
+      const double accuracy = probabilities.argmax(1).eq(labels).to(torch::kFloat64).mean().item<double>();
+      const double found = t.finished_at.value_or(unix_now()) - started_unix;
+      trace_file << fmt::format("{:.3f},{},{:g},{:.6f},{:.6f}\n", found, t.id, t.budget, 1.0 - *t.loss, accuracy) << std::flush;
+      spdlog::info("test trace: incumbent trial {} (found at {:.1f} s) has test accuracy {:.4f}", t.id, found, accuracy);
+    };
+  }
+
+  exec::SearchTask task;
+  task.space = &setup.space;
+  task.space_fingerprint = setup.space.fingerprint();
+  task.describe = [&](const space::UnitVector& unit_point) { return space::to_json(setup.space.decode(unit_point)); };
+  task.objective = objective;
+  exec::SearchOptions search_options;
+  search_options.study_name = study_name;
+  search_options.optimizer = o.optimizer;
+  search_options.optimizer_options.hyperband.eta = run.budget.eta;
+  search_options.optimizer_options.hyperband.min_budget = run.budget.min_budget;
+  search_options.optimizer_options.hyperband.max_budget = run.budget.max_budget;
+  search_options.seed = o.seed;
+  search_options.workers = o.workers;
+  search_options.threads_per_worker = static_cast<std::size_t>(o.threads);
+  search_options.max_iterations = o.iterations;
+  search_options.deadline = search_deadline;
+  search_options.checkpoint_dir = (out_dir / "checkpoints").string();
+
+  exec::SearchSummary summary;
+  std::int64_t study_id = 0;
+  {
+    exec::Search search(*storage, task, search_options);
+    study_id = search.study().id;
+    if (search.study().resumed) spdlog::info("resuming study '{}' ({} trials so far)", study_name, storage->trials(study_id).size());
+    ProgressMonitor monitor(*storage, study_id, start, budget, unit, o.live_progress && !o.quiet, trace_test);
+    summary = search.run();
+    monitor.stop();
+  }
+  const double search_seconds = seconds_since(start);
+  spdlog::info("search ended after {:.1f} s: {} trials run ({} complete, {} pruned, {} failed){}", search_seconds,
+               summary.trials_run, summary.complete, summary.pruned, summary.failed,
+               summary.deadline_reached ? ", stopped by the deadline" : "");
+
+  // The export: the best trial's configuration, refit on train+validation or with its own weights.
+  const int threads = train::configure_threads(o.threads);
+  auto trials = storage->trials(study_id);
+  const auto best = exec::best_trial(trials);
+  const fs::path model_path = out_dir / "best_model.pt";
+  nlohmann::json best_config;
+  std::optional<double> test_accuracy;
+  if (best) {
+    const auto export_start = Clock::now();
+    const core::Hyperparameters hp(nlohmann::json::parse(best->config));
+    nlohmann::json refit{{"requested", o.refit}, {"done", false}};
+    std::string refit_skipped; // why the refit did not happen, when asked
+    std::optional<train::Pipeline> pipeline;
+    nlohmann::json training{{"trial_id", best->id}, {"budget", best->budget}, {"budget_type", config::to_string(run.budget.budget_type)},
+                            {"val_accuracy", 1.0 - *best->loss}};
+    if (o.refit) {
+      const double scale = static_cast<double>(dataset.size()) / static_cast<double>(split.train.size());
+      const double estimate = k_refit_safety * chain_seconds(trials, *best) * (time_budget ? 1.0 : scale);
+      const double left = std::chrono::duration<double>(refit_deadline - Clock::now()).count();
+      if (estimate > left) {
+        refit_skipped = fmt::format("needs about {:.0f} s, {:.0f} s left", estimate, left);
+      } else {
+        spdlog::info("refit: training trial {}'s configuration on all {} samples for {:g} {} (about {:.0f} s of {:.0f} s left)",
+                     best->id, dataset.size(), best->budget, unit, estimate, left);
+        const auto refit_start = Clock::now();
+        train::Trainer trainer(hp, dataset, dataset.subset({}), best->seed, device);
+        train::TrainBudget train_budget;
+        if (time_budget) train_budget.seconds = best->budget * scale;
+        else train_budget.epochs = best->budget;
+        train::TrainCallbacks callbacks;
+        callbacks.should_stop = [&] { return Clock::now() >= refit_deadline; };
+        const auto r = trainer.train(train_budget, callbacks);
+        refit["seconds"] = seconds_since(refit_start);
+        if (r.status == train::TrainStatus::budget_reached) {
+          refit["done"] = true;
+          refit["epochs"] = trainer.epochs_done();
+          refit["samples"] = dataset.size();
+          pipeline = trainer.pipeline();
+        } else {
+          refit_skipped = r.status == train::TrainStatus::failed
+                              ? r.message
+                              : fmt::format("stopped at the deadline after {:.2f} epochs", trainer.epochs_done());
+        }
+      }
+      if (!pipeline) {
+        refit["reason"] = refit_skipped;
+        spdlog::warn("refit skipped ({}); exporting trial {}'s own weights", refit_skipped, best->id);
+      }
+    }
+    if (!pipeline) {
+      const auto checkpoint = storage->checkpoint(best->id);
+      if (!checkpoint) throw Error(fmt::format("trial {} has no checkpoint to export", best->id));
+      pipeline = train::load_checkpoint_pipeline(*checkpoint);
+    }
+    training["refit"] = refit;
+    auto& module = pipeline->module;
+    module.to(torch::kCPU);
+    const auto check = split.validation.features.narrow(0, 0, std::min(k_check_samples, split.validation.size()));
+    export_::ModelInfo info{hp.json(), dataset.schema, train::describe(*pipeline), training, {}};
+    export_::save_model(module, info, model_path, check);
+    if (test) {
+      // Exactly what `automl predict --model best_model.pt --data TEST` computes.
+      auto loaded = export_::load_model(model_path);
+      const auto probabilities = export_::predict_probabilities(loaded.module, test->features);
+      const auto labels = export_::labels_for_model(loaded.info.schema, *test);
+      test_accuracy = probabilities.argmax(1).eq(labels).to(torch::kFloat64).mean().item<double>();
+    }
+    const double finished = unix_now();
+    best_config = {{"study", study_name},
+                   {"storage", storage_url},
+                   {"trial_id", best->id},
+                   {"config_id", nlohmann::json::parse(best->config_id())},
+                   {"config", nlohmann::json::parse(best->config)},
+                   {"budget", best->budget},
+                   {"budget_type", config::to_string(run.budget.budget_type)},
+                   {"val_accuracy", 1.0 - *best->loss},
+                   {"test", o.test},
+                   {"test_accuracy", number_or_null(test_accuracy)},
+                   {"refit", refit},
+                   {"seed", o.seed},
+                   {"trial_seed", best->seed},
+                   {"model", model_path.string()},
+                   {"data", o.data},
+                   {"times",
+                    {{"started_at", iso_time(started_unix)},
+                     {"finished_at", iso_time(finished)},
+                     {"search_seconds", search_seconds},
+                     {"export_seconds", seconds_since(export_start)},
+                     {"total_seconds", seconds_since(start)},
+                     {"trial_started_at", iso_time(best->started_at)},
+                     {"trial_seconds", trial_seconds(*best, finished)}}},
+                   {"versions", {{"automl", AUTOML_VERSION}, {"libtorch", TORCH_VERSION}}}};
+    std::ofstream(out_dir / "best_config.json") << best_config.dump(2) << "\n";
+    prune_checkpoints(out_dir / "checkpoints", trials, best->id, run.budget.max_budget);
+  } else {
+    spdlog::error("no trial completed within the budget of {:g} s", budget);
+  }
+  trials = storage->trials(study_id);
+  export_::write_trial_logs(out_dir, trials);
+  storage.reset(); // closing checkpoints the SQLite WAL (an fsync): inside the budget, before the time is taken
+
+  StudyReport report;
+  report.study = study_name;
+  report.storage = storage_url;
+  report.budget_unit = unit;
+  report.trials = trials;
+  report.best = best;
+  report.best_config = best_config;
+  report.out_dir = out_dir.string();
+  for (const char* f : {"best_model.pt", "best_config.json", "effective_config.json", "trials.csv", "configs.json",
+                        "results.json", "study.db", "search.log", "test_trace.csv"})
+    if (fs::exists(out_dir / f)) report.files.push_back(f);
+
+  // --fail-under looks at the test accuracy when there is a test set, else at the validation accuracy.
+  double checked = std::nan("");
+  if (test && test_accuracy) checked = *test_accuracy;
+  else if (!test && best) checked = 1.0 - *best->loss;
+  int code = best ? 0 : static_cast<int>(ExitCode::failure);
+  const bool missed = best && o.fail_under && !(checked >= *o.fail_under);
+  if (missed) code = static_cast<int>(ExitCode::below_threshold);
+  const double elapsed = seconds_since(start);
+  spdlog::info("done in {:.1f} s of {:g} s", elapsed, budget);
+  if (o.json) {
+    auto j = summary_json(report);
+    j["budget_s"] = budget;
+    j["elapsed_s"] = elapsed;
+    j["search_s"] = search_seconds;
+    j["trials_run"] = summary.trials_run;
+    j["resumed"] = summary.resumed;
+    j["threads"] = threads;
+    j["test"] = o.test;
+    j["test_accuracy"] = number_or_null(test_accuracy);
+    j["val_accuracy"] = best ? nlohmann::json(1.0 - *best->loss) : nlohmann::json();
+    j["model"] = best ? nlohmann::json(model_path.string()) : nlohmann::json();
+    if (o.fail_under) {
+      j["fail_under"] = *o.fail_under;
+      j["passed"] = !missed && best.has_value();
+    }
+    j["exit_code"] = code;
+    out << j.dump(2) << "\n";
+  } else {
+    print_summary(out, report);
+    fmt::print(out, "Time: {:.1f} s of the {:g} s budget (search {:.1f} s)\n", elapsed, budget, search_seconds);
+    if (o.fail_under && best)
+      fmt::print(out, "{}: {} accuracy {:.4f} {} --fail-under {:.4f}\n", missed ? "FAILED" : "passed",
+                 test ? "test" : "validation", checked, missed ? "<" : ">=", *o.fail_under);
+  }
+  return code;
+}
+
+} // namespace automl::commands

@@ -1,0 +1,60 @@
+#pragma once
+// `automl search`: a whole AutoML run in one command. Loads the data once (split train/validation, shared
+// read-only by the workers), loads the preset / space / space updates with the flags on top, runs BOHB (or
+// hyperband, random) over the study in the storage, each trial training a pipeline with train::Trainer and
+// reporting validation accuracy per epoch, then refits (optionally), exports best_model.pt and writes the
+// study's files into the output directory. README "automl search" lists the outputs and exit codes.
+//
+// Time: `budget` is wall-clock seconds for the whole call. The search gets what is left after reserving time
+// for the export (and, with `refit`, for retraining); the call returns within 2% of `budget`.
+
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace automl::commands {
+
+// Example: SearchOptions o; o.preset = "tiny_cs"; o.budget = 600; o.flatten = true; o.test = "mnist:test";
+struct SearchOptions {
+  std::string preset;                     // a name in presets/ or a path; may be empty when space_file is given
+  std::optional<double> budget;           // required: wall-clock seconds for the whole command, > 0
+  std::string data = "mnist";             // training source, split into train/validation
+  std::string target;                     // CSV target column (empty: the last)
+  std::string data_dir;                   // where named sources live (empty: default)
+  std::string test;                       // evaluated once at the end with the exported model; never for selection
+  bool flatten = false;                   // image data as feature vectors: picks the feature variant of the preset
+  std::string space_file;                 // replaces the preset's space (a path, or a name in configs/)
+  std::vector<std::string> space_updates; // applied in order after the preset and space_file
+  // Overrides of the preset's run settings (unset: the preset's value).
+  std::optional<std::string> budget_type; // epochs or time
+  std::optional<double> min_budget;
+  std::optional<double> max_budget;
+  std::optional<double> eta;
+  std::optional<double> validation_split;
+  std::string optimizer = "bohb";         // bohb, hyperband, random
+  std::optional<std::size_t> iterations;  // Hyperband iterations (brackets) to run; unset: until the budget ends
+  std::size_t workers = 1;                // trials at once
+  int threads = 0;                        // intra-op threads per trial; 0: cores / workers (at least 1)
+  std::string device = "auto";            // auto, cpu, cuda, cuda:<i>
+  std::uint64_t seed = 0;                 // the study's seed: split, trial seeds, proposals
+  std::string storage;                    // storage URL; empty: sqlite:///<out>/study.db
+  std::string study;                      // study name; empty: the preset's (or space file's) name
+  bool resume = false;                    // continue the study when it exists (without: an existing study is an error)
+  bool refit = false;                     // retrain the best configuration on train+validation when time allows
+  std::string out;                        // output directory; empty: runs/<study>
+  std::string log_level;                  // empty: leave the global level as it is
+  bool quiet = false;                     // no progress and no per-trial lines on stderr (the log file keeps them)
+  bool json = false;                      // one JSON object on stdout instead of the summary
+  bool live_progress = false;             // redraw one progress line on stderr (the CLI sets it on a terminal)
+  std::optional<double> fail_under;       // exit 3 when the test (else validation) accuracy is below this
+  bool trace_test = false;                // evaluate each new incumbent on `test` into test_trace.csv (benchmarks)
+};
+
+// Writes the summary (or the JSON object) to `out`; logs and progress go to stderr and <out>/search.log.
+// Returns 0, 1 when no trial completed, 3 when `fail_under` was missed. Bad flags, files or data throw
+// InputError (exit 2) before any training.
+int search(const SearchOptions& options, std::ostream& out);
+
+} // namespace automl::commands

@@ -1,0 +1,212 @@
+// `automl search` and `automl show` called in-process on a small CSV and a one-layer MLP space: outputs, the
+// exported model against `automl predict`, resume, refit, --fail-under, usage errors and the time budget.
+
+#include "commands/predict.hpp"
+#include "commands/search.hpp"
+#include "commands/show.hpp"
+#include "support/expect_error.hpp"
+#include "support/search_fixture.hpp"
+#include "support/test_files.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+using namespace automl;
+using automl::test::TempDir;
+using testing::HasSubstr;
+
+namespace {
+
+commands::SearchOptions small_search(const TempDir& dir) {
+  commands::SearchOptions o;
+  o.space_file = (dir / "space.yaml").string();
+  o.data = (dir / "train.csv").string();
+  o.test = (dir / "test.csv").string();
+  o.budget = 60;
+  o.min_budget = 1;
+  o.max_budget = 3;
+  o.eta = 3;
+  o.iterations = 2; // 3 + 1 + 2 trials: the study finishes long before the budget
+  o.threads = 1;
+  o.device = "cpu";
+  o.seed = 3;
+  o.out = (dir / "run").string();
+  o.json = true;
+  o.log_level = "warn";
+  return o;
+}
+
+nlohmann::json run_json(const commands::SearchOptions& o, int expected_code = 0) {
+  std::ostringstream out;
+  EXPECT_EQ(commands::search(o, out), expected_code);
+  return nlohmann::json::parse(out.str());
+}
+
+nlohmann::json read_json(const std::filesystem::path& path) { return nlohmann::json::parse(test::read_file(path)); }
+
+} // namespace
+
+TEST(SearchCommand, WritesOutputsAndTheModelReproducesTheTestAccuracy) {
+  TempDir dir;
+  test::write_search_files(dir.path());
+  auto o = small_search(dir);
+  o.trace_test = true;
+  const auto j = run_json(o);
+  EXPECT_EQ(j["trials"]["total"], 6);
+  EXPECT_EQ(j["trials"]["complete"], 6);
+  EXPECT_EQ(j["exit_code"], 0);
+  const auto run = dir / "run";
+  for (const char* f : {"best_model.pt", "best_config.json", "effective_config.json", "trials.csv", "configs.json",
+                        "results.json", "study.db", "search.log"})
+    EXPECT_TRUE(std::filesystem::exists(run / f)) << f;
+
+  const auto best = read_json(run / "best_config.json");
+  EXPECT_EQ(best["trial_id"], j["best"]["trial_id"]);
+  EXPECT_EQ(best["budget"], 3.0); // the incumbent is on the largest budget
+  EXPECT_TRUE(best["config"].contains("network:mlpnet:num_units_1"));
+  EXPECT_GT(best["val_accuracy"].get<double>(), 0.5);
+  EXPECT_EQ(best["test_accuracy"], j["test_accuracy"]);
+  EXPECT_EQ(best["refit"]["requested"], false);
+  EXPECT_TRUE(best["versions"].contains("libtorch"));
+  const auto effective = read_json(run / "effective_config.json");
+  EXPECT_EQ(effective["run"]["budget"]["max_budget"], 3.0);
+  EXPECT_EQ(effective["options"]["iterations"], 2);
+  EXPECT_THAT(test::read_file(run / "trials.csv"), HasSubstr("trial_id"));
+  EXPECT_THAT(test::read_file(run / "search.log"), HasSubstr("complete, val_acc"));
+  // The trace ends with the final incumbent, whose test accuracy is the reported one.
+  std::ifstream trace(run / "test_trace.csv");
+  std::string line, last;
+  std::getline(trace, line);
+  EXPECT_EQ(line, "elapsed_s,trial_id,budget,val_accuracy,test_accuracy");
+  while (std::getline(trace, line)) last = line;
+  ASSERT_FALSE(last.empty());
+  EXPECT_EQ(last.substr(last.find(',') + 1, last.find(',', last.find(',') + 1) - last.find(',') - 1),
+            std::to_string(j["best"]["trial_id"].get<int>()));
+  EXPECT_NEAR(std::stod(last.substr(last.rfind(',') + 1)), best["test_accuracy"].get<double>(), 1e-6);
+
+  // `automl predict` on the exported model gives the reported test accuracy, exactly.
+  commands::PredictOptions p;
+  p.model = (run / "best_model.pt").string();
+  p.data = o.test;
+  p.json = true;
+  std::ostringstream predicted;
+  ASSERT_EQ(commands::predict(p, predicted), 0);
+  EXPECT_EQ(nlohmann::json::parse(predicted.str())["accuracy"].get<double>(), best["test_accuracy"].get<double>());
+
+  // The same study again: refused without --resume; with it, a finished study runs nothing more.
+  test::expect_input_error([&] {
+    std::ostringstream out;
+    commands::search(o, out);
+  }, {"study 'space' already exists", "--resume"});
+  auto again = o;
+  again.resume = true;
+  const auto resumed = run_json(again);
+  EXPECT_EQ(resumed["trials_run"], 0);
+  EXPECT_EQ(resumed["resumed"], true);
+  EXPECT_EQ(resumed["trials"]["total"], 6);
+  EXPECT_EQ(resumed["best"]["trial_id"], j["best"]["trial_id"]);
+
+  // show: the summary, the table and, as JSON, every trial.
+  commands::ShowOptions s;
+  s.dir = run.string();
+  std::ostringstream shown;
+  EXPECT_EQ(commands::show(s, shown), 0);
+  EXPECT_THAT(shown.str(), HasSubstr("Best trial: " + std::to_string(j["best"]["trial_id"].get<int>())));
+  EXPECT_THAT(shown.str(), HasSubstr("trials: 6 (6 complete, 0 pruned, 0 failed, 0 running)"));
+  EXPECT_THAT(shown.str(), HasSubstr("test accuracy:"));
+  EXPECT_THAT(shown.str(), HasSubstr("num_units_1"));
+  EXPECT_THAT(shown.str(), HasSubstr("val_acc"));
+  s.json = true;
+  std::ostringstream shown_json;
+  EXPECT_EQ(commands::show(s, shown_json), 0);
+  const auto sj = nlohmann::json::parse(shown_json.str());
+  EXPECT_EQ(sj["all_trials"].size(), 6u);
+  EXPECT_EQ(sj["best"]["trial_id"], j["best"]["trial_id"]);
+}
+
+TEST(SearchCommand, TextSummaryAndRefit) {
+  TempDir dir;
+  test::write_search_files(dir.path());
+  auto o = small_search(dir);
+  o.json = false;
+  o.refit = true;
+  o.study = "refit";
+  o.budget = 30;
+  std::ostringstream out;
+  ASSERT_EQ(commands::search(o, out), 0);
+  EXPECT_THAT(out.str(), HasSubstr("Study 'refit'"));
+  EXPECT_THAT(out.str(), HasSubstr("params:\n    batch_size: 32\n"));
+  EXPECT_THAT(out.str(), HasSubstr("exported model:      refit on train+validation"));
+  const auto best = read_json(dir / "run/best_config.json");
+  EXPECT_EQ(best["refit"]["done"], true);
+  EXPECT_EQ(best["refit"]["samples"], 240);
+  // With --storage and --study, show finds the study without the directory.
+  commands::ShowOptions s;
+  s.storage = "sqlite:///" + (dir / "run/study.db").string();
+  std::ostringstream shown;
+  EXPECT_EQ(commands::show(s, shown), 0);
+  EXPECT_THAT(shown.str(), HasSubstr("Study 'refit'"));
+  s.study = "nope";
+  test::expect_input_error([&] { commands::show(s, shown); }, {"no study 'nope'", "studies there: refit"});
+}
+
+TEST(SearchCommand, FailUnderChecksTheTestAccuracy) {
+  TempDir dir;
+  test::write_search_files(dir.path(), 240, 120, 3); // a third of the test labels are wrong
+  auto o = small_search(dir);
+  o.iterations = 1;
+  o.fail_under = 0.9;
+  const auto missed = run_json(o, 3);
+  EXPECT_LT(missed["test_accuracy"].get<double>(), 0.9);
+  EXPECT_EQ(missed["passed"], false);
+  EXPECT_TRUE(std::filesystem::exists(dir / "run/best_model.pt")); // the outputs are written all the same
+  o.resume = true;
+  o.fail_under = 0.1;
+  EXPECT_EQ(run_json(o)["passed"], true);
+}
+
+TEST(SearchCommand, EndsWithinItsBudget) {
+  TempDir dir;
+  test::write_search_files(dir.path());
+  auto o = small_search(dir);
+  o.iterations.reset(); // search until the deadline
+  o.budget = 3;
+  o.min_budget = 3;
+  o.max_budget = 27;
+  const auto start = std::chrono::steady_clock::now();
+  const auto j = run_json(o);
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LE(elapsed, 3 * 1.02);
+  EXPECT_GE(elapsed, 2.0); // it used its time (the search may end early when no trial fits what is left)
+  EXPECT_GT(j["trials"]["complete"].get<int>(), 0);
+  EXPECT_TRUE(std::filesystem::exists(dir / "run/best_model.pt"));
+}
+
+TEST(SearchCommand, UsageErrorsNameTheFlag) {
+  TempDir dir;
+  test::write_search_files(dir.path());
+  const auto base = small_search(dir);
+  const auto fails = [&](auto change, const std::vector<std::string>& parts) {
+    auto o = base;
+    change(o);
+    test::expect_input_error([&] {
+      std::ostringstream out;
+      commands::search(o, out);
+    }, parts);
+  };
+  fails([](auto& o) { o.budget.reset(); }, {"--budget SECONDS is required"});
+  fails([](auto& o) { o.budget = -1; }, {"--budget: must be > 0 seconds, got -1"});
+  fails([](auto& o) { o.budget_type = "steps"; }, {"--budget-type: expected epochs or time, got 'steps'"});
+  fails([](auto& o) { o.eta = 1; }, {"--eta: must be > 1, got 1"});
+  fails([](auto& o) { o.validation_split = 1.5; }, {"--validation-split: must be in (0, 1), got 1.5"});
+  fails([](auto& o) { o.optimizer = "tpe"; }, {"--optimizer: unknown 'tpe'; valid:", "bohb"});
+  fails([](auto& o) { o.min_budget = 9; o.max_budget = 3; }, {"--min-budget 9 > --max-budget 3"});
+  fails([&](auto& o) { o.data = (dir / "missing.csv").string(); }, {"missing.csv"});
+  fails([](auto& o) { o.space_file.clear(); }, {"give a preset"});
+  fails([](auto& o) { o.fail_under = 2; }, {"--fail-under: must be in [0, 1], got 2"});
+  fails([](auto& o) { o.test.clear(); o.trace_test = true; }, {"--trace-test needs --test"});
+  EXPECT_FALSE(std::filesystem::exists(dir / "run/study.db")); // nothing was started
+}
