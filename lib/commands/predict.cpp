@@ -18,17 +18,9 @@ namespace automl::commands {
 
 namespace {
 
-bool is_csv(const std::string& source) {
-  auto ends = [&](const char* s) {
-    const std::string suffix(s);
-    return source.size() >= suffix.size() && source.compare(source.size() - suffix.size(), suffix.size(), suffix) == 0;
-  };
-  return ends(".csv") || ends(".tsv");
-}
-
 // A CSV whose header is exactly the model's features carries no labels.
 data::Dataset load_for_model(const PredictOptions& o, const data::Schema& model) {
-  if (is_csv(o.data) && o.target.empty() && std::filesystem::is_regular_file(o.data) && !model.feature_names.empty() &&
+  if (data::is_csv_source(o.data) && o.target.empty() && std::filesystem::is_regular_file(o.data) && !model.feature_names.empty() &&
       data::read_csv_header(o.data) == model.feature_names) {
     data::CsvOptions csv;
     csv.unlabeled = true;

@@ -94,6 +94,10 @@ Dataset load_mnist(const fs::path& data_dir, Split split) {
 
 } // namespace
 
+bool is_csv_source(const std::string& source) {
+  return !fs::is_directory(source) && (has_suffix(source, ".csv") || has_suffix(source, ".tsv"));
+}
+
 fs::path default_data_dir() {
   if (const char* env = std::getenv("AUTOML_DATA_DIR"); env && *env) return env;
   return AUTOML_DEFAULT_DATA_DIR;
@@ -113,7 +117,7 @@ Dataset load_source(const std::string& source, const SourceOptions& options) {
     }
   }
 
-  const bool is_csv = !fs::is_directory(source) && (has_suffix(source, ".csv") || has_suffix(source, ".tsv"));
+  const bool is_csv = is_csv_source(source);
   if (!options.target.empty() && !is_csv)
     throw InputError(fmt::format("--target only applies to CSV sources, not '{}'", source));
 

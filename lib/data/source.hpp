@@ -26,6 +26,10 @@ struct SourceOptions {
 // (scripts/setup fills it).
 std::filesystem::path default_data_dir();
 
+// True when `source` names a CSV/TSV file (by its extension; a directory never is): what load_source reads
+// with the CSV loader.
+bool is_csv_source(const std::string& source);
+
 // Loads a source. Throws InputError for an unknown name or format, missing files (saying how to get
 // them), and anything the loaders reject.
 Dataset load_source(const std::string& source, const SourceOptions& options = {});
