@@ -17,7 +17,14 @@ namespace {
 
 const std::vector<std::string> k_preset_keys{"description", "kind",     "preset",        "data",       "budget",
                                              "training",    "hyperparameters", "forbidden", "space_updates"};
-const std::vector<std::string> k_space_file_keys{"description", "hyperparameters", "forbidden"};
+// A search-space file may also carry the run settings its space is meant for; they apply after the preset's.
+const std::vector<std::string> k_space_file_keys{"description", "data", "budget", "training", "hyperparameters", "forbidden"};
+
+void apply_run_sections(const std::string& file, const YAML::Node& root, RunConfig& run) {
+  for (const auto* section : {"data", "budget", "training"})
+    if (const auto n = root[section]) apply_section(run, file, section, n);
+  check_run_config(run, file);
+}
 
 bool looks_like_path(const std::string& s) {
   const auto ends_with = [&](const std::string& suffix) {
@@ -67,9 +74,7 @@ void apply_preset_file(const std::filesystem::path& path, std::optional<DataKind
     else if (text == "image") acc.run.kind = DataKind::image;
     else fail_at(file, n, "kind: expected feature or image, got '" + text + "'");
   }
-  for (const auto* section : {"data", "budget", "training"})
-    if (const auto n = root[section]) apply_section(acc.run, file, section, n);
-  check_run_config(acc.run, file);
+  apply_run_sections(file, root, acc.run);
 
   if (const auto n = root["hyperparameters"]) acc.space = parse_space(file, n, root["forbidden"]);
   else if (const auto f = root["forbidden"]) fail_at(file, f, "forbidden: needs the hyperparameters it refers to in the same file");
@@ -144,6 +149,7 @@ LoadedSetup load_setup(const LoadOptions& options) {
     if (root.IsNull()) throw InputError(file + ": the search-space file is empty");
     check_keys(file, root, k_space_file_keys, "");
     if (!root["hyperparameters"]) fail_at(file, root, "a search-space file needs hyperparameters");
+    apply_run_sections(file, root, acc.run);
     acc.space = parse_space(file, root["hyperparameters"], root["forbidden"]);
     acc.files.push_back(file);
   }

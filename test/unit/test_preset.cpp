@@ -145,6 +145,12 @@ TEST(Presets, OptunaSpaceIsTheChaptersSpace) {
   }
   EXPECT_EQ(s.find("optimizer")->domain_text(), "[adam, adadelta, rmsprop, sgd]");
   EXPECT_EQ(s.find("lr")->domain_text(), "[1e-05, 0.1] log");
+  // Fixed by the file, not searched: the schedule annealed over the largest budget, and the run settings.
+  const auto setup = config::load_setup(options);
+  EXPECT_EQ(s.default_config().get_int("lr_scheduler:cosine_annealing:T_max"), 9);
+  EXPECT_DOUBLE_EQ(setup.run.budget.max_budget, 9);
+  EXPECT_NEAR(setup.run.budget.min_budget, 1.0 / 3.0, 1e-12);
+  EXPECT_DOUBLE_EQ(setup.run.data.validation_split, 0.1);
   core::Rng rng(5);
   for (int i = 0; i < 2000; ++i) {
     const auto c = s.sample(rng);
@@ -196,6 +202,32 @@ space_updates:
   EXPECT_EQ(setup.space.find("optimizer:sgd:lr")->domain_text(), "[0.001, 0.01] log");
   EXPECT_EQ(setup.files.size(), 2u);
   EXPECT_NE(setup.space.fingerprint(), load_preset("tiny_cs").space.fingerprint());
+}
+
+TEST(Presets, ASpaceFileCarriesRunSettingsThatOverrideThePresets) {
+  TempDir dir;
+  test::write_file(dir / "s.yaml", R"(budget:
+  max_budget: 9
+data:
+  validation_split: 0.1
+hyperparameters:
+  lr: {type: float, range: [0.001, 0.1]}
+)");
+  config::LoadOptions options;
+  options.preset = "tiny_cs";
+  options.space_file = (dir / "s.yaml").string();
+  const auto setup = config::load_setup(options);
+  EXPECT_DOUBLE_EQ(setup.run.budget.max_budget, 9);
+  EXPECT_DOUBLE_EQ(setup.run.data.validation_split, 0.1);
+  EXPECT_DOUBLE_EQ(setup.run.budget.min_budget, 1); // tiny_cs's, not touched by the space file
+  EXPECT_EQ(setup.space.dimension(), 1u);
+  const auto file = (dir / "s.yaml").string();
+  test::write_file(dir / "s.yaml", "budget:\n  eta: 0.5\nhyperparameters:\n  lr: 0.1\n");
+  test::expect_input_error([&] { config::load_setup(options); }, {file + ":2:8: budget.eta: must be > 1, got 0.5"});
+  test::write_file(dir / "s.yaml", "budget:\n  min_budget: 30\nhyperparameters:\n  lr: 0.1\n");
+  test::expect_input_error([&] { config::load_setup(options); }, {file + ": budget.min_budget 30 > budget.max_budget 27"});
+  test::write_file(dir / "s.yaml", "preset: tiny_cs\nhyperparameters:\n  lr: 0.1\n");
+  test::expect_input_error([&] { config::load_setup(options); }, {file + ":1:1: unknown key 'preset'"});
 }
 
 TEST(Presets, PresetLoopsAreErrors) {
