@@ -73,6 +73,12 @@ def main():
         automl_run("b: automl convnet_optuna", meta["commands"]["b"], f"{runs_dir}/b.json", f"{runs_dir}/b/test_trace.csv"),
         optuna_run("c: Optuna ConvNet (TPE, MedianPruner)", meta["commands"]["c"], f"{runs_dir}/c.json"),
     ]
+    for key, run in zip("abc", runs):
+        try:
+            with open(f"{runs_dir}/{key}.started.json") as f:
+                run.update(json.load(f))  # started_at, commit, load_at_start of this run
+        except FileNotFoundError:
+            pass
     with open(out, "w") as f:
         json.dump({**meta, "runs": runs}, f, indent=2)
     print("| run | budget s | wall s | trials | final test accuracy | time to 98% | time to 99% |")

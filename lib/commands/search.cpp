@@ -52,6 +52,10 @@ constexpr double k_refit_share = 0.25;
 // The refit's time is estimated from the best trial's own (and its ancestors') time, scaled by the data size,
 // times this safety factor.
 constexpr double k_refit_safety = 1.15;
+// The export also needs time in proportion to the evaluations it runs (the test set; a validation pass of a
+// trial that ends just before the deadline): the search measures its trials' validation passes and, when
+// k_export_min_s + k_export_safety x that estimate exceeds the reserve, brings its deadline forward.
+constexpr double k_export_safety = 1.5;
 // How many raw samples the export check compares between the saved file and the model in memory.
 constexpr std::int64_t k_check_samples = 64;
 // How often the progress monitor looks at the study.
@@ -306,6 +310,25 @@ void prune_checkpoints(const fs::path& dir, const std::vector<study::Trial>& tri
   }
 }
 
+// The slowest evaluation seen so far, in seconds per sample (validation passes of all trials: the exported
+// model is not known before the end). Thread safe.
+class EvalPace {
+public:
+  void observe(double seconds, std::int64_t samples) {
+    if (!(seconds > 0) || samples <= 0) return;
+    std::lock_guard lock(m_mutex);
+    m_per_sample = std::max(m_per_sample, seconds / static_cast<double>(samples));
+  }
+  double seconds_for(std::int64_t samples) const {
+    std::lock_guard lock(m_mutex);
+    return m_per_sample * static_cast<double>(samples);
+  }
+
+private:
+  mutable std::mutex m_mutex;
+  double m_per_sample = 0;
+};
+
 struct ExportResult {
   nlohmann::json refit;
   std::optional<double> test_accuracy;
@@ -362,18 +385,25 @@ int search(const SearchOptions& o, std::ostream& out) {
                                    "(or --out DIR) for a new one",
                                    study_name, storage_url));
 
-  // The time plan: the search ends early enough for the refit (when asked) and the export.
-  const double export_reserve = std::clamp(k_export_share * budget, k_export_min_s, k_export_max_s);
+  // The time plan: the search ends early enough for the refit (when asked) and the export. The export's
+  // reserve grows when the trials' evaluations show that the test evaluation needs more (see EvalPace).
+  const double static_export_reserve = std::clamp(k_export_share * budget, k_export_min_s, k_export_max_s);
   const double refit_reserve = o.refit ? k_refit_share * budget : 0.0;
-  const auto refit_deadline = after(end, -export_reserve);
-  const auto search_deadline = after(refit_deadline, -refit_reserve);
+  EvalPace eval_pace;
+  const std::int64_t test_samples = test ? test->size() : 0;
+  const auto export_reserve = [&] {
+    const double measured = k_export_min_s + k_export_safety * eval_pace.seconds_for(test_samples + split.validation.size());
+    return std::max(static_export_reserve, measured);
+  };
+  const auto search_deadline = after(end, -(static_export_reserve + refit_reserve));
   spdlog::info("search '{}': {} samples from {} ({} train, {} validation), space {} ({} dimensions), {}, trial "
                "budgets {:g}-{:g} {}, eta {:g}",
                study_name, dataset.size(), o.data, split.train.size(), split.validation.size(),
                setup.space.fingerprint(), setup.space.dimension(), o.optimizer, run.budget.min_budget,
                run.budget.max_budget, time_budget ? "seconds of training" : "epochs", run.budget.eta);
-  spdlog::info("time: {:g} s in all; {:.1f} s reserved for the export{}; the search ends {:.1f} s after the start",
-               budget, export_reserve,
+  spdlog::info("time: {:g} s in all; {:.1f} s reserved for the export (more if the trials' evaluations show that "
+               "it needs more){}; the search ends {:.1f} s after the start",
+               budget, static_export_reserve,
                o.refit ? fmt::format(", {:.1f} s for refitting the best configuration on train+validation", refit_reserve) : "",
                std::chrono::duration<double>(search_deadline - start).count());
 
@@ -398,7 +428,7 @@ int search(const SearchOptions& o, std::ostream& out) {
                              {"test", o.test}}},
                            {"time",
                             {{"budget_s", budget},
-                             {"export_reserve_s", export_reserve},
+                             {"export_reserve_s", static_export_reserve},
                              {"refit_reserve_s", refit_reserve},
                              {"search_s", std::chrono::duration<double>(search_deadline - start).count()}}},
                            {"started_at", iso_time(started_unix)}};
@@ -408,6 +438,10 @@ int search(const SearchOptions& o, std::ostream& out) {
   // checkpoint when promoted, reporting 1 - validation accuracy after each epoch.
   const auto patience = run.training.early_stopping_patience;
   const bool best_over_epochs = run.training.best_over_epochs;
+  exec::Search* running_search = nullptr; // set before the search runs: the objective moves its deadline
+  const auto replan = [&] {
+    if (running_search) running_search->bring_deadline_forward(after(end, -(export_reserve() + refit_reserve)));
+  };
   exec::Objective objective = [&](const exec::TrialContext& ctx) {
     train::configure_threads(ctx.threads);
     const core::Hyperparameters hp(*ctx.config);
@@ -422,6 +456,8 @@ int search(const SearchOptions& o, std::ostream& out) {
     bool early_stopped = false;
     train::TrainCallbacks callbacks;
     callbacks.on_epoch = [&](const train::EpochReport& r) {
+      eval_pace.observe(r.eval_seconds, split.validation.size());
+      replan();
       last_accuracy = r.val_accuracy;
       if (r.val_accuracy > best_accuracy) {
         best_accuracy = r.val_accuracy;
@@ -468,8 +504,10 @@ int search(const SearchOptions& o, std::ostream& out) {
     if (!trace_file) throw InputError(fmt::format("{}: cannot write", (out_dir / "test_trace.csv").string()));
     if (trace_file.tellp() == 0) trace_file << "elapsed_s,trial_id,budget,val_accuracy,test_accuracy\n";
     trace_test = [&, labels = export_::labels_for_model(dataset.schema, *test)](const study::Trial& t) {
-      // Past the search's deadline the time belongs to the export, which evaluates the final model anyway.
-      if (Clock::now() >= search_deadline) return;
+      // Past the search's deadline the time belongs to the export, which evaluates the final model anyway;
+      // an evaluation that would end after it would take the export's time.
+      const auto deadline = running_search ? running_search->deadline() : std::nullopt;
+      if (deadline && after(Clock::now(), eval_pace.seconds_for(test->size())) >= *deadline) return;
       const auto checkpoint = storage->checkpoint(t.id);
       if (!checkpoint) return;
       auto pipeline = train::load_checkpoint_pipeline(*checkpoint);
@@ -504,12 +542,19 @@ int search(const SearchOptions& o, std::ostream& out) {
   std::int64_t study_id = 0;
   {
     exec::Search search(*storage, task, search_options);
+    running_search = &search;
     study_id = search.study().id;
     if (search.study().resumed) spdlog::info("resuming study '{}' ({} trials so far)", study_name, storage->trials(study_id).size());
     ProgressMonitor monitor(*storage, study_id, start, budget, unit, o.live_progress && !o.quiet, trace_test);
     summary = search.run();
     monitor.stop();
+    running_search = nullptr;
   }
+  const double final_export_reserve = export_reserve();
+  if (final_export_reserve > static_export_reserve)
+    spdlog::info("time for the export raised to {:.1f} s (from {:.1f} s): the trials' validation passes show that the "
+                 "evaluations need it", final_export_reserve, static_export_reserve);
+  const auto refit_deadline = after(end, -final_export_reserve);
   const double search_seconds = seconds_since(start);
   spdlog::info("search ended after {:.1f} s: {} trials run ({} complete, {} pruned, {} failed){}", search_seconds,
                summary.trials_run, summary.complete, summary.pruned, summary.failed,
@@ -603,6 +648,7 @@ int search(const SearchOptions& o, std::ostream& out) {
                      {"finished_at", iso_time(finished)},
                      {"search_seconds", search_seconds},
                      {"export_seconds", seconds_since(export_start)},
+                     {"export_reserve_s", final_export_reserve},
                      {"total_seconds", seconds_since(start)},
                      {"trial_started_at", iso_time(best->started_at)},
                      {"trial_seconds", trial_seconds(*best, finished)}}},

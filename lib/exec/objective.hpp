@@ -18,19 +18,26 @@ namespace automl::exec {
 
 using Clock = std::chrono::steady_clock;
 
-// Tells a running trial to stop: the search's deadline has passed or the search is being aborted.
-// Thread safety: stop_requested() and request_stop() may be called from any thread.
+// Tells a running trial to stop: the search's deadline has passed or the search is being aborted. The
+// deadline can be brought forward while the search runs (when the time needed after it turns out larger).
+// Thread safety: every member may be called from any thread.
 class StopToken {
 public:
-  explicit StopToken(std::optional<Clock::time_point> deadline = std::nullopt) : m_deadline(deadline) {}
-  bool stop_requested() const { return m_stopped.load() || (m_deadline && Clock::now() >= *m_deadline); }
+  explicit StopToken(std::optional<Clock::time_point> deadline = std::nullopt)
+      : m_has_deadline(deadline.has_value()), m_deadline(deadline ? deadline->time_since_epoch().count() : 0) {}
+  bool stop_requested() const {
+    return m_stopped.load() || (m_has_deadline && Clock::now().time_since_epoch().count() >= m_deadline.load());
+  }
   void request_stop() { m_stopped.store(true); }
-  const std::optional<Clock::time_point>& deadline() const { return m_deadline; }
+  std::optional<Clock::time_point> deadline() const;
+  // Moves the deadline to `t` when that is earlier; never later. No effect without a deadline.
+  void bring_forward(Clock::time_point t);
   // Seconds until the deadline (negative once passed); +inf without one.
   double seconds_left() const;
 
 private:
-  std::optional<Clock::time_point> m_deadline;
+  bool m_has_deadline;
+  std::atomic<Clock::rep> m_deadline; // Clock ticks since the clock's epoch
   std::atomic<bool> m_stopped{false};
 };
 

@@ -14,15 +14,30 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 namespace automl::exec {
 
+std::optional<Clock::time_point> StopToken::deadline() const {
+  if (!m_has_deadline) return std::nullopt;
+  return Clock::time_point(Clock::duration(m_deadline.load()));
+}
+
+void StopToken::bring_forward(Clock::time_point t) {
+  if (!m_has_deadline) return;
+  auto current = m_deadline.load();
+  const auto wanted = t.time_since_epoch().count();
+  while (wanted < current && !m_deadline.compare_exchange_weak(current, wanted)) {
+  }
+}
+
 double StopToken::seconds_left() const {
-  if (!m_deadline) return std::numeric_limits<double>::infinity();
-  return std::chrono::duration<double>(*m_deadline - Clock::now()).count();
+  const auto d = deadline();
+  if (!d) return std::numeric_limits<double>::infinity();
+  return std::chrono::duration<double>(*d - Clock::now()).count();
 }
 
 Clock::time_point deadline_in(double seconds) {
@@ -148,28 +163,36 @@ AskResult Search::ask(const std::string& worker_suffix) {
 
   const auto decide = [&](const std::vector<study::Trial>& trials) {
     study::ClaimDecision decision;
-    const hpo::PlannedJob plan = hpo::plan_next_job(m_optimizer.schedule, to_jobs(trials), limits);
-    if (plan.kind == hpo::PlannedJob::Kind::wait || plan.kind == hpo::PlannedJob::Kind::done) {
-      result.outcome = plan.kind == hpo::PlannedJob::Kind::wait ? AskOutcome::wait : AskOutcome::done;
-      return decision;
-    }
-    // No trial starts that cannot reach its budget before the deadline, at the pace measured so far (median
-    // seconds per budget unit of the completed trials; no estimate before the first one). A new configuration's
-    // budget is its bracket's smallest; a promoted one needs only the increment when it continues training.
+    // No trial starts that cannot reach its budget before the deadline, at the pace measured so far: a promoted
+    // configuration's own seconds per budget unit on its lower rung, else the median over the completed trials
+    // (no estimate before the first one). A new configuration's budget is its bracket's smallest; a promoted
+    // one needs only the increment when it continues training. Jobs that do not fit are passed over for
+    // smaller ones (PlanLimits::affordable), so the workers stay busy until the deadline.
     if (impl.options.deadline) {
-      std::vector<double> pace;
+      std::vector<double> paces;
+      std::map<std::int64_t, double> pace_of;
       for (const auto& t : trials)
-        if (t.state == study::TrialState::complete && t.finished_at && t.cost > 0.0)
-          pace.push_back((*t.finished_at - t.started_at) / t.cost);
-      double needed = 0.0;
-      if (!pace.empty()) {
-        std::nth_element(pace.begin(), pace.begin() + static_cast<std::ptrdiff_t>(pace.size() / 2), pace.end());
-        needed = pace[pace.size() / 2] * (plan.kind == hpo::PlannedJob::Kind::rerun ? plan.budget : plan.cost);
+        if (t.state == study::TrialState::complete && t.finished_at && t.cost > 0.0) {
+          paces.push_back((*t.finished_at - t.started_at) / t.cost);
+          pace_of[t.id] = paces.back();
+        }
+      double median = 0.0;
+      if (!paces.empty()) {
+        std::nth_element(paces.begin(), paces.begin() + static_cast<std::ptrdiff_t>(paces.size() / 2), paces.end());
+        median = paces[paces.size() / 2];
       }
-      if (impl.stop.seconds_left() <= needed) {
-        result.outcome = AskOutcome::out_of_time;
-        return decision;
-      }
+      limits.affordable = [&impl, median, pace_of](const hpo::PlannedJob& job) {
+        const auto own = job.kind == hpo::PlannedJob::Kind::promote ? pace_of.find(job.parent_id) : pace_of.end();
+        const double pace = own != pace_of.end() ? own->second : median;
+        return impl.stop.seconds_left() > pace * (job.kind == hpo::PlannedJob::Kind::rerun ? job.budget : job.cost);
+      };
+    }
+    const hpo::PlannedJob plan = hpo::plan_next_job(m_optimizer.schedule, to_jobs(trials), limits);
+    switch (plan.kind) {
+    case hpo::PlannedJob::Kind::wait: result.outcome = AskOutcome::wait; return decision;
+    case hpo::PlannedJob::Kind::done: result.outcome = AskOutcome::done; return decision;
+    case hpo::PlannedJob::Kind::out_of_time: result.outcome = AskOutcome::out_of_time; return decision;
+    default: break;
     }
     result.outcome = AskOutcome::trial;
     if (plan.kind == hpo::PlannedJob::Kind::rerun) {
@@ -320,10 +343,15 @@ SearchSummary Search::run() {
   const std::vector<study::Trial> trials = impl.storage.trials(m_study.id);
   SearchSummary summary = impl.summary;
   summary.finished_iterations = hpo::finished_iterations(m_optimizer.schedule, to_jobs(trials));
-  summary.deadline_reached = summary.deadline_reached || (impl.options.deadline && Clock::now() >= *impl.options.deadline);
+  const auto deadline = impl.stop.deadline();
+  summary.deadline_reached = summary.deadline_reached || (deadline && Clock::now() >= *deadline);
   summary.best = best_trial(trials);
   return summary;
 }
+
+void Search::bring_deadline_forward(Clock::time_point t) { m_impl->stop.bring_forward(t); }
+
+std::optional<Clock::time_point> Search::deadline() const { return m_impl->stop.deadline(); }
 
 std::optional<study::Trial> best_trial(const std::vector<study::Trial>& trials) {
   std::optional<study::Trial> best;

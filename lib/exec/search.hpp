@@ -5,7 +5,8 @@
 // through the same code. One worker's failure (an exception from the objective) becomes a FAIL trial; the
 // others go on. A deadline ends the whole search: running trials are asked to stop and recorded as PRUNED with
 // what they reached, and no trial starts that cannot reach its budget (for a new configuration, the smallest
-// budget of its bracket) before the deadline at the pace measured on the completed trials.
+// budget of its bracket) before the deadline at the pace measured on the completed trials; a smaller job that
+// fits is run instead (hpo::PlanLimits::affordable).
 
 #include "exec/objective.hpp"
 #include "hpo/generator.hpp"
@@ -93,6 +94,12 @@ public:
   AskResult ask(const std::string& worker_suffix);
   // Runs the objective on a claimed trial and records its end. Returns the recorded state.
   study::TrialState run_trial(const study::Trial& trial);
+
+  // Brings the search's deadline forward to `t` (never back); running trials see it at once. For a caller
+  // that learns while the search runs that it needs more time after it. Any thread.
+  void bring_deadline_forward(Clock::time_point t);
+  // The deadline now; nothing without one.
+  std::optional<Clock::time_point> deadline() const;
 
   const study::StudyRecord& study() const { return m_study; }
   const hpo::Optimizer& optimizer() const { return m_optimizer; }

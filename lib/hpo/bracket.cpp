@@ -104,9 +104,15 @@ PlannedJob plan_next_job(const BracketSchedule& schedule, const std::vector<JobR
   const auto fits = [&](const PlannedJob& job) {
     return !limits.max_total_cost || total_cost + job.cost <= *limits.max_total_cost + 1e-9;
   };
+  bool too_large = false; // some runnable job was passed over for the time left
+  const auto affordable = [&](const PlannedJob& job) {
+    const bool ok = !limits.affordable || limits.affordable(job);
+    too_large = too_large || !ok;
+    return ok;
+  };
   const auto idle = [&] {
     PlannedJob job;
-    job.kind = any_running ? PlannedJob::Kind::wait : PlannedJob::Kind::done;
+    job.kind = any_running ? PlannedJob::Kind::wait : too_large ? PlannedJob::Kind::out_of_time : PlannedJob::Kind::done;
     return job;
   };
 
@@ -117,13 +123,20 @@ PlannedJob plan_next_job(const BracketSchedule& schedule, const std::vector<JobR
     IterationScan scan = scan_iteration(schedule, iteration, records, limits.continue_promoted);
     if (scan.next) {
       if (!fits(*scan.next)) return idle();
-      return *scan.next;
+      if (affordable(*scan.next)) return *scan.next;
     }
   }
-  if (limits.max_iterations && next_iteration >= *limits.max_iterations) return idle();
-  IterationScan fresh = scan_iteration(schedule, next_iteration, {}, limits.continue_promoted);
-  if (!fresh.next || !fits(*fresh.next)) return idle();
-  return *fresh.next;
+  // A new iteration; when its bracket's first budget is too large for the time left, the next brackets of the
+  // cycle are tried (one full cycle at most).
+  const std::size_t cycle = schedule.is_hyperband() ? max_sh_iterations(schedule.options()) : 1;
+  for (std::size_t k = 0; k < cycle; ++k) {
+    const std::size_t iteration = next_iteration + k;
+    if (limits.max_iterations && iteration >= *limits.max_iterations) break;
+    IterationScan fresh = scan_iteration(schedule, iteration, {}, limits.continue_promoted);
+    if (!fresh.next || !fits(*fresh.next)) break;
+    if (affordable(*fresh.next)) return *fresh.next;
+  }
+  return idle();
 }
 
 std::size_t finished_iterations(const BracketSchedule& schedule, const std::vector<JobRecord>& jobs) {

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -32,10 +33,17 @@ struct JobRecord {
   JobStatus status = JobStatus::running;
 };
 
+struct PlannedJob;
+
 struct PlanLimits {
   std::optional<std::size_t> max_iterations; // no new iteration once this many have started
   std::optional<double> max_total_cost;      // no new job once the costs of all jobs would exceed this
   bool continue_promoted = true;             // a promoted job costs budget - parent budget, else budget
+  // Whether a job can still finish in the time left (the caller's estimate); empty: every job can. A job that
+  // cannot is passed over: the oldest iteration with an affordable job wins, else a new iteration whose bracket
+  // starts on a budget that fits (iterations whose brackets start too high are skipped for good). HpBandSter
+  // would stop instead and leave the rest of the time unused.
+  std::function<bool(const PlannedJob&)> affordable;
 };
 
 struct PlannedJob {
@@ -45,6 +53,7 @@ struct PlannedJob {
     promote,    // configuration `slot` of `iteration` goes on to `rung`, continuing from job `parent_id`
     wait,       // nothing runnable until a running job finishes
     done,       // nothing left: the limits are reached and nothing is running
+    out_of_time, // nothing running, and every runnable job is too large for the time left (PlanLimits::affordable)
   };
   Kind kind = Kind::done;
   std::int64_t rerun_id = 0;

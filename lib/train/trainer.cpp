@@ -204,11 +204,14 @@ TrainResult Trainer::train(const TrainBudget& budget, const TrainCallbacks& call
       m_seconds += seconds_since(start);
       break;
     }
+    const auto eval_start = Clock::now();
     const auto eval = evaluate_preprocessed(m_val_x, m_val_y, 1024);
+    const double eval_seconds = seconds_since(eval_start);
     if (b == batches_per_epoch) m_schedule->observe(eval.loss);
     m_seconds += seconds_since(start);
     EpochReport report{m_epochs_done, batches ? loss_sum.item<double>() / static_cast<double>(batches) : 0.0, eval.accuracy,
-                       eval.loss,      lr,                                                   m_seconds};
+                       eval.loss,      lr,                                                   m_seconds,
+                       eval_seconds};
     result.history.push_back(report);
     result.val_accuracy = eval.accuracy;
     result.val_loss = eval.loss;

@@ -33,6 +33,7 @@ struct EpochReport {
   double val_loss = 0;       // NaN without a validation set
   double lr = 0;
   double seconds = 0;        // training seconds so far (total)
+  double eval_seconds = 0;   // seconds of this epoch's validation pass (included in `seconds`)
 };
 
 // Total budget over the run's life: a continued run trains until it reaches it. Exactly one is > 0.

@@ -183,6 +183,13 @@ TEST(SearchCommand, EndsWithinItsBudget) {
   EXPECT_GE(elapsed, 2.0); // it used its time (the search may end early when no trial fits what is left)
   EXPECT_GT(j["trials"]["complete"].get<int>(), 0);
   EXPECT_TRUE(std::filesystem::exists(dir / "run/best_model.pt"));
+  // The trials' validation passes were measured: the time kept for the export grew from its share of the
+  // budget (0.5 s) by the estimated test evaluation, and the search's deadline moved with it.
+  const auto planned = read_json(dir / "run/effective_config.json")["time"]["export_reserve_s"].get<double>();
+  const auto best = read_json(dir / "run/best_config.json");
+  EXPECT_DOUBLE_EQ(planned, 0.5);
+  EXPECT_GT(best["times"]["export_reserve_s"].get<double>(), planned);
+  EXPECT_LE(best["times"]["search_seconds"].get<double>(), 3 - best["times"]["export_reserve_s"].get<double>() + 0.5);
 }
 
 TEST(SearchCommand, UsageErrorsNameTheFlag) {

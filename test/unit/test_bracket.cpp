@@ -141,3 +141,33 @@ TEST(Bracket, TotalCostLimitStopsNewJobs) {
   for (int i = 0; i < 4; ++i) record(jobs, plan_next_job(schedule, jobs, limits), JobStatus::finished, 1.0);
   EXPECT_EQ(plan_next_job(schedule, jobs, limits).kind, Kind::done);
 }
+
+TEST(Bracket, JobsTooLargeForTheTimeLeftArePassedOverForSmallerOnes) {
+  const auto schedule = schedule_1_9(); // brackets cycle s = 2 (starts on budget 1), 1 (budget 3), 0 (budget 9)
+  std::vector<JobRecord> jobs;
+  for (std::size_t slot = 0; slot < 9; ++slot) record(jobs, plan_next_job(schedule, jobs, {}), JobStatus::finished, 1.0);
+  automl::hpo::PlanLimits limits;
+  // Time for one budget unit only: the promotion (cost 2) and the next two brackets (first budgets 3 and 9) are
+  // passed over; iteration 3 starts a bracket on budget 1.
+  limits.affordable = [](const PlannedJob& job) { return job.cost <= 1.0; };
+  const auto plan = plan_next_job(schedule, jobs, limits);
+  ASSERT_EQ(plan.kind, Kind::new_config);
+  EXPECT_EQ(plan.iteration, 3u);
+  EXPECT_EQ(plan.bracket, 2u);
+  EXPECT_EQ(plan.budget, 1.0);
+  // Without the limit the promotion comes first, as in HpBandSter.
+  EXPECT_EQ(plan_next_job(schedule, jobs, {}).kind, Kind::promote);
+  // Time for two units: the promotion fits.
+  limits.affordable = [](const PlannedJob& job) { return job.cost <= 2.0; };
+  EXPECT_EQ(plan_next_job(schedule, jobs, limits).kind, Kind::promote);
+  // Nothing fits: out of time when nothing runs, else wait for the running job.
+  limits.affordable = [](const PlannedJob&) { return false; };
+  EXPECT_EQ(plan_next_job(schedule, jobs, limits).kind, Kind::out_of_time);
+  jobs.back().status = JobStatus::running;
+  EXPECT_EQ(plan_next_job(schedule, jobs, limits).kind, Kind::wait);
+  // Skipping ahead respects max_iterations: iteration 3 may not start.
+  jobs.back().status = JobStatus::finished;
+  limits.affordable = [](const PlannedJob& job) { return job.cost <= 1.0; };
+  limits.max_iterations = 3;
+  EXPECT_EQ(plan_next_job(schedule, jobs, limits).kind, Kind::out_of_time);
+}

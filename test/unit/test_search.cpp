@@ -344,3 +344,49 @@ TEST(Search, AnotherLiveProcessKeepsItsRunningTrials) {
   EXPECT_FALSE(automl::exec::owner_is_alive(std::string(host) + ":1:" + field + "9:1#w0"));
   EXPECT_FALSE(automl::exec::owner_is_alive(std::string(host) + ":999999999:1:1#w0"));
 }
+
+TEST(Search, StopTokenDeadlineOnlyMovesForward) {
+  using automl::exec::Clock;
+  const auto far = Clock::now() + std::chrono::hours(1);
+  automl::exec::StopToken token(far);
+  EXPECT_FALSE(token.stop_requested());
+  token.bring_forward(far + std::chrono::hours(1)); // later: ignored
+  EXPECT_EQ(token.deadline(), far);
+  const auto sooner = far - std::chrono::minutes(30);
+  token.bring_forward(sooner);
+  EXPECT_EQ(token.deadline(), sooner);
+  EXPECT_FALSE(token.stop_requested());
+  token.bring_forward(Clock::now() - std::chrono::seconds(1));
+  EXPECT_TRUE(token.stop_requested());
+  EXPECT_LT(token.seconds_left(), 0);
+
+  automl::exec::StopToken none;
+  none.bring_forward(Clock::now() - std::chrono::seconds(1)); // without a deadline: nothing to move
+  EXPECT_FALSE(none.deadline().has_value());
+  EXPECT_FALSE(none.stop_requested());
+}
+
+TEST(Search, AnObjectiveCanBringTheDeadlineForward) {
+  TempDir dir;
+  automl::study::SqliteStorage storage((dir / "s.db").string());
+  auto o = options("hyperband", 100);
+  o.deadline = automl::exec::deadline_in(3600);
+  automl::exec::Search* search = nullptr;
+  std::atomic<int> started{0};
+  // The third trial learns that the time after the search is needed now: it and the search stop.
+  automl::exec::Search s(storage, task([&](const TrialContext& ctx) {
+    if (++started == 3) search->bring_deadline_forward(automl::exec::Clock::now());
+    TrialResult r;
+    r.loss = 0.5;
+    r.stopped = !ctx.report(1, r.loss);
+    return r;
+  }), o);
+  search = &s;
+  const auto summary = s.run();
+  EXPECT_EQ(started.load(), 3);
+  EXPECT_TRUE(summary.deadline_reached);
+  EXPECT_EQ(summary.complete, 2u);
+  EXPECT_EQ(summary.pruned, 1u);
+  ASSERT_TRUE(s.deadline().has_value());
+  EXPECT_LE(*s.deadline(), automl::exec::Clock::now());
+}
