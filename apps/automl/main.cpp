@@ -50,7 +50,7 @@ int run(int argc, char** argv) {
   train_cmd->add_option("--out", train.out, "Output directory (model.pt, train.json)")->required();
   train_cmd->add_option("--validation-split", train.validation_split, "Share held out for validation")->capture_default_str();
   train_cmd->add_option("--seed", train.seed, "Seed of the split, the initialisation and the shuffles")->capture_default_str();
-  train_cmd->add_option("--threads", train.threads, "Intra-op threads (0 = one per core)")->capture_default_str();
+  train_cmd->add_option("--threads", train.threads, "Intra-op threads (0 = one per free core)")->capture_default_str();
   train_cmd->add_option("--device", train.device, "auto, cpu, cuda or cuda:<i>")->capture_default_str();
   train_cmd->add_flag("--json", train.json, "Print one JSON object instead of progress");
 
@@ -62,7 +62,7 @@ int run(int argc, char** argv) {
   predict_cmd->add_option("--data-dir", predict.data_dir, "Where named sources live");
   predict_cmd->add_option("--output", predict.output, "CSV of id, predicted label, label, class probabilities");
   predict_cmd->add_option("--fail-under", predict.fail_under, "Exit 3 when accuracy is below this");
-  predict_cmd->add_option("--threads", predict.threads, "Intra-op threads (0 = one per core)")->capture_default_str();
+  predict_cmd->add_option("--threads", predict.threads, "Intra-op threads (0 = one per free core)")->capture_default_str();
   predict_cmd->add_flag("--json", predict.json, "Print one JSON object");
 
   automl::commands::ModelOptions model;
@@ -100,8 +100,8 @@ int run(int argc, char** argv) {
   search_cmd->add_option("--eta", search.eta, "Successive-halving factor (> 1)");
   search_cmd->add_option("--optimizer", search.optimizer, "bohb, hyperband or random")->capture_default_str();
   search_cmd->add_option("--iterations", search.iterations, "Hyperband iterations (brackets) to run; default: until the budget ends");
-  search_cmd->add_option("--workers", search.workers, "Trials at once")->capture_default_str();
-  search_cmd->add_option("--threads", search.threads, "Intra-op threads per trial (0 = cores / workers)")->capture_default_str();
+  search_cmd->add_option("--workers", search.workers, "Trials at once (default: one per free core)");
+  search_cmd->add_option("--threads", search.threads, "Intra-op threads per trial (0 = free cores / workers)")->capture_default_str();
   search_cmd->add_option("--device", search.device, "auto, cpu, cuda or cuda:<i>")->capture_default_str();
   search_cmd->add_option("--validation-split", search.validation_split, "Share of --data held out for validation (default: the preset's)");
   search_cmd->add_option("--seed", search.seed, "Seed of the study: split, trials, proposals")->capture_default_str();

@@ -2,6 +2,7 @@
 
 #include "commands/study_report.hpp"
 #include "config/preset.hpp"
+#include "core/cpus.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "data/source.hpp"
@@ -9,8 +10,10 @@
 #include "export/inference.hpp"
 #include "export/model_file.hpp"
 #include "export/trial_logs.hpp"
+#include "hpo/fidelity.hpp"
 #include "hpo/generator.hpp"
 #include "study/storage.hpp"
+#include "train/pace.hpp"
 #include "train/runtime.hpp"
 #include "train/trainer.hpp"
 
@@ -61,6 +64,11 @@ constexpr std::int64_t k_check_samples = 64;
 // How often the progress monitor looks at the study.
 constexpr double k_live_poll_s = 0.5;
 constexpr double k_log_poll_s = 1.0;
+// How long the start samples /proc/stat to see how many cores other processes keep busy.
+constexpr double k_cpu_sample_s = 0.3;
+// The smallest rung trains at least this many samples (or one epoch of a smaller data set): less ranks
+// configurations by their initialisation more than by what they learn.
+constexpr double k_smallest_rung_samples = 2048;
 
 double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
@@ -95,7 +103,7 @@ void check_flags(const SearchOptions& o) {
   if (o.eta && !(*o.eta > 1)) throw InputError(fmt::format("--eta: must be > 1, got {}", *o.eta));
   if (o.validation_split && !(*o.validation_split > 0 && *o.validation_split < 1))
     throw InputError(fmt::format("--validation-split: must be in (0, 1), got {}", *o.validation_split));
-  if (o.workers < 1) throw InputError("--workers: must be >= 1, got 0");
+  if (o.workers && *o.workers < 1) throw InputError("--workers: must be >= 1, got 0");
   if (o.threads < 0) throw InputError(fmt::format("--threads: must be >= 0, got {}", o.threads));
   if (o.iterations && *o.iterations < 1) throw InputError("--iterations: must be >= 1, got 0");
   if (o.trace_test && o.test.empty()) throw InputError("--trace-test needs --test SOURCE");
@@ -132,7 +140,7 @@ nlohmann::json options_json(const SearchOptions& o) {
           {"budget_type", opt(o.budget_type)}, {"min_budget", opt(o.min_budget)},
           {"max_budget", opt(o.max_budget)},   {"eta", opt(o.eta)},
           {"validation_split", opt(o.validation_split)}, {"optimizer", o.optimizer},
-          {"iterations", opt(o.iterations)},   {"workers", o.workers},
+          {"iterations", opt(o.iterations)},   {"workers", opt(o.workers)},
           {"threads", o.threads},     {"device", o.device},
           {"seed", o.seed},           {"storage", o.storage},
           {"study", o.study},         {"resume", o.resume},
@@ -329,6 +337,61 @@ private:
   double m_per_sample = 0;
 };
 
+// The stored settings of study `name` in `storage`, when it exists.
+std::optional<nlohmann::json> stored_settings(study::Storage& storage, const std::string& name) {
+  for (const auto& s : storage.studies())
+    if (s.name == name) return s.settings;
+  return std::nullopt;
+}
+
+// What the pace probe measured and the rungs chosen from it, for the log and effective_config.json.
+struct BudgetPlan {
+  hpo::FidelityPlan plan;
+  nlohmann::json json;
+};
+
+// Measures the space's default configuration here (with the threads in effect) and sizes the rungs to the
+// time the search has (hpo::plan_fidelity). Budgets set by flags stay as they are.
+BudgetPlan plan_budgets(const SearchOptions& o, const config::LoadedSetup& setup, const data::TrainValidation& split,
+                        std::size_t workers, double search_seconds, const train::MeasuredPace& m) {
+  const auto& budget = setup.run.budget;
+  hpo::FidelityInputs in;
+  in.search_seconds = search_seconds;
+  in.workers = workers;
+  in.pace.time_budget = budget.budget_type == config::BudgetType::time;
+  in.pace.setup_seconds = m.setup_seconds;
+  in.pace.epoch_seconds = m.train_seconds_per_sample * static_cast<double>(split.train.size());
+  in.pace.eval_seconds = m.eval_seconds_per_sample * static_cast<double>(split.validation.size());
+  in.min_budget = budget.min_budget;
+  in.max_budget = budget.max_budget;
+  in.eta = budget.eta;
+  in.min_fixed = o.min_budget.has_value();
+  in.max_fixed = o.max_budget.has_value();
+  const double smallest_samples = std::min(k_smallest_rung_samples, static_cast<double>(split.train.size()));
+  in.smallest_budget = in.pace.time_budget
+                           ? in.pace.eval_seconds + smallest_samples * m.train_seconds_per_sample
+                           : smallest_samples / static_cast<double>(split.train.size());
+  in.hyperband = o.optimizer != "random";
+  BudgetPlan result;
+  result.plan = hpo::plan_fidelity(in);
+  result.json = {{"measured",
+                  {{"first_setup_s", m.first_setup_seconds},
+                   {"setup_s", m.setup_seconds},
+                   {"epoch_s", in.pace.epoch_seconds},
+                   {"validation_pass_s", in.pace.eval_seconds},
+                   {"samples_trained", m.samples_trained},
+                   {"samples_evaluated", m.samples_evaluated}}},
+                 {"search_s", search_seconds},
+                 {"workers", workers},
+                 {"preset", {{"min_budget", budget.min_budget}, {"max_budget", budget.max_budget}}},
+                 {"min_budget", result.plan.min_budget},
+                 {"max_budget", result.plan.max_budget},
+                 {"first_trial_s", result.plan.first_trial_seconds},
+                 {"cycle_s", result.plan.cycle_seconds},
+                 {"reason", result.plan.reason}};
+  return result;
+}
+
 struct ExportResult {
   nlohmann::json refit;
   std::optional<double> test_accuracy;
@@ -361,7 +424,7 @@ int search(const SearchOptions& o, std::ostream& out) {
   load.data_kind = dataset.schema.kind == data::DataKind::image && !o.flatten ? config::DataKind::image : config::DataKind::feature;
   config::LoadedSetup setup = config::load_setup(load);
   apply_flags(setup.run, o);
-  const auto& run = setup.run;
+  auto& run = setup.run;
   const bool time_budget = run.budget.budget_type == config::BudgetType::time;
   const std::string unit = time_budget ? "s" : "epochs";
   const torch::Device device = train::parse_device(o.device);
@@ -385,8 +448,16 @@ int search(const SearchOptions& o, std::ostream& out) {
                                    "(or --out DIR) for a new one",
                                    study_name, storage_url));
 
+  // Workers and threads from the cores that are free now; flags override.
+  const auto cpus = core::read_cpus(k_cpu_sample_s);
+  const auto parallel = core::choose_parallelism(cpus, o.workers, o.threads > 0 ? std::optional<int>(o.threads) : std::nullopt,
+                                                 device.is_cuda());
+  spdlog::info("cores: {}", parallel.reason);
+  train::configure_threads(parallel.threads);
+
   // The time plan: the search ends early enough for the refit (when asked) and the export. The export's
-  // reserve grows when the trials' evaluations show that the test evaluation needs more (see EvalPace).
+  // reserve grows when the evaluations (the pace probe's, then the trials') show that the test evaluation needs
+  // more (see EvalPace).
   const double static_export_reserve = std::clamp(k_export_share * budget, k_export_min_s, k_export_max_s);
   const double refit_reserve = o.refit ? k_refit_share * budget : 0.0;
   EvalPace eval_pace;
@@ -395,7 +466,31 @@ int search(const SearchOptions& o, std::ostream& out) {
     const double measured = k_export_min_s + k_export_safety * eval_pace.seconds_for(test_samples + split.validation.size());
     return std::max(static_export_reserve, measured);
   };
-  const auto search_deadline = after(end, -(static_export_reserve + refit_reserve));
+
+  // The rungs: a resumed study keeps the ones it was planned with (a flag that asks for others makes the resume
+  // refuse, as any changed setting does); a new one measures the pace of the space's default configuration and
+  // sizes them to the time (budgets set by flags stay).
+  nlohmann::json fidelity;
+  if (const auto stored = o.resume ? stored_settings(*storage, study_name) : std::nullopt;
+      stored && stored->contains("min_budget") && stored->contains("max_budget")) {
+    if (!o.min_budget) run.budget.min_budget = stored->at("min_budget").get<double>();
+    if (!o.max_budget) run.budget.max_budget = stored->at("max_budget").get<double>();
+    fidelity = {{"resumed", true}, {"min_budget", run.budget.min_budget}, {"max_budget", run.budget.max_budget}};
+  } else {
+    const core::Hyperparameters default_hp(space::to_json(setup.space.default_config()));
+    const auto measured = train::measure_pace(default_hp, split.train, split.validation, o.seed, device);
+    eval_pace.observe(measured.eval_seconds_per_sample * static_cast<double>(measured.samples_evaluated),
+                      measured.samples_evaluated);
+    const double search_seconds = std::chrono::duration<double>(after(end, -(export_reserve() + refit_reserve)) - Clock::now()).count();
+    const auto planned = plan_budgets(o, setup, split, parallel.workers, search_seconds, measured);
+    if (!planned.plan.fits)
+      throw Error(fmt::format("search: no trial can finish within --budget {:g}: {}", budget, planned.plan.reason));
+    spdlog::info("rungs: {}", planned.plan.reason);
+    run.budget.min_budget = planned.plan.min_budget;
+    run.budget.max_budget = planned.plan.max_budget;
+    fidelity = planned.json;
+  }
+  const auto search_deadline = after(end, -(export_reserve() + refit_reserve));
   spdlog::info("search '{}': {} samples from {} ({} train, {} validation), space {} ({} dimensions), {}, trial "
                "budgets {:g}-{:g} {}, eta {:g}",
                study_name, dataset.size(), o.data, split.train.size(), split.validation.size(),
@@ -431,6 +526,16 @@ int search(const SearchOptions& o, std::ostream& out) {
                              {"export_reserve_s", static_export_reserve},
                              {"refit_reserve_s", refit_reserve},
                              {"search_s", std::chrono::duration<double>(search_deadline - start).count()}}},
+                           {"cpus",
+                            {{"online", cpus.online},
+                             {"affinity", cpus.affinity},
+                             {"quota", number_or_null(cpus.quota)},
+                             {"busy", number_or_null(cpus.busy_sampled)},
+                             {"load_average", number_or_null(cpus.load_average)},
+                             {"workers", parallel.workers},
+                             {"threads", parallel.threads},
+                             {"reason", parallel.reason}}},
+                           {"fidelity", fidelity},
                            {"started_at", iso_time(started_unix)}};
   std::ofstream(out_dir / "effective_config.json") << effective.dump(2) << "\n";
 
@@ -532,8 +637,8 @@ int search(const SearchOptions& o, std::ostream& out) {
   search_options.optimizer_options.hyperband.min_budget = run.budget.min_budget;
   search_options.optimizer_options.hyperband.max_budget = run.budget.max_budget;
   search_options.seed = o.seed;
-  search_options.workers = o.workers;
-  search_options.threads_per_worker = static_cast<std::size_t>(o.threads);
+  search_options.workers = parallel.workers;
+  search_options.threads_per_worker = static_cast<std::size_t>(parallel.threads);
   search_options.max_iterations = o.iterations;
   search_options.deadline = search_deadline;
   search_options.checkpoint_dir = (out_dir / "checkpoints").string();
@@ -561,7 +666,7 @@ int search(const SearchOptions& o, std::ostream& out) {
                summary.deadline_reached ? ", stopped by the deadline" : "");
 
   // The export: the best trial's configuration, refit on train+validation or with its own weights.
-  const int threads = train::configure_threads(o.threads);
+  const int threads = train::configure_threads(core::default_threads(cpus, o.threads));
   auto trials = storage->trials(study_id);
   const auto best = exec::best_trial(trials);
   const fs::path model_path = out_dir / "best_model.pt";
@@ -691,6 +796,7 @@ int search(const SearchOptions& o, std::ostream& out) {
     j["trials_run"] = summary.trials_run;
     j["resumed"] = summary.resumed;
     j["threads"] = threads;
+    j["workers"] = parallel.workers;
     j["test"] = o.test;
     j["test_accuracy"] = number_or_null(test_accuracy);
     j["val_accuracy"] = best ? nlohmann::json(1.0 - *best->loss) : nlohmann::json();

@@ -6,7 +6,9 @@
 // study's files into the output directory. README "automl search" lists the outputs and exit codes.
 //
 // Time: `budget` is wall-clock seconds for the whole call. The search gets what is left after reserving time
-// for the export (and, with `refit`, for retraining); the call returns within 2% of `budget`.
+// for the export (and, with `refit`, for retraining); the call returns within 2% of `budget`. A quick
+// measurement at the start (train/pace.hpp) sizes the rungs to the time (hpo/fidelity.hpp): budgets that no
+// flag fixed shrink so that the first models come early and the largest rung is reached several times.
 
 #include <cstdint>
 #include <iosfwd>
@@ -35,8 +37,8 @@ struct SearchOptions {
   std::optional<double> validation_split;
   std::string optimizer = "bohb";         // bohb, hyperband, random
   std::optional<std::size_t> iterations;  // Hyperband iterations (brackets) to run; unset: until the budget ends
-  std::size_t workers = 1;                // trials at once
-  int threads = 0;                        // intra-op threads per trial; 0: cores / workers (at least 1)
+  std::optional<std::size_t> workers;     // trials at once; unset: one per free core (core/cpus.hpp)
+  int threads = 0;                        // intra-op threads per trial; 0: free cores / workers (at least 1)
   std::string device = "auto";            // auto, cpu, cuda, cuda:<i>
   std::uint64_t seed = 0;                 // the study's seed: split, trial seeds, proposals
   std::string storage;                    // storage URL; empty: sqlite:///<out>/study.db

@@ -1,5 +1,6 @@
 #include "train/runtime.hpp"
 
+#include "core/cpus.hpp"
 #include "core/error.hpp"
 
 #include <torch/cuda.h>
@@ -13,7 +14,9 @@ namespace automl::train {
 
 int configure_threads(int threads) {
   if (threads < 0) throw InputError("--threads must be >= 0, got " + std::to_string(threads));
-  const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // A short sample of /proc/stat: long enough to see a process that keeps a core busy.
+  constexpr double k_sample_s = 0.15;
+  const int n = threads > 0 ? threads : core::default_threads(core::read_cpus(k_sample_s), 0);
   torch::set_num_threads(n);
   using SetThreads = void (*)(int);
   if (auto set_blas = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set_blas(1);

@@ -7,7 +7,8 @@
 
 namespace automl::train {
 
-// Sets LibTorch's intra-op threads to `threads` (0 = one per core) and, when LibTorch uses OpenBLAS, pins
+// Sets LibTorch's intra-op threads to `threads` (0 = one per free core: core/cpus.hpp; more threads than free
+// cores make every operation wait for the slowest, and a busy core makes training ~3x slower) and, when LibTorch uses OpenBLAS, pins
 // OpenBLAS to 1 thread: LibTorch already parallelises around its BLAS calls, and two thread pools on the
 // same cores fight (measured: bench/train_throughput). Returns the thread count in effect.
 int configure_threads(int threads);

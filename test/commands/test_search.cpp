@@ -4,12 +4,15 @@
 #include "commands/predict.hpp"
 #include "commands/search.hpp"
 #include "commands/show.hpp"
+#include "core/error.hpp"
+#include "study/storage.hpp"
 #include "support/expect_error.hpp"
 #include "support/search_fixture.hpp"
 #include "support/test_files.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -216,4 +219,106 @@ TEST(SearchCommand, UsageErrorsNameTheFlag) {
   fails([](auto& o) { o.fail_under = 2; }, {"--fail-under: must be in [0, 1], got 2"});
   fails([](auto& o) { o.test.clear(); o.trace_test = true; }, {"--trace-test needs --test"});
   EXPECT_FALSE(std::filesystem::exists(dir / "run/study.db")); // nothing was started
+}
+
+TEST(SearchCommand, ASmallestStepThatCannotFinishSaysWhatWouldFit) {
+  TempDir dir;
+  test::write_search_files(dir.path());
+  auto o = small_search(dir);
+  o.budget = 4;
+  o.budget_type = "time";
+  o.min_budget = 100; // seconds per trial, as Auto-PyTorch's budget_type time
+  o.max_budget = 300;
+  try {
+    std::ostringstream out;
+    commands::search(o, out);
+    FAIL() << "the search ran";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::failure);
+    EXPECT_THAT(e.what(), HasSubstr("search: no trial can finish within --budget 4: the smallest trial (100 s) takes about"));
+    EXPECT_THAT(e.what(), HasSubstr("s more of --budget, or --min-budget"));
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "run/best_model.pt"));
+}
+
+TEST(SearchCommand, TimeBudgetsPromoteByContinuingAndResume) {
+  TempDir dir;
+  test::write_search_files(dir.path());
+  auto o = small_search(dir);
+  o.budget = 30;
+  o.budget_type = "time";
+  o.min_budget = 0.15; // seconds of training per trial
+  o.max_budget = 0.45;
+  o.iterations = 1; // bracket s=1: three configurations for 0.15 s, the best goes on to 0.45 s
+  const auto first = run_json(o);
+  EXPECT_EQ(first["trials"]["complete"], 4);
+  const auto effective = read_json(dir / "run/effective_config.json");
+  EXPECT_EQ(effective["run"]["budget"]["budget_type"], "time");
+  EXPECT_DOUBLE_EQ(effective["fidelity"]["min_budget"].get<double>(), 0.15); // flags are kept
+  EXPECT_DOUBLE_EQ(effective["fidelity"]["max_budget"].get<double>(), 0.45);
+
+  const auto check_promotions = [&](std::size_t expected_trials) {
+    auto storage = study::open_storage("sqlite:///" + (dir / "run/study.db").string());
+    const auto trials = storage->trials(storage->studies().at(0).id);
+    ASSERT_EQ(trials.size(), expected_trials);
+    int promoted = 0;
+    for (const auto& t : trials) {
+      EXPECT_EQ(t.state, study::TrialState::complete) << t.id;
+      ASSERT_TRUE(t.finished_at.has_value());
+      if (!t.parent_id) {
+        EXPECT_GE(*t.finished_at - t.started_at, t.budget) << t.id; // trained for its seconds
+        continue;
+      }
+      ++promoted;
+      const auto parent = std::find_if(trials.begin(), trials.end(), [&](const auto& p) { return p.id == *t.parent_id; });
+      ASSERT_NE(parent, trials.end());
+      EXPECT_EQ(t.config, parent->config);
+      EXPECT_DOUBLE_EQ(t.budget, 0.45);
+      // It continued from its parent's checkpoint: its epochs go on from where the parent stopped, and it trained
+      // only the increment of seconds.
+      ASSERT_FALSE(t.metrics.empty());
+      ASSERT_FALSE(parent->metrics.empty());
+      EXPECT_GT(t.metrics.front().step, parent->metrics.back().step);
+      EXPECT_GE(*t.finished_at - t.started_at, t.budget - parent->budget - 0.05) << t.id;
+    }
+    EXPECT_EQ(promoted, 1);
+  };
+  check_promotions(4);
+
+  // Resumed with one more iteration (bracket s=0: two configurations for 0.45 s), the budgets as stored.
+  o.resume = true;
+  o.iterations = 2;
+  o.min_budget.reset();
+  o.max_budget.reset();
+  const auto resumed = run_json(o);
+  EXPECT_EQ(resumed["trials_run"], 2);
+  EXPECT_EQ(resumed["resumed"], true);
+  EXPECT_EQ(read_json(dir / "run/effective_config.json")["fidelity"]["resumed"], true);
+  check_promotions(6);
+}
+
+TEST(SearchCommand, RecordsTheCoresAndTheMeasuredPace) {
+  TempDir dir;
+  test::write_search_files(dir.path());
+  auto o = small_search(dir);
+  o.threads = 0;
+  o.workers.reset();
+  o.min_budget.reset(); // the space's rungs (1-27 epochs), sized to the time
+  o.max_budget.reset();
+  o.iterations = 1;
+  o.budget = 20;
+  const auto j = run_json(o);
+  const auto effective = read_json(dir / "run/effective_config.json");
+  const auto& cpus = effective["cpus"];
+  EXPECT_GE(cpus["workers"].get<int>(), 1);
+  EXPECT_GE(cpus["threads"].get<int>(), 1);
+  EXPECT_EQ(j["workers"], cpus["workers"]);
+  EXPECT_THAT(cpus["reason"].get<std::string>(), HasSubstr("free;"));
+  const auto& fidelity = effective["fidelity"];
+  EXPECT_GT(fidelity["measured"]["epoch_s"].get<double>(), 0.0);
+  EXPECT_GT(fidelity["measured"]["samples_trained"].get<int>(), 0);
+  EXPECT_DOUBLE_EQ(fidelity["min_budget"].get<double>(), effective["run"]["budget"]["min_budget"].get<double>());
+  EXPECT_DOUBLE_EQ(fidelity["max_budget"].get<double>(), effective["run"]["budget"]["max_budget"].get<double>());
+  EXPECT_LE(fidelity["max_budget"].get<double>(), 27.0);
+  EXPECT_GT(j["trials"]["complete"].get<int>(), 0);
 }

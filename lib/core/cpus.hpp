@@ -1,0 +1,55 @@
+#pragma once
+// How many CPU cores this process can really use, and how a search splits them into workers and threads.
+// Read from the machine (affinity mask, cgroup quota, a short sample of /proc/stat, the load average); the
+// choice itself is a pure function of those readings so that tests can fake them.
+//
+// Why one thread per trial: on small networks two 1-thread trials beat one 2-thread trial (a tiny_cs epoch took
+// 20.9 s with 1 thread, 29.5 s with 2 on an idle 2-core machine), and a trial with more threads than free cores
+// collapses when another process takes a core (76.2 s with 2 threads against 24.2 s with 1: OpenMP's threads
+// wait on each other at every operation). Separate 1-thread trials never wait on each other, so a busy core
+// slows them in proportion.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+namespace automl::core {
+
+// Readings of the machine. Cores are fractional where the source is (a quota of 1.5 CPUs, a load of 0.97).
+struct CpuReadings {
+  std::size_t online = 1;              // cores the kernel runs (std::thread::hardware_concurrency)
+  std::size_t affinity = 1;            // cores in this process's affinity mask (taskset, cpusets)
+  std::optional<double> quota;         // cgroup CPU quota in cores (cgroup v2 cpu.max, v1 cfs_quota/period)
+  std::optional<double> busy_sampled;  // cores kept busy by other processes, from a short /proc/stat sample
+  std::optional<double> load_average;  // the 1-minute load average (lags by minutes; used without a sample)
+};
+
+// Reads the machine; `sample_seconds` of /proc/stat sampling (0: none). Never throws: what cannot be read is
+// left empty.
+CpuReadings read_cpus(double sample_seconds = 0.3);
+
+// Cores this process may use (affinity and quota) and how many of them are free of other processes' work.
+double usable_cores(const CpuReadings& r);
+double free_cores(const CpuReadings& r);
+
+// Workers (trials at once) and intra-op threads per trial.
+struct Parallelism {
+  std::size_t workers = 1;
+  int threads = 1;
+  std::string reason; // one line for the log: what was read and what was chosen
+};
+
+// Caps the default number of workers: beyond this, extra cores go to threads within a trial.
+constexpr std::size_t k_max_default_workers = 8;
+
+// Defaults from the free cores (one 1-thread worker per free core, at least one; beyond k_max_default_workers
+// the threads grow); `workers` / `threads` (flags, > 0) override their part. On an accelerator the trials share
+// the device: one worker unless asked, with the free cores as its threads.
+Parallelism choose_parallelism(const CpuReadings& r, std::optional<std::size_t> workers, std::optional<int> threads,
+                               bool accelerator = false);
+
+// Threads for a single training or prediction (`automl train`, `predict`): `threads` when > 0, else the free
+// cores (at least 1).
+int default_threads(const CpuReadings& r, int threads);
+
+} // namespace automl::core

@@ -1,0 +1,116 @@
+#include "hpo/fidelity.hpp"
+
+#include "hpo/hyperband.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace automl::hpo {
+namespace {
+
+constexpr double k_slack = 1e-9;
+
+std::string budget_text(double b, bool time_budget) {
+  return time_budget ? fmt::format("{:.3g} s", b) : fmt::format("{:.3g} epochs", b);
+}
+
+// The smallest rung: the budget on the ladder max * eta^-k (Hyperband anchors its rungs at max_budget) nearest
+// to `target` from above, but not below `floor`.
+double ladder_min(double max_budget, double eta, double target, double floor) {
+  target = std::max(target, floor);
+  if (target >= max_budget) return max_budget;
+  const double steps_to_target = std::ceil(std::log(max_budget / target) / std::log(eta) - k_slack);
+  const double steps_to_floor = std::floor(std::log(max_budget / floor) / std::log(eta) + k_slack);
+  return max_budget * std::pow(eta, -std::max(0.0, std::min(steps_to_target, steps_to_floor)));
+}
+
+// The largest budget whose trial (at `safety` times the measured pace) ends within `seconds`; 0 when none.
+double budget_within(const TrialPace& pace, double seconds, double safety) {
+  const double usable = seconds / safety - pace.setup_seconds - (pace.time_budget ? 0.0 : pace.eval_seconds);
+  if (usable <= 0) return 0;
+  return pace.time_budget ? usable : usable / pace.epoch_seconds;
+}
+
+} // namespace
+
+double TrialPace::seconds(double budget, double from) const {
+  if (time_budget) return setup_seconds + std::max(0.0, budget - from);
+  const double evals = std::max(1.0, std::ceil(budget - k_slack) - std::ceil(from - k_slack));
+  return setup_seconds + std::max(0.0, budget - from) * epoch_seconds + evals * eval_seconds;
+}
+
+double cycle_seconds(const TrialPace& pace, double eta, double min_budget, double max_budget, bool hyperband) {
+  if (!hyperband) return pace.seconds(max_budget);
+  HyperbandOptions options;
+  options.eta = eta;
+  options.min_budget = min_budget;
+  options.max_budget = max_budget;
+  double total = 0;
+  for (std::size_t it = 0; it < max_sh_iterations(options); ++it) {
+    const BracketShape shape = hyperband_bracket(options, it);
+    for (std::size_t r = 0; r < shape.sizes.size(); ++r)
+      total += static_cast<double>(shape.sizes[r]) * pace.seconds(shape.budgets[r], r ? shape.budgets[r - 1] : 0.0);
+  }
+  return total;
+}
+
+FidelityPlan plan_fidelity(const FidelityInputs& in) {
+  const TrialPace& pace = in.pace;
+  const bool t = pace.time_budget;
+  const double capacity = in.search_seconds * static_cast<double>(std::max<std::size_t>(1, in.workers));
+  const double floor = in.min_fixed ? in.min_budget : std::min(in.smallest_budget, in.min_budget);
+  FidelityPlan plan;
+
+  // Not even the smallest step fits: say what would.
+  const double smallest_seconds = pace.seconds(floor);
+  if (smallest_seconds > in.search_seconds) {
+    plan.fits = false;
+    plan.min_budget = floor;
+    plan.first_trial_seconds = smallest_seconds;
+    const double within = budget_within(pace, in.search_seconds, 1.0);
+    plan.reason = fmt::format(
+        "the smallest trial ({}) takes about {:.1f} s at the measured pace, and the search has {:.1f} s; it needs "
+        "about {:.0f} s more of --budget{}",
+        budget_text(floor, t), smallest_seconds, in.search_seconds, std::ceil(smallest_seconds - in.search_seconds),
+        in.min_fixed && within > 0 ? fmt::format(", or --min-budget {:.3g} or less", within) : "");
+    return plan;
+  }
+
+  // The smallest budget for a given largest one: the preset's ratio, or less so that the first model comes early.
+  const double first_target = budget_within(pace, k_first_model_share * in.search_seconds, k_pace_safety);
+  const auto min_for = [&](double max_budget) {
+    if (in.min_fixed) return std::min(in.min_budget, max_budget);
+    const double kept_ratio = in.min_budget * max_budget / in.max_budget;
+    return ladder_min(max_budget, in.eta, std::min(kept_ratio, first_target), std::min(floor, max_budget));
+  };
+
+  double max_budget = in.max_budget;
+  double min_budget = min_for(max_budget);
+  double cycle = cycle_seconds(pace, in.eta, min_budget, max_budget, in.hyperband);
+  if (!in.max_fixed) {
+    const double lowest = in.min_fixed ? in.min_budget : floor;
+    while (cycle > capacity && max_budget / in.eta >= lowest * (1 - k_slack)) {
+      max_budget /= in.eta;
+      min_budget = min_for(max_budget);
+      cycle = cycle_seconds(pace, in.eta, min_budget, max_budget, in.hyperband);
+    }
+  }
+  plan.min_budget = min_budget;
+  plan.max_budget = max_budget;
+  plan.first_trial_seconds = pace.seconds(min_budget);
+  plan.cycle_seconds = cycle;
+  const bool changed = std::abs(min_budget - in.min_budget) > k_slack * in.min_budget ||
+                       std::abs(max_budget - in.max_budget) > k_slack * in.max_budget;
+  plan.reason = fmt::format("trial budgets {}-{}{}: a smallest trial takes about {:.1f} s, one Hyperband cycle about "
+                            "{:.0f} of the {:.0f} worker-seconds",
+                            budget_text(min_budget, t), budget_text(max_budget, t),
+                            changed ? fmt::format(" (the preset's {}-{} scaled to the time)", budget_text(in.min_budget, t),
+                                                  budget_text(in.max_budget, t))
+                                    : "",
+                            plan.first_trial_seconds, cycle, capacity);
+  return plan;
+}
+
+} // namespace automl::hpo

@@ -1,0 +1,57 @@
+#pragma once
+// Anytime rungs: the Hyperband budgets a search can afford, from its time, its workers and the pace measured at
+// its start. The preset's rungs are kept when the time allows them; otherwise the largest budget comes down the
+// preset's own ladder (max_budget * eta^-j) until one whole Hyperband cycle (every bracket once) fits in the
+// search's worker-seconds, so that the largest rung is reached several times, and the smallest budget shrinks
+// (fractions of an epoch: a promoted configuration continues on more of the data) so that the first models
+// exist within a small share of the time. Budgets that a flag fixed are kept as they are. Pure functions.
+
+#include <cstddef>
+#include <string>
+
+namespace automl::hpo {
+
+// What one trial costs, in seconds: building it (network, preprocessing, checkpoint), training, and its
+// validation passes (one after each epoch and one at its end).
+struct TrialPace {
+  double setup_seconds = 0;  // per trial
+  double epoch_seconds = 0;  // one epoch of training of a typical configuration on one worker, > 0
+  double eval_seconds = 0;   // one validation pass
+  bool time_budget = false;  // budgets are seconds of training (validation included, as the trainer counts them)
+
+  // Seconds a trial of `budget` takes from scratch; `from` > 0: the increment of a promoted trial that continues
+  // from a checkpoint at budget `from`.
+  double seconds(double budget, double from = 0) const;
+};
+
+// Example: FidelityInputs in; in.search_seconds = 540; in.workers = 2; in.pace = {1.0, 4.0, 0.5};
+//          in.min_budget = 1; in.max_budget = 27; in.eta = 3; in.smallest_budget = 0.05;
+struct FidelityInputs {
+  double search_seconds = 0;      // time for the trials
+  std::size_t workers = 1;
+  TrialPace pace;
+  double min_budget = 1, max_budget = 27, eta = 3; // the preset's (or the flags') budgets
+  bool min_fixed = false, max_fixed = false;        // set by a flag: kept as given
+  double smallest_budget = 0;     // below this a trial learns too little to rank configurations (> 0)
+  bool hyperband = true;          // false: every trial runs at max_budget (random search)
+};
+
+struct FidelityPlan {
+  bool fits = true;             // the smallest trial fits in the search's time
+  double min_budget = 0, max_budget = 0;
+  double first_trial_seconds = 0; // estimate for one trial on the smallest rung
+  double cycle_seconds = 0;       // estimate for one Hyperband cycle, in worker-seconds
+  std::string reason;             // for the log; when !fits, what would fit
+};
+
+// The first model should exist within this share of the search's time...
+constexpr double k_first_model_share = 0.15;
+// ...for a configuration this much slower than the one measured (the space's sizes vary around the default).
+constexpr double k_pace_safety = 2.0;
+
+FidelityPlan plan_fidelity(const FidelityInputs& in);
+
+// Worker-seconds of one Hyperband cycle (each bracket once, promotions continuing from their checkpoints).
+double cycle_seconds(const TrialPace& pace, double eta, double min_budget, double max_budget, bool hyperband);
+
+} // namespace automl::hpo

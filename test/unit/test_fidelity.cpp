@@ -1,0 +1,155 @@
+// hpo/fidelity: rungs sized from a faked pace. The preset's rungs when the time allows them; a smaller largest
+// budget (down the preset's ladder) when one Hyperband cycle would not fit; a fractional first rung so that the
+// first model comes within k_first_model_share of the time; flags kept; "does not fit" with what would.
+
+#include "hpo/fidelity.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace automl::hpo;
+
+namespace {
+
+// tiny_cs on flattened MNIST as measured here: ~4 s an epoch on one thread, 0.5 s a validation pass.
+FidelityInputs tiny_cs(double search_seconds, std::size_t workers, double epoch_seconds = 4.0) {
+  FidelityInputs in;
+  in.search_seconds = search_seconds;
+  in.workers = workers;
+  in.pace.setup_seconds = 0.2;
+  in.pace.epoch_seconds = epoch_seconds;
+  in.pace.eval_seconds = 0.5;
+  in.min_budget = 1;
+  in.max_budget = 27;
+  in.eta = 3;
+  in.smallest_budget = 2048.0 / 42000.0;
+  return in;
+}
+
+} // namespace
+
+TEST(Fidelity, TrialSecondsCountSetupTrainingAndValidationPasses) {
+  TrialPace pace{1.0, 10.0, 2.0, false};
+  EXPECT_DOUBLE_EQ(pace.seconds(0.5), 1 + 5 + 2);     // one pass at the end
+  EXPECT_DOUBLE_EQ(pace.seconds(3), 1 + 30 + 3 * 2);  // one per epoch
+  EXPECT_DOUBLE_EQ(pace.seconds(3, 1), 1 + 20 + 2 * 2); // a promotion continues from epoch 1
+  TrialPace time{1.0, 10.0, 2.0, true};
+  EXPECT_DOUBLE_EQ(time.seconds(100), 101);            // the trainer counts its validation in the budget
+  EXPECT_DOUBLE_EQ(time.seconds(300, 100), 201);
+}
+
+TEST(Fidelity, CycleSecondsFollowTheBrackets) {
+  // eta 3, budgets 1, 3, 9, by hand (promotions pay the increment): s=2: 9 x 1 + 3 x 2 + 1 x 6 = 21 epochs;
+  // s=1: n0 = floor(3 / 2) * 3 = 3: 3 x 3 + 1 x 6 = 15; s=0: 3 x 9 = 27.
+  TrialPace pace{0.0, 1.0, 0.0, false};
+  EXPECT_DOUBLE_EQ(cycle_seconds(pace, 3, 1, 9, true), 21 + 15 + 27);
+  EXPECT_DOUBLE_EQ(cycle_seconds(pace, 3, 1, 9, false), 9); // random search: one trial at the largest budget
+}
+
+TEST(Fidelity, ThePresetStaysWhenTheTimeAllowsIt) {
+  const auto plan = plan_fidelity(tiny_cs(20000, 2));
+  ASSERT_TRUE(plan.fits);
+  EXPECT_DOUBLE_EQ(plan.min_budget, 1);
+  EXPECT_DOUBLE_EQ(plan.max_budget, 27);
+  EXPECT_EQ(plan.reason.find("scaled"), std::string::npos) << plan.reason;
+}
+
+TEST(Fidelity, TheLargestRungComesDownTheLadderUntilACycleFits) {
+  const auto plan = plan_fidelity(tiny_cs(580, 1));
+  ASSERT_TRUE(plan.fits);
+  EXPECT_DOUBLE_EQ(plan.max_budget, 9); // 27 -> 9: one cycle of 1/3-9 epochs fits in 580 worker-seconds
+  EXPECT_LE(plan.cycle_seconds, 580);
+  EXPECT_DOUBLE_EQ(plan.min_budget, 1.0 / 3); // the preset's ratio (27) kept
+  EXPECT_NE(plan.reason.find("scaled to the time"), std::string::npos) << plan.reason;
+  // Two workers have twice the worker-seconds.
+  EXPECT_GT(plan_fidelity(tiny_cs(580, 2)).max_budget, plan.max_budget - 1e-9);
+}
+
+TEST(Fidelity, TheFirstRungIsSizedFromThePace) {
+  // Images: ~270 s an epoch on one thread, 10 s a validation pass, 60 s for the search.
+  FidelityInputs in;
+  in.search_seconds = 60;
+  in.workers = 1;
+  in.pace = {0.5, 270.0, 10.0, false};
+  in.min_budget = 1;
+  in.max_budget = 9;
+  in.eta = 3;
+  in.smallest_budget = 2048.0 / 54000.0;
+  const auto plan = plan_fidelity(in);
+  ASSERT_TRUE(plan.fits) << plan.reason;
+  EXPECT_LE(plan.min_budget, 1.0 / 9 + 1e-12); // 30 s of training and a validation pass
+  EXPECT_GE(plan.min_budget, in.smallest_budget - 1e-12);
+  EXPECT_LE(plan.first_trial_seconds, 60);
+  EXPECT_LE(plan.max_budget, 1.0 / 9 + 1e-12);
+  // A faster pace gives a larger first rung.
+  in.pace.epoch_seconds = 27;
+  in.pace.eval_seconds = 1;
+  in.search_seconds = 6000;
+  const auto faster = plan_fidelity(in);
+  EXPECT_GT(faster.min_budget, plan.min_budget);
+  // The first trial (at twice the measured pace) ends within k_first_model_share of the time.
+  EXPECT_LE(k_pace_safety * faster.first_trial_seconds, k_first_model_share * 6000 + 1e-9);
+}
+
+TEST(Fidelity, FlagsAreKept) {
+  auto in = tiny_cs(100, 1);
+  in.min_fixed = in.max_fixed = true;
+  const auto plan = plan_fidelity(in);
+  EXPECT_DOUBLE_EQ(plan.min_budget, 1);
+  EXPECT_DOUBLE_EQ(plan.max_budget, 27);
+  in.max_fixed = false;
+  const auto smaller = plan_fidelity(in);
+  EXPECT_DOUBLE_EQ(smaller.min_budget, 1); // fixed by a flag
+  EXPECT_LT(smaller.max_budget, 27);
+  EXPECT_GE(smaller.max_budget, 1);
+}
+
+TEST(Fidelity, TimeBudgetsAsTheBookRanThem) {
+  // --budget-type time --min-budget 100 --max-budget 1500, eta 3: 2000 s of search on two workers keeps them.
+  FidelityInputs in;
+  in.search_seconds = 2000;
+  in.workers = 2;
+  in.pace = {0.5, 20.0, 1.0, true};
+  in.min_budget = 100;
+  in.max_budget = 1500;
+  in.eta = 3;
+  in.min_fixed = in.max_fixed = true;
+  in.smallest_budget = 5;
+  auto plan = plan_fidelity(in);
+  ASSERT_TRUE(plan.fits);
+  EXPECT_DOUBLE_EQ(plan.min_budget, 100);
+  EXPECT_DOUBLE_EQ(plan.max_budget, 1500);
+  // Without the flags (a preset's values) and 300 s, the seconds per trial come down.
+  in.min_fixed = in.max_fixed = false;
+  in.search_seconds = 300;
+  plan = plan_fidelity(in);
+  ASSERT_TRUE(plan.fits);
+  EXPECT_LE(plan.cycle_seconds, 600);
+  EXPECT_LT(plan.max_budget, 1500);
+  EXPECT_LE(plan.first_trial_seconds * k_pace_safety, k_first_model_share * 300 + 1e-9);
+}
+
+TEST(Fidelity, NotEvenTheSmallestStepFitsAndTheMessageSaysWhatWould) {
+  FidelityInputs in;
+  in.search_seconds = 50;
+  in.workers = 1;
+  in.pace = {0.5, 1.0, 1.0, true};
+  in.min_budget = 100;
+  in.max_budget = 1500;
+  in.min_fixed = true;
+  in.smallest_budget = 5;
+  const auto plan = plan_fidelity(in);
+  EXPECT_FALSE(plan.fits);
+  EXPECT_EQ(plan.reason, "the smallest trial (100 s) takes about 100.5 s at the measured pace, and the search has "
+                         "50.0 s; it needs about 51 s more of --budget, or --min-budget 49.5 or less");
+  // Epochs, nothing fixed: even a few batches do not fit.
+  auto images = in;
+  images.pace = {0.5, 270.0, 10.0, false};
+  images.min_fixed = false;
+  images.min_budget = 1;
+  images.max_budget = 9;
+  images.smallest_budget = 0.04;
+  images.search_seconds = 8;
+  const auto none = plan_fidelity(images);
+  EXPECT_FALSE(none.fits);
+  EXPECT_NE(none.reason.find("the smallest trial (0.04 epochs) takes about 21.3 s"), std::string::npos) << none.reason;
+}
