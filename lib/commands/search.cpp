@@ -55,9 +55,10 @@ constexpr double k_refit_share = 0.25;
 // The refit's time is estimated from the best trial's own (and its ancestors') time, scaled by the data size,
 // times this safety factor.
 constexpr double k_refit_safety = 1.15;
-// The export also needs time in proportion to the evaluations it runs (the test set; a validation pass of a
-// trial that ends just before the deadline): the search measures its trials' validation passes and, when
-// k_export_min_s + k_export_safety x that estimate exceeds the reserve, brings its deadline forward.
+// The export also needs time in proportion to the evaluation it runs (the test set): the search measures the
+// validation passes (the pace probe's, then its trials') and, when k_export_min_s + k_export_safety x that
+// estimate exceeds the reserve, brings its deadline forward. (A trial does not start a validation pass that
+// would end after the deadline: it stops and is PRUNED instead.)
 constexpr double k_export_safety = 1.5;
 // How many raw samples the export check compares between the saved file and the model in memory.
 constexpr std::int64_t k_check_samples = 64;
@@ -463,7 +464,7 @@ int search(const SearchOptions& o, std::ostream& out) {
   EvalPace eval_pace;
   const std::int64_t test_samples = test ? test->size() : 0;
   const auto export_reserve = [&] {
-    const double measured = k_export_min_s + k_export_safety * eval_pace.seconds_for(test_samples + split.validation.size());
+    const double measured = k_export_min_s + k_export_safety * eval_pace.seconds_for(test_samples);
     return std::max(static_export_reserve, measured);
   };
 
@@ -471,6 +472,7 @@ int search(const SearchOptions& o, std::ostream& out) {
   // refuse, as any changed setting does); a new one measures the pace of the space's default configuration and
   // sizes them to the time (budgets set by flags stay).
   nlohmann::json fidelity;
+  double prior_seconds_per_unit = 0; // the measured pace, for the first trials' deadline checks
   if (const auto stored = o.resume ? stored_settings(*storage, study_name) : std::nullopt;
       stored && stored->contains("min_budget") && stored->contains("max_budget")) {
     if (!o.min_budget) run.budget.min_budget = stored->at("min_budget").get<double>();
@@ -478,7 +480,9 @@ int search(const SearchOptions& o, std::ostream& out) {
     fidelity = {{"resumed", true}, {"min_budget", run.budget.min_budget}, {"max_budget", run.budget.max_budget}};
   } else {
     const core::Hyperparameters default_hp(space::to_json(setup.space.default_config()));
-    const auto measured = train::measure_pace(default_hp, split.train, split.validation, o.seed, device);
+    train::PaceOptions probe;
+    probe.eval_batch_size = run.training.eval_batch_size;
+    const auto measured = train::measure_pace(default_hp, split.train, split.validation, o.seed, device, probe);
     eval_pace.observe(measured.eval_seconds_per_sample * static_cast<double>(measured.samples_evaluated),
                       measured.samples_evaluated);
     const double search_seconds = std::chrono::duration<double>(after(end, -(export_reserve() + refit_reserve)) - Clock::now()).count();
@@ -488,6 +492,7 @@ int search(const SearchOptions& o, std::ostream& out) {
     spdlog::info("rungs: {}", planned.plan.reason);
     run.budget.min_budget = planned.plan.min_budget;
     run.budget.max_budget = planned.plan.max_budget;
+    prior_seconds_per_unit = planned.plan.first_trial_seconds / planned.plan.min_budget;
     fidelity = planned.json;
   }
   const auto search_deadline = after(end, -(export_reserve() + refit_reserve));
@@ -553,6 +558,7 @@ int search(const SearchOptions& o, std::ostream& out) {
     std::optional<train::Trainer> trainer;
     if (ctx.resume_from) trainer.emplace(train::Trainer::resume(*ctx.resume_from, hp, split.train, split.validation, device));
     else trainer.emplace(hp, split.train, split.validation, ctx.seed, device);
+    trainer->set_eval_batch_size(run.training.eval_batch_size);
     train::TrainBudget train_budget;
     if (time_budget) train_budget.seconds = ctx.budget;
     else train_budget.epochs = ctx.budget;
@@ -577,7 +583,12 @@ int search(const SearchOptions& o, std::ostream& out) {
       }
       return go_on;
     };
-    callbacks.should_stop = [&] { return ctx.stop_requested(); };
+    // Out of time: the deadline has passed, or the validation pass that ends the epoch could not end before it.
+    bool out_of_time = false;
+    callbacks.should_stop = [&] {
+      out_of_time = ctx.stop && ctx.stop->seconds_left() < eval_pace.seconds_for(split.validation.size());
+      return ctx.stop_requested() || out_of_time;
+    };
     callbacks.evaluate_on_stop = false; // out of time: the trial becomes PRUNED and is rerun on resume
     const auto r = trainer->train(train_budget, callbacks);
     if (r.status == train::TrainStatus::failed) throw Error(r.message);
@@ -587,6 +598,7 @@ int search(const SearchOptions& o, std::ostream& out) {
     const bool reached = time_budget ? trainer->seconds_trained() >= ctx.budget : trainer->epochs_done() >= ctx.budget - 1e-9;
     if (r.status == train::TrainStatus::stopped && !early_stopped && !reached) {
       result.stopped = true;
+      result.out_of_time = out_of_time;
       return result;
     }
     if (!ctx.checkpoint_dir.empty()) {
@@ -617,7 +629,7 @@ int search(const SearchOptions& o, std::ostream& out) {
       if (!checkpoint) return;
       auto pipeline = train::load_checkpoint_pipeline(*checkpoint);
       pipeline.module.eval();
-      const auto probabilities = export_::predict_probabilities(pipeline.module, test->features);
+      const auto probabilities = export_::predict_probabilities(pipeline.module, test->features, run.training.eval_batch_size);
       const double accuracy = probabilities.argmax(1).eq(labels).to(torch::kFloat64).mean().item<double>();
       const double found = t.finished_at.value_or(unix_now()) - started_unix;
       trace_file << fmt::format("{:.3f},{},{:g},{:.6f},{:.6f}\n", found, t.id, t.budget, 1.0 - *t.loss, accuracy) << std::flush;
@@ -630,6 +642,7 @@ int search(const SearchOptions& o, std::ostream& out) {
   task.space_fingerprint = setup.space.fingerprint();
   task.describe = [&](const space::UnitVector& unit_point) { return space::to_json(setup.space.decode(unit_point)); };
   task.objective = objective;
+  task.first_config = setup.space.encode(setup.space.default_config()); // the configuration the probe measured
   exec::SearchOptions search_options;
   search_options.study_name = study_name;
   search_options.optimizer = o.optimizer;
@@ -642,6 +655,7 @@ int search(const SearchOptions& o, std::ostream& out) {
   search_options.max_iterations = o.iterations;
   search_options.deadline = search_deadline;
   search_options.checkpoint_dir = (out_dir / "checkpoints").string();
+  search_options.prior_seconds_per_unit = prior_seconds_per_unit;
 
   exec::SearchSummary summary;
   std::int64_t study_id = 0;
@@ -728,7 +742,7 @@ int search(const SearchOptions& o, std::ostream& out) {
     if (test) {
       // Exactly what `automl predict --model best_model.pt --data TEST` computes.
       auto loaded = export_::load_model(model_path);
-      const auto probabilities = export_::predict_probabilities(loaded.module, test->features);
+      const auto probabilities = export_::predict_probabilities(loaded.module, test->features, run.training.eval_batch_size);
       const auto labels = export_::labels_for_model(loaded.info.schema, *test);
       test_accuracy = probabilities.argmax(1).eq(labels).to(torch::kFloat64).mean().item<double>();
     }

@@ -68,6 +68,8 @@ struct TrialResult {
                         // is run again when the study resumes); set without a stop request, the trial FAILs
   std::optional<std::string> checkpoint; // a reference (path) to resume from, stored with the trial and budget
   nlohmann::json info = nlohmann::json::object(); // extra facts for the logs (results.json "info")
+  bool out_of_time = false; // with `stopped`: stopped before the deadline because what it still had to do (a
+                            // validation pass) could not end by then; PRUNED as for a stop request
 };
 
 // Throwing an exception makes the trial FAIL with the exception's message; the search goes on.

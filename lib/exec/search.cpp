@@ -176,7 +176,7 @@ AskResult Search::ask(const std::string& worker_suffix) {
           paces.push_back((*t.finished_at - t.started_at) / t.cost);
           pace_of[t.id] = paces.back();
         }
-      double median = 0.0;
+      double median = impl.options.prior_seconds_per_unit;
       if (!paces.empty()) {
         std::nth_element(paces.begin(), paces.begin() + static_cast<std::ptrdiff_t>(paces.size() / 2), paces.end());
         median = paces[paces.size() / 2];
@@ -225,7 +225,9 @@ AskResult Search::ask(const std::string& worker_suffix) {
         history.push_back(hpo::Observation{&p.unit, p.budget, std::numeric_limits<double>::infinity()});
     }
     core::Rng rng(proposal_seed(m_study.seed, plan.iteration, plan.slot));
-    hpo::Proposal proposal = m_optimizer.generator->propose(history, plan.budget, rng);
+    hpo::Proposal proposal;
+    if (plan.iteration == 0 && plan.slot == 0 && impl.task.first_config) proposal.unit = *impl.task.first_config;
+    else proposal = m_optimizer.generator->propose(history, plan.budget, rng);
     t.config = impl.task.describe(proposal.unit).dump();
     t.unit = std::move(proposal.unit);
     t.info = nlohmann::json{{"model_based_pick", proposal.model_based}}.dump();
@@ -271,7 +273,7 @@ study::TrialState Search::run_trial(const study::Trial& trial) {
   try {
     TrialResult r = impl.task.objective(ctx);
     checkpoint = r.checkpoint;
-    if (r.stopped && impl.stop.stop_requested()) {
+    if (r.stopped && (impl.stop.stop_requested() || (r.out_of_time && impl.stop.deadline()))) {
       state = study::TrialState::pruned;
       if (std::isfinite(r.loss)) loss = r.loss;
     } else if (r.stopped) {

@@ -32,6 +32,9 @@ struct SearchTask {
   std::string space_fingerprint;               // required: resuming with another fingerprint is refused
   ConfigDescriber describe;                    // default: {dimension_name: unit value} (null when inactive)
   Objective objective;                         // required
+  // The study's first configuration (iteration 0, slot 0) instead of a proposal: one whose pace is known (the
+  // space's default, measured before the search), so that the first model comes when it was planned to.
+  std::optional<space::UnitVector> first_config;
 };
 
 // Example: SearchOptions o; o.study_name = "mnist"; o.optimizer = "bohb"; o.workers = 2; o.deadline = deadline_in(600);
@@ -48,6 +51,9 @@ struct SearchOptions {
   std::optional<Clock::time_point> deadline; // the whole search ends by then
   std::string checkpoint_dir;                // per-trial checkpoint folders go here; empty: none
   double poll_seconds = 0.05;                // how often an idle worker looks again for runnable work
+  // Seconds of wall time per budget unit assumed until a trial has completed (a measurement made before the
+  // search); 0: none, anything may start until then.
+  double prior_seconds_per_unit = 0.0;
 };
 
 // A deadline `seconds` from now.

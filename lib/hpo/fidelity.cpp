@@ -91,9 +91,18 @@ FidelityPlan plan_fidelity(const FidelityInputs& in) {
   double cycle = cycle_seconds(pace, in.eta, min_budget, max_budget, in.hyperband);
   if (!in.max_fixed) {
     const double lowest = in.min_fixed ? in.min_budget : floor;
-    while (cycle > capacity && max_budget / in.eta >= lowest * (1 - k_slack)) {
+    const auto too_large = [&] {
+      return cycle > capacity || pace.seconds(max_budget) > k_max_trial_share * in.search_seconds;
+    };
+    while (too_large() && max_budget / in.eta >= lowest * (1 - k_slack)) {
       max_budget /= in.eta;
       min_budget = min_for(max_budget);
+      cycle = cycle_seconds(pace, in.eta, min_budget, max_budget, in.hyperband);
+    }
+    if (!in.min_fixed && (too_large() || min_budget >= max_budget * (1 - k_slack))) {
+      // One rung (the bottom of the ladder, or below it): as large as the time allows, up to the preset's.
+      max_budget = min_budget = std::min(
+          in.max_budget, std::max(floor, budget_within(pace, k_max_trial_share * in.search_seconds, 1.0)));
       cycle = cycle_seconds(pace, in.eta, min_budget, max_budget, in.hyperband);
     }
   }

@@ -4,7 +4,10 @@
 // preset's own ladder (max_budget * eta^-j) until one whole Hyperband cycle (every bracket once) fits in the
 // search's worker-seconds, so that the largest rung is reached several times, and the smallest budget shrinks
 // (fractions of an epoch: a promoted configuration continues on more of the data) so that the first models
-// exist within a small share of the time. Budgets that a flag fixed are kept as they are. Pure functions.
+// exist within a small share of the time. When that leaves one rung (or not even the bottom of the ladder
+// allows a cycle), the rung is the largest budget whose trial takes k_max_trial_share of the time, up to the
+// preset's largest (random search on the budget the time allows). Budgets that a flag fixed are kept as they
+// are. Pure functions.
 
 #include <cstddef>
 #include <string>
@@ -48,6 +51,9 @@ struct FidelityPlan {
 constexpr double k_first_model_share = 0.15;
 // ...for a configuration this much slower than the one measured (the space's sizes vary around the default).
 constexpr double k_pace_safety = 2.0;
+// A trial on the largest rung takes at most this share of the search's time (the rest is slack for a pace that
+// turns out slower than measured: a trial cut at the deadline gives no model).
+constexpr double k_max_trial_share = 0.75;
 
 FidelityPlan plan_fidelity(const FidelityInputs& in);
 

@@ -27,6 +27,7 @@ struct PaceOptions {
   std::int64_t batches = 4;              // trained batches, the first of them a warm-up
   std::int64_t eval_samples = 512;       // validation samples evaluated (at most)
   double max_seconds = 5;                // the training part stops after this, with what it measured
+  std::int64_t eval_batch_size = 1024;   // as the search's validation passes
 };
 
 // Throws what the Trainer throws for a configuration that cannot be built (the search would fail it too).

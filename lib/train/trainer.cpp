@@ -205,7 +205,7 @@ TrainResult Trainer::train(const TrainBudget& budget, const TrainCallbacks& call
       break;
     }
     const auto eval_start = Clock::now();
-    const auto eval = evaluate_preprocessed(m_val_x, m_val_y, 1024);
+    const auto eval = evaluate_preprocessed(m_val_x, m_val_y, m_eval_batch_size);
     const double eval_seconds = seconds_since(eval_start);
     if (b == batches_per_epoch) m_schedule->observe(eval.loss);
     m_seconds += seconds_since(start);
@@ -222,6 +222,11 @@ TrainResult Trainer::train(const TrainBudget& budget, const TrainCallbacks& call
   }
   m_pipeline.module.train(false);
   return result;
+}
+
+void Trainer::set_eval_batch_size(std::int64_t batch_size) {
+  if (batch_size < 1) throw InputError(fmt::format("eval_batch_size: must be >= 1, got {}", batch_size));
+  m_eval_batch_size = batch_size;
 }
 
 void Trainer::save_checkpoint(const fs::path& dir) const {

@@ -76,10 +76,10 @@ TEST(Fidelity, TheFirstRungIsSizedFromThePace) {
   in.smallest_budget = 2048.0 / 54000.0;
   const auto plan = plan_fidelity(in);
   ASSERT_TRUE(plan.fits) << plan.reason;
-  EXPECT_LE(plan.min_budget, 1.0 / 9 + 1e-12); // 30 s of training and a validation pass
-  EXPECT_GE(plan.min_budget, in.smallest_budget - 1e-12);
+  // One rung: what 75% of the time allows (34 s of training and a validation pass).
+  EXPECT_DOUBLE_EQ(plan.min_budget, plan.max_budget);
+  EXPECT_NEAR(plan.max_budget, (0.75 * 60 - 0.5 - 10) / 270, 1e-12);
   EXPECT_LE(plan.first_trial_seconds, 60);
-  EXPECT_LE(plan.max_budget, 1.0 / 9 + 1e-12);
   // A faster pace gives a larger first rung.
   in.pace.epoch_seconds = 27;
   in.pace.eval_seconds = 1;
@@ -152,4 +152,22 @@ TEST(Fidelity, NotEvenTheSmallestStepFitsAndTheMessageSaysWhatWould) {
   const auto none = plan_fidelity(images);
   EXPECT_FALSE(none.fits);
   EXPECT_NE(none.reason.find("the smallest trial (0.04 epochs) takes about 21.3 s"), std::string::npos) << none.reason;
+}
+
+TEST(Fidelity, BelowTheLadderOneRungTakesWhatTheTimeAllows) {
+  // Images on a busy machine: ~200 s an epoch, 9 s a validation pass, 55 s for the search. The ladder comes down
+  // to one rung (1/9 epoch: 31.7 s); one trial may take 75% of the time, so the rung grows to what that allows.
+  FidelityInputs in;
+  in.search_seconds = 55;
+  in.workers = 1;
+  in.pace = {0.5, 200.0, 9.0, false};
+  in.min_budget = 1;
+  in.max_budget = 9;
+  in.eta = 3;
+  in.smallest_budget = 2048.0 / 54000.0;
+  const auto plan = plan_fidelity(in);
+  ASSERT_TRUE(plan.fits) << plan.reason;
+  EXPECT_DOUBLE_EQ(plan.min_budget, plan.max_budget);
+  EXPECT_NEAR(plan.first_trial_seconds, k_max_trial_share * 55, 1e-9);
+  EXPECT_NEAR(plan.max_budget, (0.75 * 55 - 0.5 - 9) / 200, 1e-12);
 }

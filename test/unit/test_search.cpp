@@ -294,6 +294,26 @@ TEST(Search, StoppingWithoutAStopRequestIsAFailureNotARerunLoop) {
   }
 }
 
+TEST(Search, StoppingBecauseTheRestWouldNotEndBeforeTheDeadlineIsPruned) {
+  // The objective stops by itself when its validation pass could not end before the deadline (out_of_time):
+  // PRUNED, to be run again on resume, like a trial stopped by the deadline; not a failure.
+  TempDir dir;
+  automl::study::SqliteStorage storage((dir / "s.db").string());
+  const auto out_of_time = [](const TrialContext&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return TrialResult{0.5, true, std::nullopt, {}, true};
+  };
+  auto o = options("random", 1);
+  o.deadline = automl::exec::deadline_in(0.5);
+  const auto summary = automl::exec::run_search(storage, task(out_of_time), o);
+  EXPECT_GE(summary.pruned, 1u);
+  EXPECT_EQ(summary.failed, 0u);
+  for (const auto& t : storage.trials(1)) EXPECT_EQ(t.state, TrialState::pruned);
+  // Without a deadline there is nothing to be out of: a failure, as any stop without a request.
+  automl::study::SqliteStorage other((dir / "t.db").string());
+  EXPECT_EQ(automl::exec::run_search(other, task(out_of_time), options("random", 1)).failed, 1u);
+}
+
 TEST(Search, TrialsStoppedByTheDeadlineRunAgainOnResume) {
   TempDir dir;
   automl::study::SqliteStorage storage((dir / "s.db").string());
