@@ -53,8 +53,9 @@ LrSchedule::LrSchedule(const core::Hyperparameters& hp, double base_lr)
   }
 }
 
-double LrSchedule::lr(std::int64_t e) const {
-  const double epoch = static_cast<double>(e);
+double LrSchedule::lr(std::int64_t e) const { return lr_at(static_cast<double>(e)); }
+
+double LrSchedule::lr_at(double epoch) const {
   if (m_name == "cosine_annealing")
     return m_eta_min + (m_base_lr - m_eta_min) * (1 + std::cos(k_pi * epoch / static_cast<double>(m_period))) / 2;
   if (m_name == "cosine_annealing_with_restarts") {
@@ -67,7 +68,7 @@ double LrSchedule::lr(std::int64_t e) const {
     }
     return m_eta_min + (m_base_lr - m_eta_min) * (1 + std::cos(k_pi * t / cycle)) / 2;
   }
-  if (m_name == "step") return m_base_lr * std::pow(m_gamma, static_cast<double>(e / m_period));
+  if (m_name == "step") return m_base_lr * std::pow(m_gamma, std::floor(epoch / static_cast<double>(m_period) + 1e-9));
   if (m_name == "exponential") return m_base_lr * std::pow(m_gamma, epoch);
   if (m_name == "plateau") return m_base_lr * m_scale;
   return m_base_lr;

@@ -25,6 +25,9 @@ public:
 
   // The learning rate for the epoch that starts after `epochs_done` full epochs.
   double lr(std::int64_t epochs_done) const;
+  // The same schedule at a fractional point of its time axis (for a schedule compressed into less than an
+  // epoch: Trainer::set_schedule_scale). lr_at(e) == lr(e) for whole e.
+  double lr_at(double epoch) const;
   // Called after each epoch with the validation loss (only plateau uses it).
   void observe(double validation_loss);
 

@@ -147,8 +147,9 @@ TrainResult Trainer::train(const TrainBudget& budget, const TrainCallbacks& call
       last_batch = std::min<std::int64_t>(
           batches_per_epoch,
           static_cast<std::int64_t>(std::ceil((budget.epochs - static_cast<double>(epoch)) * static_cast<double>(batches_per_epoch) - 1e-6)));
-    const double lr = m_schedule->lr(epoch);
-    m_optimizer->set_lr(lr);
+    const bool per_batch_lr = m_schedule_scale != 1.0;
+    double lr = m_schedule->lr(epoch);
+    if (!per_batch_lr) m_optimizer->set_lr(lr);
 
     const auto seed = epoch_seed(m_seed, epoch);
     auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
@@ -176,6 +177,11 @@ TrainResult Trainer::train(const TrainBudget& budget, const TrainCallbacks& call
         stop = true;
         result.status = out_of_time ? TrainStatus::budget_reached : TrainStatus::stopped;
         break;
+      }
+      if (per_batch_lr) {
+        lr = m_schedule->lr_at((static_cast<double>(epoch) + static_cast<double>(b) / static_cast<double>(batches_per_epoch)) /
+                               m_schedule_scale);
+        m_optimizer->set_lr(lr);
       }
       const auto idx = order.narrow(0, b * m_batch_size, std::min(m_batch_size, n - b * m_batch_size));
       auto xb = m_train_x.index_select(0, idx);
@@ -222,6 +228,11 @@ TrainResult Trainer::train(const TrainBudget& budget, const TrainCallbacks& call
   }
   m_pipeline.module.train(false);
   return result;
+}
+
+void Trainer::set_schedule_scale(double scale) {
+  if (!(scale > 0)) throw InputError(fmt::format("schedule scale: must be > 0, got {}", scale));
+  m_schedule_scale = scale;
 }
 
 void Trainer::set_eval_batch_size(std::int64_t batch_size) {

@@ -96,6 +96,11 @@ public:
 
   // Batch size of the validation passes (default 1024; convolutional networks evaluate faster on ~256 on CPUs).
   void set_eval_batch_size(std::int64_t batch_size);
+  // One epoch of the learning-rate schedule lasts `scale` epochs of training (default 1: the schedule steps once
+  // an epoch, as PyTorch's schedulers stepped per epoch). A search that shrinks its rungs to fit its time
+  // shrinks the schedule with them (scale < 1): the rate is then set at every batch, from the fractional point
+  // the training has reached, so that a schedule meant for 10 epochs anneals within a fraction of one.
+  void set_schedule_scale(double scale);
 
   Pipeline& pipeline() { return m_pipeline; }
   double epochs_done() const { return m_epochs_done; }
@@ -113,6 +118,7 @@ private:
   torch::Tensor m_train_x, m_train_y, m_val_x, m_val_y, m_class_weights;
   std::int64_t m_batch_size;
   std::int64_t m_eval_batch_size = 1024;
+  double m_schedule_scale = 1.0;
   double m_mixup_alpha;
   std::unique_ptr<Optimizer> m_optimizer;
   std::unique_ptr<LrSchedule> m_schedule;

@@ -25,6 +25,20 @@ FidelityInputs tiny_cs(double search_seconds, std::size_t workers, double epoch_
   return in;
 }
 
+// The image tiny_cs preset (rungs 1-9 epochs) on 54000 training images: `epoch_seconds` an epoch on one thread,
+// `eval_seconds` a validation pass.
+FidelityInputs images(double search_seconds, double epoch_seconds, double eval_seconds) {
+  FidelityInputs in;
+  in.search_seconds = search_seconds;
+  in.workers = 1;
+  in.pace = {0.5, epoch_seconds, eval_seconds, false};
+  in.min_budget = 1;
+  in.max_budget = 9;
+  in.eta = 3;
+  in.smallest_budget = 2048.0 / 54000.0;
+  return in;
+}
+
 } // namespace
 
 TEST(Fidelity, TrialSecondsCountSetupTrainingAndValidationPasses) {
@@ -65,18 +79,11 @@ TEST(Fidelity, TheLargestRungComesDownTheLadderUntilACycleFits) {
 }
 
 TEST(Fidelity, TheFirstRungIsSizedFromThePace) {
-  // Images: ~270 s an epoch on one thread, 10 s a validation pass, 60 s for the search.
-  FidelityInputs in;
-  in.search_seconds = 60;
-  in.workers = 1;
-  in.pace = {0.5, 270.0, 10.0, false};
-  in.min_budget = 1;
-  in.max_budget = 9;
-  in.eta = 3;
-  in.smallest_budget = 2048.0 / 54000.0;
+  // Images: ~270 s an epoch on one thread, 10 s a validation pass, 60 s for the search. The ladder comes down to
+  // one rung (1/9 epoch: 40.5 s); one trial may take 75% of the time, so the rung grows to what that allows.
+  auto in = images(60, 270, 10);
   const auto plan = plan_fidelity(in);
   ASSERT_TRUE(plan.fits) << plan.reason;
-  // One rung: what 75% of the time allows (34 s of training and a validation pass).
   EXPECT_DOUBLE_EQ(plan.min_budget, plan.max_budget);
   EXPECT_NEAR(plan.max_budget, (0.75 * 60 - 0.5 - 10) / 270, 1e-12);
   EXPECT_LE(plan.first_trial_seconds, 60);
@@ -142,32 +149,9 @@ TEST(Fidelity, NotEvenTheSmallestStepFitsAndTheMessageSaysWhatWould) {
   EXPECT_EQ(plan.reason, "the smallest trial (100 s) takes about 100.5 s at the measured pace, and the search has "
                          "50.0 s; it needs about 51 s more of --budget, or --min-budget 49.5 or less");
   // Epochs, nothing fixed: even a few batches do not fit.
-  auto images = in;
-  images.pace = {0.5, 270.0, 10.0, false};
-  images.min_fixed = false;
-  images.min_budget = 1;
-  images.max_budget = 9;
-  images.smallest_budget = 0.04;
-  images.search_seconds = 8;
-  const auto none = plan_fidelity(images);
+  auto short_images = images(8, 270, 10);
+  short_images.smallest_budget = 0.04;
+  const auto none = plan_fidelity(short_images);
   EXPECT_FALSE(none.fits);
   EXPECT_NE(none.reason.find("the smallest trial (0.04 epochs) takes about 21.3 s"), std::string::npos) << none.reason;
-}
-
-TEST(Fidelity, BelowTheLadderOneRungTakesWhatTheTimeAllows) {
-  // Images on a busy machine: ~200 s an epoch, 9 s a validation pass, 55 s for the search. The ladder comes down
-  // to one rung (1/9 epoch: 31.7 s); one trial may take 75% of the time, so the rung grows to what that allows.
-  FidelityInputs in;
-  in.search_seconds = 55;
-  in.workers = 1;
-  in.pace = {0.5, 200.0, 9.0, false};
-  in.min_budget = 1;
-  in.max_budget = 9;
-  in.eta = 3;
-  in.smallest_budget = 2048.0 / 54000.0;
-  const auto plan = plan_fidelity(in);
-  ASSERT_TRUE(plan.fits) << plan.reason;
-  EXPECT_DOUBLE_EQ(plan.min_budget, plan.max_budget);
-  EXPECT_NEAR(plan.first_trial_seconds, k_max_trial_share * 55, 1e-9);
-  EXPECT_NEAR(plan.max_budget, (0.75 * 55 - 0.5 - 9) / 200, 1e-12);
 }

@@ -122,6 +122,16 @@ TEST(Schedulers, ClosedForms) {
   EXPECT_NEAR(lr({{"lr_scheduler", "exponential"}, {"gamma", 0.9}}, 2), 0.81, 1e-12);
 }
 
+TEST(Schedulers, FractionalPointsOfTheSchedule) {
+  const LrSchedule cosine(Hyperparameters(nlohmann::json{{"lr_scheduler", "cosine_annealing"}, {"T_max", 10}}), 1.0);
+  EXPECT_DOUBLE_EQ(cosine.lr_at(5.0), cosine.lr(5));
+  EXPECT_NEAR(cosine.lr_at(2.5), (1 + std::cos(3.14159265358979323846 / 4)) / 2, 1e-12);
+  const LrSchedule step(Hyperparameters(nlohmann::json{{"lr_scheduler", "step"}, {"step_size", 3}, {"gamma", 0.5}}), 1.0);
+  EXPECT_DOUBLE_EQ(step.lr_at(2.99), 1.0);
+  EXPECT_DOUBLE_EQ(step.lr_at(3.0), 0.5);
+  EXPECT_DOUBLE_EQ(step.lr_at(6.5), step.lr(6));
+}
+
 TEST(Schedulers, PlateauReducesAfterPatienceAndRestores) {
   LrSchedule s(Hyperparameters(nlohmann::json{{"lr_scheduler", "plateau"}, {"patience", 2}, {"factor", 0.5}}), 1.0);
   s.observe(1.0);

@@ -107,6 +107,24 @@ TEST(Trainer, FractionalEpochs) {
   EXPECT_DOUBLE_EQ(t.epochs_done(), 1.5);
 }
 
+TEST(Trainer, AScaledScheduleAnnealsWithinAFractionOfAnEpoch) {
+  // Cosine over 10 schedule epochs, one schedule epoch = 0.05 training epochs: annealed by half an epoch.
+  const auto d = blob_split();
+  auto config = k_mlp;
+  config["lr_scheduler"] = "cosine_annealing";
+  config["T_max"] = 10;
+  Trainer t(Hyperparameters(config), d.train, d.validation, 1);
+  t.set_schedule_scale(0.05);
+  const auto r = t.train({0.5, 0});
+  ASSERT_EQ(r.history.size(), 1u);
+  // The last of 4 batches started at 3/8 of an epoch = 7.5 schedule epochs: lr = 0.01 (1 + cos(0.75 pi)) / 2.
+  EXPECT_NEAR(r.history[0].lr, 0.01 * (1 + std::cos(0.75 * 3.14159265358979323846)) / 2, 1e-12);
+  // Unscaled, the rate stays at its epoch-0 value for the whole first epoch.
+  Trainer plain(Hyperparameters(config), d.train, d.validation, 1);
+  EXPECT_DOUBLE_EQ(plain.train({0.5, 0}).history[0].lr, 0.01);
+  EXPECT_THROW(t.set_schedule_scale(0), automl::Error);
+}
+
 TEST(Trainer, CallbackStopsAndShouldStopInterrupts) {
   const auto d = blob_split();
   Trainer t(Hyperparameters(k_mlp), d.train, d.validation, 1);
