@@ -53,7 +53,7 @@ constexpr double k_first_model_share = 0.15;
 constexpr double k_pace_safety = 2.0;
 // A trial on the largest rung takes at most this share of the search's time (the rest is slack for a pace that
 // turns out slower than measured: a trial cut at the deadline gives no model).
-constexpr double k_max_trial_share = 0.75;
+constexpr double k_max_trial_share = 0.85;
 
 FidelityPlan plan_fidelity(const FidelityInputs& in);
 

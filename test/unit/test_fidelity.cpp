@@ -80,12 +80,12 @@ TEST(Fidelity, TheLargestRungComesDownTheLadderUntilACycleFits) {
 
 TEST(Fidelity, TheFirstRungIsSizedFromThePace) {
   // Images: ~270 s an epoch on one thread, 10 s a validation pass, 60 s for the search. The ladder comes down to
-  // one rung (1/9 epoch: 40.5 s); one trial may take 75% of the time, so the rung grows to what that allows.
+  // one rung (1/9 epoch: 40.5 s); one trial may take 85% of the time, so the rung grows to what that allows.
   auto in = images(60, 270, 10);
   const auto plan = plan_fidelity(in);
   ASSERT_TRUE(plan.fits) << plan.reason;
   EXPECT_DOUBLE_EQ(plan.min_budget, plan.max_budget);
-  EXPECT_NEAR(plan.max_budget, (0.75 * 60 - 0.5 - 10) / 270, 1e-12);
+  EXPECT_NEAR(plan.max_budget, (k_max_trial_share * 60 - 0.5 - 10) / 270, 1e-12);
   EXPECT_LE(plan.first_trial_seconds, 60);
   // A faster pace gives a larger first rung.
   in.pace.epoch_seconds = 27;
