@@ -33,6 +33,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <ostream>
 #include <set>
@@ -70,6 +71,8 @@ constexpr double k_cpu_sample_s = 0.3;
 // The smallest rung trains at least this many samples (or one epoch of a smaller data set): less ranks
 // configurations by their initialisation more than by what they learn.
 constexpr double k_smallest_rung_samples = 2048;
+// Trials on less than an epoch are validated on at least this many samples (or the whole validation set).
+constexpr std::int64_t k_min_validation_samples = 2000;
 
 double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
@@ -363,6 +366,8 @@ BudgetPlan plan_budgets(const SearchOptions& o, const config::LoadedSetup& setup
   in.pace.setup_seconds = m.setup_seconds;
   in.pace.epoch_seconds = m.train_seconds_per_sample * static_cast<double>(split.train.size());
   in.pace.eval_seconds = m.eval_seconds_per_sample * static_cast<double>(split.validation.size());
+  in.pace.min_eval_fraction = std::min(1.0, static_cast<double>(k_min_validation_samples) /
+                                                static_cast<double>(std::max<std::int64_t>(1, split.validation.size())));
   in.min_budget = budget.min_budget;
   in.max_budget = budget.max_budget;
   in.eta = budget.eta;
@@ -392,6 +397,43 @@ BudgetPlan plan_budgets(const SearchOptions& o, const config::LoadedSetup& setup
                  {"reason", result.plan.reason}};
   return result;
 }
+
+// The validation set a trial is scored on. Trials below an epoch and below the largest rung are validated on a
+// stratified subset in proportion to their budget, at least k_min_validation_samples: at 1/9 epoch a pass over
+// the whole set can take longer than the training (a rung only ranks its own trials, all on the same subset).
+// The largest rung, and every budget from one epoch, use the whole set. Thread safe.
+class ValidationSubsets {
+public:
+  ValidationSubsets(const data::Dataset& validation, double max_budget, bool time_budget, std::uint64_t seed)
+      : m_validation(validation), m_max_budget(max_budget), m_time_budget(time_budget), m_seed(seed) {}
+
+  std::int64_t samples_for(double budget) const {
+    const std::int64_t n = m_validation.size();
+    if (m_time_budget || budget >= std::min(1.0, m_max_budget) * (1 - 1e-9)) return n;
+    const auto share = static_cast<std::int64_t>(std::ceil(budget * static_cast<double>(n)));
+    return std::clamp(share, std::min(n, k_min_validation_samples), n);
+  }
+
+  const data::Dataset& for_budget(double budget) {
+    const std::int64_t samples = samples_for(budget);
+    if (samples >= m_validation.size()) return m_validation;
+    std::lock_guard lock(m_mutex);
+    auto it = m_subsets.find(samples);
+    if (it == m_subsets.end()) {
+      const double fraction = static_cast<double>(samples) / static_cast<double>(m_validation.size());
+      it = m_subsets.emplace(samples, data::split_train_validation(m_validation, fraction, m_seed).validation).first;
+    }
+    return it->second;
+  }
+
+private:
+  const data::Dataset& m_validation;
+  double m_max_budget;
+  bool m_time_budget;
+  std::uint64_t m_seed;
+  std::mutex m_mutex;
+  std::map<std::int64_t, data::Dataset> m_subsets; // by size; nodes never move
+};
 
 struct ExportResult {
   nlohmann::json refit;
@@ -554,6 +596,7 @@ int search(const SearchOptions& o, std::ostream& out) {
 
   // The objective: train the configuration for `budget` epochs (or seconds), continuing from the lower rung's
   // checkpoint when promoted, reporting 1 - validation accuracy after each epoch.
+  ValidationSubsets validation_sets(split.validation, run.budget.max_budget, time_budget, o.seed);
   const auto patience = run.training.early_stopping_patience;
   const bool best_over_epochs = run.training.best_over_epochs;
   exec::Search* running_search = nullptr; // set before the search runs: the objective moves its deadline
@@ -564,8 +607,9 @@ int search(const SearchOptions& o, std::ostream& out) {
     train::configure_threads(ctx.threads);
     const core::Hyperparameters hp(*ctx.config);
     std::optional<train::Trainer> trainer;
-    if (ctx.resume_from) trainer.emplace(train::Trainer::resume(*ctx.resume_from, hp, split.train, split.validation, device));
-    else trainer.emplace(hp, split.train, split.validation, ctx.seed, device);
+    const data::Dataset& validation = validation_sets.for_budget(ctx.budget);
+    if (ctx.resume_from) trainer.emplace(train::Trainer::resume(*ctx.resume_from, hp, split.train, validation, device));
+    else trainer.emplace(hp, split.train, validation, ctx.seed, device);
     trainer->set_eval_batch_size(run.training.eval_batch_size);
     trainer->set_schedule_scale(schedule_scale);
     train::TrainBudget train_budget;
@@ -576,7 +620,7 @@ int search(const SearchOptions& o, std::ostream& out) {
     bool early_stopped = false;
     train::TrainCallbacks callbacks;
     callbacks.on_epoch = [&](const train::EpochReport& r) {
-      eval_pace.observe(r.eval_seconds, split.validation.size());
+      eval_pace.observe(r.eval_seconds, validation.size());
       replan();
       last_accuracy = r.val_accuracy;
       if (r.val_accuracy > best_accuracy) {
@@ -595,7 +639,7 @@ int search(const SearchOptions& o, std::ostream& out) {
     // Out of time: the deadline has passed, or the validation pass that ends the epoch could not end before it.
     bool out_of_time = false;
     callbacks.should_stop = [&] {
-      out_of_time = ctx.stop && ctx.stop->seconds_left() < eval_pace.seconds_for(split.validation.size());
+      out_of_time = ctx.stop && ctx.stop->seconds_left() < eval_pace.seconds_for(validation.size());
       return ctx.stop_requested() || out_of_time;
     };
     callbacks.evaluate_on_stop = false; // out of time: the trial becomes PRUNED and is rerun on resume

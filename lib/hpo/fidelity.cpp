@@ -28,6 +28,7 @@ double ladder_min(double max_budget, double eta, double target, double floor) {
 
 // The largest budget whose trial (at `safety` times the measured pace) ends within `seconds`; 0 when none.
 double budget_within(const TrialPace& pace, double seconds, double safety) {
+  // The whole validation pass: the one rung that takes what the time allows is validated on the whole set.
   const double usable = seconds / safety - pace.setup_seconds - (pace.time_budget ? 0.0 : pace.eval_seconds);
   if (usable <= 0) return 0;
   return pace.time_budget ? usable : usable / pace.epoch_seconds;
@@ -38,10 +39,15 @@ double budget_within(const TrialPace& pace, double seconds, double safety) {
 double TrialPace::seconds(double budget, double from) const {
   if (time_budget) return setup_seconds + std::max(0.0, budget - from);
   const double evals = std::max(1.0, std::ceil(budget - k_slack) - std::ceil(from - k_slack));
-  return setup_seconds + std::max(0.0, budget - from) * epoch_seconds + evals * eval_seconds;
+  const double share = budget >= std::min(full_eval_budget, 1.0) * (1 - k_slack)
+                           ? 1.0
+                           : std::clamp(budget, std::min(min_eval_fraction, 1.0), 1.0);
+  return setup_seconds + std::max(0.0, budget - from) * epoch_seconds + evals * eval_seconds * share;
 }
 
-double cycle_seconds(const TrialPace& pace, double eta, double min_budget, double max_budget, bool hyperband) {
+double cycle_seconds(const TrialPace& measured, double eta, double min_budget, double max_budget, bool hyperband) {
+  TrialPace pace = measured;
+  pace.full_eval_budget = std::min(pace.full_eval_budget, max_budget);
   if (!hyperband) return pace.seconds(max_budget);
   HyperbandOptions options;
   options.eta = eta;
@@ -86,13 +92,19 @@ FidelityPlan plan_fidelity(const FidelityInputs& in) {
     return ladder_min(max_budget, in.eta, std::min(kept_ratio, first_target), std::min(floor, max_budget));
   };
 
+  // The pace as it is with `max_budget` as the largest rung (validated on the whole set).
+  const auto pace_for = [&](double max_budget) {
+    TrialPace p = pace;
+    p.full_eval_budget = std::min(p.full_eval_budget, max_budget);
+    return p;
+  };
   double max_budget = in.max_budget;
   double min_budget = min_for(max_budget);
   double cycle = cycle_seconds(pace, in.eta, min_budget, max_budget, in.hyperband);
   if (!in.max_fixed) {
     const double lowest = in.min_fixed ? in.min_budget : floor;
     const auto too_large = [&] {
-      return cycle > capacity || pace.seconds(max_budget) > k_max_trial_share * in.search_seconds;
+      return cycle > capacity || pace_for(max_budget).seconds(max_budget) > k_max_trial_share * in.search_seconds;
     };
     while (too_large() && max_budget / in.eta >= lowest * (1 - k_slack)) {
       max_budget /= in.eta;
@@ -108,7 +120,7 @@ FidelityPlan plan_fidelity(const FidelityInputs& in) {
   }
   plan.min_budget = min_budget;
   plan.max_budget = max_budget;
-  plan.first_trial_seconds = pace.seconds(min_budget);
+  plan.first_trial_seconds = pace_for(max_budget).seconds(min_budget);
   plan.cycle_seconds = cycle;
   const bool changed = std::abs(min_budget - in.min_budget) > k_slack * in.min_budget ||
                        std::abs(max_budget - in.max_budget) > k_slack * in.max_budget;

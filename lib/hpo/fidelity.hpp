@@ -19,8 +19,13 @@ namespace automl::hpo {
 struct TrialPace {
   double setup_seconds = 0;  // per trial
   double epoch_seconds = 0;  // one epoch of training of a typical configuration on one worker, > 0
-  double eval_seconds = 0;   // one validation pass
+  double eval_seconds = 0;   // one validation pass over the whole validation set
   bool time_budget = false;  // budgets are seconds of training (validation included, as the trainer counts them)
+  // Trials below `full_eval_budget` (at most 1 epoch: the largest rung when it is smaller) are validated on a
+  // share of the validation set in proportion to their budget, at least `min_eval_fraction` of it (1: always the
+  // whole set). See commands/search.cpp, ValidationSubsets.
+  double min_eval_fraction = 1;
+  double full_eval_budget = 1;
 
   // Seconds a trial of `budget` takes from scratch; `from` > 0: the increment of a promoted trial that continues
   // from a checkpoint at budget `from`.

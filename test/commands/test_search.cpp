@@ -322,3 +322,30 @@ TEST(SearchCommand, RecordsTheCoresAndTheMeasuredPace) {
   EXPECT_LE(fidelity["max_budget"].get<double>(), 27.0);
   EXPECT_GT(j["trials"]["complete"].get<int>(), 0);
 }
+
+TEST(SearchCommand, TrialsBelowAnEpochAreValidatedOnAStratifiedSubset) {
+  // 10000 rows, 25% validation (2500), rungs 1/3 and 1 epoch: the 1/3-epoch trials are scored on a subset of
+  // k_min_validation_samples (2000), the 1-epoch trial on all 2500.
+  TempDir dir;
+  test::write_search_files(dir.path(), 10000, 120);
+  auto o = small_search(dir);
+  o.validation_split = 0.25;
+  o.min_budget = 1.0 / 3;
+  o.max_budget = 1;
+  o.iterations = 1;
+  run_json(o);
+  auto storage = study::open_storage("sqlite:///" + (dir / "run/study.db").string());
+  const auto integral = [](double x) { return std::abs(x - std::round(x)) < 1e-6; };
+  int subset_only = 0;
+  for (const auto& t : storage->trials(storage->studies().at(0).id)) {
+    ASSERT_TRUE(t.loss.has_value());
+    const double accuracy = 1 - *t.loss;
+    if (t.budget < 1) {
+      EXPECT_TRUE(integral(accuracy * 2000)) << accuracy;
+      if (!integral(accuracy * 2500)) ++subset_only;
+    } else {
+      EXPECT_TRUE(integral(accuracy * 2500)) << accuracy;
+    }
+  }
+  EXPECT_GT(subset_only, 0); // a count out of 2000 that is not one out of 2500
+}

@@ -46,6 +46,13 @@ TEST(Fidelity, TrialSecondsCountSetupTrainingAndValidationPasses) {
   EXPECT_DOUBLE_EQ(pace.seconds(0.5), 1 + 5 + 2);     // one pass at the end
   EXPECT_DOUBLE_EQ(pace.seconds(3), 1 + 30 + 3 * 2);  // one per epoch
   EXPECT_DOUBLE_EQ(pace.seconds(3, 1), 1 + 20 + 2 * 2); // a promotion continues from epoch 1
+  // Below an epoch (and below the largest rung), a share of the validation set in proportion to the budget.
+  TrialPace subsets{1.0, 10.0, 2.0, false, 0.2, 1.0};
+  EXPECT_DOUBLE_EQ(subsets.seconds(0.5), 1 + 5 + 2 * 0.5);
+  EXPECT_DOUBLE_EQ(subsets.seconds(0.1), 1 + 1 + 2 * 0.2); // at least min_eval_fraction
+  EXPECT_DOUBLE_EQ(subsets.seconds(1), 1 + 10 + 2);
+  subsets.full_eval_budget = 0.5; // the largest rung is 0.5 epochs: it is validated on the whole set
+  EXPECT_DOUBLE_EQ(subsets.seconds(0.5), 1 + 5 + 2);
   TrialPace time{1.0, 10.0, 2.0, true};
   EXPECT_DOUBLE_EQ(time.seconds(100), 101);            // the trainer counts its validation in the budget
   EXPECT_DOUBLE_EQ(time.seconds(300, 100), 201);
