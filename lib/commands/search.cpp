@@ -356,37 +356,46 @@ struct BudgetPlan {
 
 // Measures the space's default configuration here (with the threads in effect) and sizes the rungs to the
 // time the search has (hpo::plan_fidelity). Budgets set by flags stay as they are.
+hpo::TrialPace trial_pace(const train::MeasuredPace& m, const data::TrainValidation& split, bool time_budget) {
+  hpo::TrialPace pace;
+  pace.time_budget = time_budget;
+  pace.setup_seconds = m.setup_seconds;
+  pace.epoch_seconds = m.train_seconds_per_sample * static_cast<double>(split.train.size());
+  pace.eval_seconds = m.eval_seconds_per_sample * static_cast<double>(split.validation.size());
+  pace.min_eval_fraction = std::min(1.0, static_cast<double>(k_min_validation_samples) /
+                                             static_cast<double>(std::max<std::int64_t>(1, split.validation.size())));
+  return pace;
+}
+
+nlohmann::json pace_json(const hpo::TrialPace& pace) {
+  return {{"setup_s", pace.setup_seconds}, {"epoch_s", pace.epoch_seconds}, {"validation_pass_s", pace.eval_seconds}};
+}
+
+// `first`: the pace of the default configuration (the study's first trial).
 BudgetPlan plan_budgets(const SearchOptions& o, const config::LoadedSetup& setup, const data::TrainValidation& split,
-                        std::size_t workers, double search_seconds, const train::MeasuredPace& m) {
+                        std::size_t workers, double search_seconds, const train::MeasuredPace& first) {
   const auto& budget = setup.run.budget;
+  const bool time_budget = budget.budget_type == config::BudgetType::time;
   hpo::FidelityInputs in;
   in.search_seconds = search_seconds;
   in.workers = workers;
-  in.pace.time_budget = budget.budget_type == config::BudgetType::time;
-  in.pace.setup_seconds = m.setup_seconds;
-  in.pace.epoch_seconds = m.train_seconds_per_sample * static_cast<double>(split.train.size());
-  in.pace.eval_seconds = m.eval_seconds_per_sample * static_cast<double>(split.validation.size());
-  in.pace.min_eval_fraction = std::min(1.0, static_cast<double>(k_min_validation_samples) /
-                                                static_cast<double>(std::max<std::int64_t>(1, split.validation.size())));
+  in.pace = trial_pace(first, split, time_budget);
   in.min_budget = budget.min_budget;
   in.max_budget = budget.max_budget;
   in.eta = budget.eta;
   in.min_fixed = o.min_budget.has_value();
   in.max_fixed = o.max_budget.has_value();
   const double smallest_samples = std::min(k_smallest_rung_samples, static_cast<double>(split.train.size()));
-  in.smallest_budget = in.pace.time_budget
-                           ? in.pace.eval_seconds + smallest_samples * m.train_seconds_per_sample
-                           : smallest_samples / static_cast<double>(split.train.size());
+  in.smallest_budget = time_budget ? in.pace.eval_seconds + smallest_samples * first.train_seconds_per_sample
+                                   : smallest_samples / static_cast<double>(split.train.size());
   in.hyperband = o.optimizer != "random";
   BudgetPlan result;
   result.plan = hpo::plan_fidelity(in);
   result.json = {{"measured",
-                  {{"first_setup_s", m.first_setup_seconds},
-                   {"setup_s", m.setup_seconds},
-                   {"epoch_s", in.pace.epoch_seconds},
-                   {"validation_pass_s", in.pace.eval_seconds},
-                   {"samples_trained", m.samples_trained},
-                   {"samples_evaluated", m.samples_evaluated}}},
+                  {{"first_setup_s", first.first_setup_seconds},
+                   {"default", pace_json(in.pace)},
+                   {"samples_trained", first.samples_trained},
+                   {"samples_evaluated", first.samples_evaluated}}},
                  {"search_s", search_seconds},
                  {"workers", workers},
                  {"preset", {{"min_budget", budget.min_budget}, {"max_budget", budget.max_budget}}},
@@ -434,6 +443,57 @@ private:
   std::mutex m_mutex;
   std::map<std::int64_t, data::Dataset> m_subsets; // by size; nodes never move
 };
+
+// The rungs of a search, set in setup.run.budget, and what goes with them.
+struct RungPlan {
+  nlohmann::json fidelity;           // for effective_config.json
+  double prior_seconds_per_unit = 0; // the measured pace, for the first trials' deadline checks
+  double schedule_scale = 1;         // Trainer::set_schedule_scale
+};
+
+// A resumed study keeps the rungs it was planned with (a flag that asks for others makes the resume refuse, as
+// any changed setting does); a new one measures the pace of the space's default configuration and sizes them to
+// the time left for the search (`search_seconds`, asked after the measurement; budgets set by flags stay). Rungs
+// shrunk to the time shrink the learning-rate schedule with them: a cosine over 10 epochs meant for rungs up to
+// 9 epochs anneals within 0.2 epochs when the rungs end at 0.18. Throws Error (exit 1) when not even the smallest
+// trial fits.
+RungPlan plan_rungs(const SearchOptions& o, config::LoadedSetup& setup, const data::TrainValidation& split,
+                    study::Storage& storage, const std::string& study_name, torch::Device device, std::size_t workers,
+                    EvalPace& eval_pace, const std::function<double()>& search_seconds) {
+  auto& budget = setup.run.budget;
+  const double preset_max_budget = budget.max_budget;
+  RungPlan plan;
+  if (const auto stored = o.resume ? stored_settings(storage, study_name) : std::nullopt;
+      stored && stored->contains("min_budget") && stored->contains("max_budget")) {
+    if (!o.min_budget) budget.min_budget = stored->at("min_budget").get<double>();
+    if (!o.max_budget) budget.max_budget = stored->at("max_budget").get<double>();
+    plan.fidelity = {{"resumed", true}, {"min_budget", budget.min_budget}, {"max_budget", budget.max_budget}};
+  } else {
+    // The default configuration: the study's first trial. (Sampled configurations were tried too: a handful of
+    // them says too little about a space whose sizes vary a hundredfold, and the search's deadline checks use
+    // the pace of the trials themselves once they run.)
+    train::PaceOptions probe;
+    probe.eval_batch_size = setup.run.training.eval_batch_size;
+    const auto first = train::measure_pace(core::Hyperparameters(space::to_json(setup.space.default_config())),
+                                           split.train, split.validation, o.seed, device, probe);
+    eval_pace.observe(first.eval_seconds_per_sample * static_cast<double>(first.samples_evaluated),
+                      first.samples_evaluated);
+    const auto planned = plan_budgets(o, setup, split, workers, search_seconds(), first);
+    if (!planned.plan.fits)
+      throw Error(fmt::format("search: no trial can finish within --budget {:g}: {}", *o.budget, planned.plan.reason));
+    spdlog::info("rungs: {}", planned.plan.reason);
+    budget.min_budget = planned.plan.min_budget;
+    budget.max_budget = planned.plan.max_budget;
+    plan.prior_seconds_per_unit = planned.plan.first_trial_seconds / planned.plan.min_budget; // the default goes first
+    plan.fidelity = planned.json;
+  }
+  if (budget.budget_type == config::BudgetType::epochs) plan.schedule_scale = budget.max_budget / preset_max_budget;
+  plan.fidelity["schedule_scale"] = plan.schedule_scale;
+  if (plan.schedule_scale != 1.0)
+    spdlog::info("learning-rate schedules run {:.3g}x faster, as the rungs do (an epoch of the schedule is {:.3g} epochs)",
+                 1.0 / plan.schedule_scale, plan.schedule_scale);
+  return plan;
+}
 
 struct ExportResult {
   nlohmann::json refit;
@@ -510,42 +570,11 @@ int search(const SearchOptions& o, std::ostream& out) {
     return std::max(static_export_reserve, measured);
   };
 
-  // The rungs: a resumed study keeps the ones it was planned with (a flag that asks for others makes the resume
-  // refuse, as any changed setting does); a new one measures the pace of the space's default configuration and
-  // sizes them to the time (budgets set by flags stay).
-  nlohmann::json fidelity;
-  double prior_seconds_per_unit = 0; // the measured pace, for the first trials' deadline checks
-  const double preset_max_budget = run.budget.max_budget;
-  if (const auto stored = o.resume ? stored_settings(*storage, study_name) : std::nullopt;
-      stored && stored->contains("min_budget") && stored->contains("max_budget")) {
-    if (!o.min_budget) run.budget.min_budget = stored->at("min_budget").get<double>();
-    if (!o.max_budget) run.budget.max_budget = stored->at("max_budget").get<double>();
-    fidelity = {{"resumed", true}, {"min_budget", run.budget.min_budget}, {"max_budget", run.budget.max_budget}};
-  } else {
-    const core::Hyperparameters default_hp(space::to_json(setup.space.default_config()));
-    train::PaceOptions probe;
-    probe.eval_batch_size = run.training.eval_batch_size;
-    const auto measured = train::measure_pace(default_hp, split.train, split.validation, o.seed, device, probe);
-    eval_pace.observe(measured.eval_seconds_per_sample * static_cast<double>(measured.samples_evaluated),
-                      measured.samples_evaluated);
-    const double search_seconds = std::chrono::duration<double>(after(end, -(export_reserve() + refit_reserve)) - Clock::now()).count();
-    const auto planned = plan_budgets(o, setup, split, parallel.workers, search_seconds, measured);
-    if (!planned.plan.fits)
-      throw Error(fmt::format("search: no trial can finish within --budget {:g}: {}", budget, planned.plan.reason));
-    spdlog::info("rungs: {}", planned.plan.reason);
-    run.budget.min_budget = planned.plan.min_budget;
-    run.budget.max_budget = planned.plan.max_budget;
-    prior_seconds_per_unit = planned.plan.first_trial_seconds / planned.plan.min_budget;
-    fidelity = planned.json;
-  }
+  const RungPlan rungs = plan_rungs(o, setup, split, *storage, study_name, device, parallel.workers, eval_pace, [&] {
+    return std::chrono::duration<double>(after(end, -(export_reserve() + refit_reserve)) - Clock::now()).count();
+  });
   const auto search_deadline = after(end, -(export_reserve() + refit_reserve));
-  // Rungs shrunk to the time shrink the learning-rate schedule with them (a cosine over 10 epochs meant for
-  // rungs up to 9 epochs anneals within 0.2 epochs when the rungs end at 0.18): Trainer::set_schedule_scale.
-  const double schedule_scale = time_budget ? 1.0 : run.budget.max_budget / preset_max_budget;
-  fidelity["schedule_scale"] = schedule_scale;
-  if (schedule_scale != 1.0)
-    spdlog::info("learning-rate schedules run {:.3g}x faster, as the rungs do (an epoch of the schedule is {:.3g} epochs)",
-                 1.0 / schedule_scale, schedule_scale);
+  const double schedule_scale = rungs.schedule_scale;
   spdlog::info("search '{}': {} samples from {} ({} train, {} validation), space {} ({} dimensions), {}, trial "
                "budgets {:g}-{:g} {}, eta {:g}",
                study_name, dataset.size(), o.data, split.train.size(), split.validation.size(),
@@ -590,7 +619,7 @@ int search(const SearchOptions& o, std::ostream& out) {
                              {"workers", parallel.workers},
                              {"threads", parallel.threads},
                              {"reason", parallel.reason}}},
-                           {"fidelity", fidelity},
+                           {"fidelity", rungs.fidelity},
                            {"started_at", iso_time(started_unix)}};
   std::ofstream(out_dir / "effective_config.json") << effective.dump(2) << "\n";
 
@@ -708,7 +737,7 @@ int search(const SearchOptions& o, std::ostream& out) {
   search_options.max_iterations = o.iterations;
   search_options.deadline = search_deadline;
   search_options.checkpoint_dir = (out_dir / "checkpoints").string();
-  search_options.prior_seconds_per_unit = prior_seconds_per_unit;
+  search_options.prior_seconds_per_unit = rungs.prior_seconds_per_unit;
 
   exec::SearchSummary summary;
   std::int64_t study_id = 0;
@@ -796,7 +825,7 @@ int search(const SearchOptions& o, std::ostream& out) {
     if (test) {
       // Exactly what `automl predict --model best_model.pt --data TEST` computes.
       auto loaded = export_::load_model(model_path);
-      const auto probabilities = export_::predict_probabilities(loaded.module, test->features, run.training.eval_batch_size);
+      const auto probabilities = export_::predict_probabilities(loaded.module, test->features);
       const auto labels = export_::labels_for_model(loaded.info.schema, *test);
       test_accuracy = probabilities.argmax(1).eq(labels).to(torch::kFloat64).mean().item<double>();
     }

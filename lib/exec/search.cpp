@@ -110,6 +110,9 @@ struct Search::Impl {
   std::mutex mutex;
   std::condition_variable trial_finished;
   SearchSummary summary;
+  // A trial stopped because what it still had to do could not end before the deadline: no other trial could
+  // either (each ends with a validation pass), so none starts any more; running ones go on.
+  std::atomic<bool> out_of_time{false};
 
   Impl(study::Storage& s, SearchTask t, const SearchOptions& o)
       : storage(s), task(std::move(t)), options(o), stop(o.deadline) {}
@@ -156,6 +159,10 @@ Search::~Search() = default;
 AskResult Search::ask(const std::string& worker_suffix) {
   Impl& impl = *m_impl;
   AskResult result;
+  if (impl.out_of_time) {
+    result.outcome = AskOutcome::out_of_time;
+    return result;
+  }
   hpo::PlanLimits limits;
   limits.max_iterations = impl.options.max_iterations;
   limits.max_total_cost = impl.options.max_total_budget;
@@ -275,6 +282,7 @@ study::TrialState Search::run_trial(const study::Trial& trial) {
     checkpoint = r.checkpoint;
     if (r.stopped && (impl.stop.stop_requested() || (r.out_of_time && impl.stop.deadline()))) {
       state = study::TrialState::pruned;
+      if (r.out_of_time) impl.out_of_time = true;
       if (std::isfinite(r.loss)) loss = r.loss;
     } else if (r.stopped) {
       // PRUNED trials are run again; one that stops on its own would be run again and again.

@@ -12,8 +12,12 @@ struct IterationScan {
   std::optional<PlannedJob> next;
 };
 
+// `affordable` (may be empty): among the configurations a rung promotes, the best one that can still finish is
+// offered (a slow configuration at the top of the ranking does not hold back the others); when none can, the
+// best one, for the caller to pass over.
 IterationScan scan_iteration(const BracketSchedule& schedule, std::size_t iteration,
-                             const std::vector<const JobRecord*>& jobs, bool continue_promoted) {
+                             const std::vector<const JobRecord*>& jobs, bool continue_promoted,
+                             const std::function<bool(const PlannedJob&)>& affordable = {}) {
   const BracketShape shape = schedule.bracket(iteration);
   std::vector<std::vector<const JobRecord*>> rungs(shape.sizes.size());
   for (const JobRecord* job : jobs)
@@ -65,9 +69,13 @@ IterationScan scan_iteration(const BracketSchedule& schedule, std::size_t iterat
       job.parent_id = candidate->id;
       job.budget = shape.budgets[r + 1];
       job.cost = continue_promoted ? shape.budgets[r + 1] - candidate->budget : shape.budgets[r + 1];
-      scan.next = job;
-      return scan;
+      if (!scan.next) scan.next = job;
+      if (!affordable || affordable(job)) {
+        scan.next = job;
+        return scan;
+      }
     }
+    if (scan.next) return scan;
   }
   return scan;
 }
@@ -120,7 +128,7 @@ PlannedJob plan_next_job(const BracketSchedule& schedule, const std::vector<JobR
   std::size_t next_iteration = 0;
   for (const auto& [iteration, records] : iterations) {
     next_iteration = std::max(next_iteration, iteration + 1);
-    IterationScan scan = scan_iteration(schedule, iteration, records, limits.continue_promoted);
+    IterationScan scan = scan_iteration(schedule, iteration, records, limits.continue_promoted, limits.affordable);
     if (scan.next) {
       if (!fits(*scan.next)) return idle();
       if (affordable(*scan.next)) return *scan.next;

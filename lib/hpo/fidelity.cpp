@@ -48,6 +48,9 @@ double TrialPace::seconds(double budget, double from) const {
 double cycle_seconds(const TrialPace& measured, double eta, double min_budget, double max_budget, bool hyperband) {
   TrialPace pace = measured;
   pace.full_eval_budget = std::min(pace.full_eval_budget, max_budget);
+  // Sampled configurations are slower than the default on average (k_typical_pace): training and validation.
+  pace.epoch_seconds *= k_typical_pace;
+  pace.eval_seconds *= k_typical_pace;
   if (!hyperband) return pace.seconds(max_budget);
   HyperbandOptions options;
   options.eta = eta;
@@ -69,7 +72,7 @@ FidelityPlan plan_fidelity(const FidelityInputs& in) {
   const double floor = in.min_fixed ? in.min_budget : std::min(in.smallest_budget, in.min_budget);
   FidelityPlan plan;
 
-  // Not even the smallest step fits: say what would.
+  // Not even the smallest step of the first configuration fits: say what would.
   const double smallest_seconds = pace.seconds(floor);
   if (smallest_seconds > in.search_seconds) {
     plan.fits = false;
@@ -124,8 +127,8 @@ FidelityPlan plan_fidelity(const FidelityInputs& in) {
   plan.cycle_seconds = cycle;
   const bool changed = std::abs(min_budget - in.min_budget) > k_slack * in.min_budget ||
                        std::abs(max_budget - in.max_budget) > k_slack * in.max_budget;
-  plan.reason = fmt::format("trial budgets {}-{}{}: a smallest trial takes about {:.1f} s, one Hyperband cycle about "
-                            "{:.0f} of the {:.0f} worker-seconds",
+  plan.reason = fmt::format("trial budgets {}-{}{}: the first trial takes about {:.1f} s, one Hyperband cycle about "
+                            "{:.0f} of the {:.0f} worker-seconds (at the first configuration's pace)",
                             budget_text(min_budget, t), budget_text(max_budget, t),
                             changed ? fmt::format(" (the preset's {}-{} scaled to the time)", budget_text(in.min_budget, t),
                                                   budget_text(in.max_budget, t))

@@ -37,7 +37,7 @@ struct TrialPace {
 struct FidelityInputs {
   double search_seconds = 0;      // time for the trials
   std::size_t workers = 1;
-  TrialPace pace;
+  TrialPace pace;                 // measured on the study's first configuration (the space's default)
   double min_budget = 1, max_budget = 27, eta = 3; // the preset's (or the flags') budgets
   bool min_fixed = false, max_fixed = false;        // set by a flag: kept as given
   double smallest_budget = 0;     // below this a trial learns too little to rank configurations (> 0)
@@ -47,22 +47,30 @@ struct FidelityInputs {
 struct FidelityPlan {
   bool fits = true;             // the smallest trial fits in the search's time
   double min_budget = 0, max_budget = 0;
-  double first_trial_seconds = 0; // estimate for one trial on the smallest rung
+  double first_trial_seconds = 0; // estimate for the first trial (on the smallest rung)
   double cycle_seconds = 0;       // estimate for one Hyperband cycle, in worker-seconds
   std::string reason;             // for the log; when !fits, what would fit
 };
 
 // The first model should exist within this share of the search's time...
 constexpr double k_first_model_share = 0.15;
-// ...for a configuration this much slower than the one measured (the space's sizes vary around the default).
+// ...at this many times its measured pace (measurements on a few batches are noisy, and other processes come
+// and go).
 constexpr double k_pace_safety = 2.0;
+// A Hyperband cycle is costed at this many times the first configuration's pace: the space's default is a
+// middling configuration, and the sampled ones vary a hundredfold (tiny_cs: 10-1024 units, 1-9 groups of 1-4
+// blocks). Measured here on flattened MNIST: the 27 configurations of a first bracket took on average 5 to 10
+// times the default's time on the same budget; a handful of sampled configurations measured at the start said
+// less than that (one giant among them, or none).
+constexpr double k_typical_pace = 4.0;
 // A trial on the largest rung takes at most this share of the search's time (the rest is slack for a pace that
 // turns out slower than measured: a trial cut at the deadline gives no model).
 constexpr double k_max_trial_share = 0.85;
 
 FidelityPlan plan_fidelity(const FidelityInputs& in);
 
-// Worker-seconds of one Hyperband cycle (each bracket once, promotions continuing from their checkpoints).
+// Worker-seconds of one Hyperband cycle (each bracket once, promotions continuing from their checkpoints), for
+// configurations k_typical_pace times slower than `pace`.
 double cycle_seconds(const TrialPace& pace, double eta, double min_budget, double max_budget, bool hyperband);
 
 } // namespace automl::hpo

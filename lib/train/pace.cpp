@@ -2,8 +2,11 @@
 
 #include "train/trainer.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <numeric>
 #include <vector>
 
@@ -54,6 +57,14 @@ MeasuredPace measure_pace(const core::Hyperparameters& hp, const data::Dataset& 
   }
   pace.samples_trained = std::max<std::int64_t>(1, std::llround(epochs * static_cast<double>(train.size())));
   pace.train_seconds_per_sample = std::max(train_seconds, 1e-6) / static_cast<double>(pace.samples_trained);
+  // The checkpoint every trial writes at its end.
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("automl-pace-" + std::to_string(::getpid()) + "-" + std::to_string(seed));
+  start = Clock::now();
+  trainer->save_checkpoint(dir);
+  pace.setup_seconds += seconds_since(start);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
   pace.samples_evaluated = probe_validation.size();
   pace.eval_seconds_per_sample = pace.samples_evaluated > 0 ? eval_seconds / static_cast<double>(pace.samples_evaluated) : 0.0;
   return pace;

@@ -15,7 +15,8 @@ namespace automl::train {
 
 struct MeasuredPace {
   double first_setup_seconds = 0;      // building the first trainer: the preprocessing fit included
-  double setup_seconds = 0;            // building a trainer once the fit is cached (every trial pays this)
+  double setup_seconds = 0;            // what every trial pays besides training and validation: building a trainer
+                                       // once the fit is cached, and saving its checkpoint
   double train_seconds_per_sample = 0; // training, after one warm-up batch
   double eval_seconds_per_sample = 0;  // a validation pass
   std::int64_t samples_trained = 0;

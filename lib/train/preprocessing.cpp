@@ -142,45 +142,10 @@ def preprocess(self, x: Tensor) -> Tensor:
   return fit;
 }
 
-// Fitted feature preprocessing, remembered per (training tensor, settings): every trial of a search whose
-// preprocessing is constant (tiny_cs: median imputation, standardization, truncated SVD) fits the very same
-// thing, and on MNIST that costs seconds. An entry holds its training tensor, so that the tensor's identity
-// cannot be reused by another one while the entry lives. Training data is never changed in place.
-struct CachedFit {
-  torch::Tensor data;
-  std::string settings;
+// An image pipeline's preprocessing as buffers and source, like a feature fit.
+FeatureFit fit_images(const core::Hyperparameters& hp, const data::Dataset& train) {
   FeatureFit fit;
-};
-
-// Entries kept (the oldest goes first): a search uses one training set; tests use many small ones.
-constexpr std::size_t k_fit_cache_size = 4;
-
-FeatureFit cached_fit_features(const core::Hyperparameters& hp, const torch::Tensor& raw) {
-  const auto projector = hp.get_string("", "feature_preprocessor", "none");
-  std::string settings = hp.get_string("", "imputation", "median") + "|" + hp.get_string("", "scaling", "standardize") +
-                         "|" + projector;
-  if (projector == "truncated_svd" || projector == "pca")
-    settings += "|" + std::to_string(hp.get_int("feature_preprocessor:" + projector, "target_dim", 100));
-  static std::mutex mutex;
-  static std::deque<CachedFit> cache;
-  // Held while fitting: two trials starting together wait for one fit instead of doing it twice.
-  std::lock_guard lock(mutex);
-  for (const auto& entry : cache)
-    if (entry.data.is_same(raw) && entry.settings == settings) return entry.fit;
-  auto fit = fit_features(hp, raw);
-  if (cache.size() == k_fit_cache_size) cache.pop_front();
-  cache.push_back(CachedFit{raw, settings, fit});
-  return fit;
-}
-
-PreprocessingInfo apply(const FeatureFit& fit, torch::jit::Module& module) {
-  for (const auto& [name, tensor] : fit.buffers) module.register_buffer(name, tensor);
-  module.define(fit.source);
-  return fit.info;
-}
-
-PreprocessingInfo fit_images(const core::Hyperparameters& hp, const data::Dataset& train, torch::jit::Module& module) {
-  PreprocessingInfo info;
+  PreprocessingInfo& info = fit.info;
   const auto& shape = train.schema.sample_shape;
   if (shape.size() != 2 && shape.size() != 3)
     throw InputError(fmt::format("image networks need samples of H x W or C x H x W, got {} dimension(s)", shape.size()));
@@ -199,27 +164,111 @@ PreprocessingInfo fit_images(const core::Hyperparameters& hp, const data::Datase
     mean = x64.mean({0, 2, 3}, true).to(torch::kFloat32);
     std = x64.std({0, 2, 3}, /*unbiased=*/false, true).to(torch::kFloat32).clamp_min(1e-6);
   }
-  module.register_buffer("pixel_scale", torch::full({1}, scale));
-  module.register_buffer("pixel_mean", mean);
-  module.register_buffer("pixel_std", std);
+  fit.buffers = {{"pixel_scale", torch::full({1}, scale)}, {"pixel_mean", mean}, {"pixel_std", std}};
   const std::string unsqueeze = shape.size() == 2 ? "    if x.dim() == 3:\n        x = x.unsqueeze(1)\n" : "";
-  module.define(R"(
+  fit.source = R"(
 def preprocess(self, x: Tensor) -> Tensor:
     x = x.float()
-)" + unsqueeze + "    return (x / self.pixel_scale - self.pixel_mean) / self.pixel_std\n");
+)" + unsqueeze + "    return (x / self.pixel_scale - self.pixel_mean) / self.pixel_std\n";
   info.description.push_back(fmt::format("ToTensor(scale=1/{:g})", scale));
   if (normalize)
     info.description.push_back(fmt::format("Normalize(mean={:.4f}, std={:.4f}{})", mean.flatten()[0].item<double>(),
                                            std.flatten()[0].item<double>(), channels > 1 ? ", ..." : ""));
   info.output_shape = {channels, x.size(2), x.size(3)};
-  return info;
+  return fit;
+}
+
+// Fitted preprocessing, remembered per (training tensor, settings): every trial of a search whose preprocessing
+// is constant (tiny_cs: median imputation, standardization, truncated SVD; the image presets' normalisation)
+// fits the very same thing, and on MNIST that costs seconds. With it, what the fit made of the data sets it was
+// applied to (the network inputs of the training and validation sets), so that the trials share those too. An
+// entry holds its tensors, so that a tensor's identity cannot be reused by another one while the entry lives.
+// Data is never changed in place, neither the raw sets nor the preprocessed ones (trainers only read them).
+struct CachedOutput {
+  torch::Tensor raw;
+  torch::Device device;
+  torch::Tensor out;
+};
+
+struct CachedFit {
+  torch::Tensor data;
+  std::string settings;
+  FeatureFit fit;
+  std::deque<CachedOutput> outputs;
+};
+
+// Entries kept (the oldest goes first): a search uses one training set; tests use many small ones.
+constexpr std::size_t k_fit_cache_size = 4;
+// Preprocessed data sets kept per fit: training, validation and the validation subsets of a search's rungs.
+constexpr std::size_t k_outputs_per_fit = 8;
+
+std::mutex& cache_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
+std::deque<CachedFit>& fit_cache() {
+  static std::deque<CachedFit> cache;
+  return cache;
+}
+
+std::string fit_settings(const core::Hyperparameters& hp, bool for_images) {
+  if (for_images) return "image|" + std::string(hp.get_bool("", "image_normalize", true) ? "normalize" : "scale");
+  const auto projector = hp.get_string("", "feature_preprocessor", "none");
+  std::string settings = hp.get_string("", "imputation", "median") + "|" + hp.get_string("", "scaling", "standardize") +
+                         "|" + projector;
+  if (projector == "truncated_svd" || projector == "pca")
+    settings += "|" + std::to_string(hp.get_int("feature_preprocessor:" + projector, "target_dim", 100));
+  return settings;
+}
+
+FeatureFit cached_fit(const core::Hyperparameters& hp, const data::Dataset& train, bool for_images) {
+  const std::string settings = fit_settings(hp, for_images);
+  // Held while fitting: two trials starting together wait for one fit instead of doing it twice.
+  std::lock_guard lock(cache_mutex());
+  auto& cache = fit_cache();
+  for (const auto& entry : cache)
+    if (entry.data.is_same(train.features) && entry.settings == settings) return entry.fit;
+  auto fit = for_images ? fit_images(hp, train) : fit_features(hp, train.features);
+  if (cache.size() == k_fit_cache_size) cache.pop_front();
+  cache.push_back(CachedFit{train.features, settings, fit, {}});
+  return fit;
+}
+
+PreprocessingInfo apply(const FeatureFit& fit, torch::jit::Module& module) {
+  for (const auto& [name, tensor] : fit.buffers) module.register_buffer(name, tensor);
+  module.define(fit.source);
+  return fit.info;
+}
+
+// Whether `module` carries the buffers of `fit` (the very tensors: a module moved to another device does not).
+bool carries(const torch::jit::Module& module, const FeatureFit& fit) {
+  for (const auto& [name, tensor] : fit.buffers)
+    if (!module.hasattr(name) || !module.attr(name).isTensor() || !module.attr(name).toTensor().is_same(tensor)) return false;
+  return !fit.buffers.empty();
 }
 
 } // namespace
 
 PreprocessingInfo fit_preprocessing(const core::Hyperparameters& hp, const data::Dataset& train, bool for_images,
                                     torch::jit::Module& module) {
-  return for_images ? fit_images(hp, train, module) : apply(cached_fit_features(hp, train.features), module);
+  return apply(cached_fit(hp, train, for_images), module);
+}
+
+torch::Tensor preprocess_cached(torch::jit::Module& module, const torch::Tensor& raw, torch::Device device) {
+  torch::NoGradGuard no_grad;
+  const auto run = [&] { return module.get_method("preprocess")({raw.to(device)}).toTensor().contiguous(); };
+  std::lock_guard lock(cache_mutex());
+  for (auto& entry : fit_cache()) {
+    if (!carries(module, entry.fit)) continue;
+    for (const auto& o : entry.outputs)
+      if (o.raw.is_same(raw) && o.device == device) return o.out;
+    auto out = run();
+    if (entry.outputs.size() == k_outputs_per_fit) entry.outputs.pop_front();
+    entry.outputs.push_back(CachedOutput{raw, device, out});
+    return out;
+  }
+  return run();
 }
 
 } // namespace automl::train

@@ -25,4 +25,10 @@ struct PreprocessingInfo {
 PreprocessingInfo fit_preprocessing(const core::Hyperparameters& hp, const data::Dataset& train, bool for_images,
                                     torch::jit::Module& module);
 
+// module.preprocess(raw) on `device`, contiguous. When `module` carries a fit that is still cached (the fit is
+// shared by the trials of a search) the result is remembered per (raw tensor, device) and shared: the trials of
+// a search preprocess their training and validation sets once. Callers must not change the result in place.
+// Thread safe.
+torch::Tensor preprocess_cached(torch::jit::Module& module, const torch::Tensor& raw, torch::Device device);
+
 } // namespace automl::train

@@ -1,6 +1,7 @@
 #include "train/trainer.hpp"
 
 #include "core/error.hpp"
+#include "train/preprocessing.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -34,9 +35,8 @@ std::uint64_t epoch_seed(std::uint64_t seed, std::int64_t epoch) {
 }
 
 torch::Tensor preprocess(torch::jit::Module& module, const data::Dataset& d, torch::Device device) {
-  torch::NoGradGuard no_grad;
   if (d.size() == 0) return torch::empty({0}, device);
-  return module.get_method("preprocess")({d.features.to(device)}).toTensor().contiguous();
+  return preprocess_cached(module, d.features, device);
 }
 
 std::vector<torch::Tensor> parameters_of(const torch::jit::Module& module) {

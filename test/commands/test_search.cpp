@@ -315,7 +315,7 @@ TEST(SearchCommand, RecordsTheCoresAndTheMeasuredPace) {
   EXPECT_EQ(j["workers"], cpus["workers"]);
   EXPECT_THAT(cpus["reason"].get<std::string>(), HasSubstr("free;"));
   const auto& fidelity = effective["fidelity"];
-  EXPECT_GT(fidelity["measured"]["epoch_s"].get<double>(), 0.0);
+  EXPECT_GT(fidelity["measured"]["default"]["epoch_s"].get<double>(), 0.0);
   EXPECT_GT(fidelity["measured"]["samples_trained"].get<int>(), 0);
   EXPECT_DOUBLE_EQ(fidelity["min_budget"].get<double>(), effective["run"]["budget"]["min_budget"].get<double>());
   EXPECT_DOUBLE_EQ(fidelity["max_budget"].get<double>(), effective["run"]["budget"]["max_budget"].get<double>());

@@ -1,5 +1,5 @@
 // The automl binary's search and show: --json keeps stdout to one JSON object, predict reproduces the test
-// accuracy, exit codes 0, 2 and 3, resume of a finished study, and the wall-clock budget.
+// accuracy, exit codes 0, 1, 2 and 3, resume of a finished study, and the wall-clock budget.
 
 #include "support/search_fixture.hpp"
 #include "support/test_files.hpp"
@@ -72,6 +72,12 @@ TEST(SearchCli, ExitCodes) {
   EXPECT_EQ(missed.exit_code, 3) << missed.err;
   EXPECT_THAT(missed.out, HasSubstr("FAILED: test accuracy"));
   EXPECT_EQ(run_command(k_automl + " show " + (dir / "nothing").string()).exit_code, 2);
+  // Not even the smallest trial fits: exit 1 before any training, saying what would fit.
+  const auto too_short =
+      run_command(search_command(dir, "--budget 3 --budget-type time --study short", "--min-budget 100 --max-budget 300"));
+  EXPECT_EQ(too_short.exit_code, 1) << too_short.err;
+  EXPECT_THAT(too_short.err, HasSubstr("automl: error: search: no trial can finish within --budget 3"));
+  EXPECT_THAT(too_short.err, HasSubstr("or --min-budget"));
 }
 
 TEST(SearchCli, ReturnsWithinTheBudget) {

@@ -171,3 +171,26 @@ TEST(Bracket, JobsTooLargeForTheTimeLeftArePassedOverForSmallerOnes) {
   limits.max_iterations = 3;
   EXPECT_EQ(plan_next_job(schedule, jobs, limits).kind, Kind::out_of_time);
 }
+
+TEST(Bracket, ASlowConfigurationAtTheTopDoesNotHoldBackTheOtherPromotions) {
+  const auto schedule = schedule_1_9();
+  std::vector<JobRecord> jobs;
+  for (std::size_t slot = 0; slot < 9; ++slot)
+    record(jobs, plan_next_job(schedule, jobs, {}), JobStatus::finished, 9.0 - static_cast<double>(slot));
+  // Slot 8 ranks first but its own pace is too slow for the time left: slot 7 (ranked second) goes on instead,
+  // still within the best third; slot 8 stays eligible.
+  automl::hpo::PlanLimits limits;
+  limits.affordable = [](const PlannedJob& job) { return job.kind != Kind::promote || job.slot != 8; };
+  const auto plan = plan_next_job(schedule, jobs, limits);
+  ASSERT_EQ(plan.kind, Kind::promote);
+  EXPECT_EQ(plan.slot, 7u);
+  record(jobs, plan, JobStatus::finished, 1.0);
+  EXPECT_EQ(plan_next_job(schedule, jobs, limits).slot, 6u);
+  // A configuration below the best third is never promoted for time: with slots 7 and 6 done and 8 too slow,
+  // the iteration is passed over (the next bracket starts).
+  record(jobs, plan_next_job(schedule, jobs, limits), JobStatus::finished, 2.0);
+  const auto next = plan_next_job(schedule, jobs, limits);
+  EXPECT_EQ(next.kind, Kind::new_config);
+  EXPECT_EQ(next.iteration, 1u);
+  EXPECT_EQ(plan_next_job(schedule, jobs, {}).slot, 8u); // with time, the slow one goes on after all
+}

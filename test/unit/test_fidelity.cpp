@@ -61,9 +61,10 @@ TEST(Fidelity, TrialSecondsCountSetupTrainingAndValidationPasses) {
 TEST(Fidelity, CycleSecondsFollowTheBrackets) {
   // eta 3, budgets 1, 3, 9, by hand (promotions pay the increment): s=2: 9 x 1 + 3 x 2 + 1 x 6 = 21 epochs;
   // s=1: n0 = floor(3 / 2) * 3 = 3: 3 x 3 + 1 x 6 = 15; s=0: 3 x 9 = 27.
+  // Costed for typical configurations, k_typical_pace times the measured one.
   TrialPace pace{0.0, 1.0, 0.0, false};
-  EXPECT_DOUBLE_EQ(cycle_seconds(pace, 3, 1, 9, true), 21 + 15 + 27);
-  EXPECT_DOUBLE_EQ(cycle_seconds(pace, 3, 1, 9, false), 9); // random search: one trial at the largest budget
+  EXPECT_DOUBLE_EQ(cycle_seconds(pace, 3, 1, 9, true), (21 + 15 + 27) * k_typical_pace);
+  EXPECT_DOUBLE_EQ(cycle_seconds(pace, 3, 1, 9, false), 9 * k_typical_pace); // random search: one trial at the largest budget
 }
 
 TEST(Fidelity, ThePresetStaysWhenTheTimeAllowsIt) {
@@ -75,14 +76,25 @@ TEST(Fidelity, ThePresetStaysWhenTheTimeAllowsIt) {
 }
 
 TEST(Fidelity, TheLargestRungComesDownTheLadderUntilACycleFits) {
-  const auto plan = plan_fidelity(tiny_cs(580, 1));
+  // The default at 1 s an epoch (a typical configuration k_typical_pace times that), 580 s on one worker.
+  const auto in = tiny_cs(580, 1, 1.0);
+  const auto plan = plan_fidelity(in);
   ASSERT_TRUE(plan.fits);
-  EXPECT_DOUBLE_EQ(plan.max_budget, 9); // 27 -> 9: one cycle of 1/3-9 epochs fits in 580 worker-seconds
+  EXPECT_DOUBLE_EQ(plan.max_budget, 3);       // 27 -> 9 -> 3
+  EXPECT_DOUBLE_EQ(plan.min_budget, 1.0 / 9); // the preset's ratio (27) kept
   EXPECT_LE(plan.cycle_seconds, 580);
-  EXPECT_DOUBLE_EQ(plan.min_budget, 1.0 / 3); // the preset's ratio (27) kept
+  EXPECT_DOUBLE_EQ(plan.cycle_seconds, cycle_seconds(in.pace, 3, 1.0 / 9, 3, true));
+  EXPECT_GT(cycle_seconds(in.pace, 3, 1.0 / 3, 9, true), 580); // the step above does not fit
   EXPECT_NE(plan.reason.find("scaled to the time"), std::string::npos) << plan.reason;
-  // Two workers have twice the worker-seconds.
-  EXPECT_GT(plan_fidelity(tiny_cs(580, 2)).max_budget, plan.max_budget - 1e-9);
+  // Three workers have three times the worker-seconds: the step above fits.
+  const auto three = plan_fidelity(tiny_cs(580, 3, 1.0));
+  EXPECT_DOUBLE_EQ(three.max_budget, 9);
+  EXPECT_DOUBLE_EQ(three.min_budget, 1.0 / 3);
+  // Four times slower: the ladder goes down to 1 epoch and the smallest rung stops at 1/9 (the preset's ratio
+  // would give 1/27 epoch, less than 2048 samples).
+  const auto slower = plan_fidelity(tiny_cs(580, 1, 4.0));
+  EXPECT_DOUBLE_EQ(slower.max_budget, 1);
+  EXPECT_DOUBLE_EQ(slower.min_budget, 1.0 / 9);
 }
 
 TEST(Fidelity, TheFirstRungIsSizedFromThePace) {

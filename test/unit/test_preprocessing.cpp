@@ -98,6 +98,33 @@ TEST(Preprocessing, ImagesScaledAndNormalised) {
   EXPECT_TRUE(torch::allclose(raw, (expected + 1) / 2));
 }
 
+TEST(Preprocessing, TrialsShareTheFitAndThePreprocessedData) {
+  // Two pipelines fitted with the same settings on the same training tensor (two trials of a search) carry the
+  // same fitted buffers, and preprocess_cached gives both the same network input: computed once.
+  const auto train = table(torch::randn({50, 6}));
+  const auto other = table(torch::randn({20, 6}));
+  const nlohmann::json config{{"feature_preprocessor", "truncated_svd"}, {"feature_preprocessor:truncated_svd:target_dim", 3}};
+  torch::jit::Module a("A"), b("B");
+  fit_preprocessing(Hyperparameters(config), train, false, a);
+  fit_preprocessing(Hyperparameters(config), train, false, b);
+  EXPECT_TRUE(a.attr("projection").toTensor().is_same(b.attr("projection").toTensor()));
+  const auto xa = automl::train::preprocess_cached(a, other.features, torch::kCPU);
+  const auto xb = automl::train::preprocess_cached(b, other.features, torch::kCPU);
+  EXPECT_TRUE(xa.is_same(xb));
+  EXPECT_TRUE(torch::equal(xa, a.get_method("preprocess")({other.features}).toTensor()));
+  // Another raw tensor with the same values is another data set: computed again, the same result.
+  const auto copy = other.features.clone();
+  const auto xc = automl::train::preprocess_cached(a, copy, torch::kCPU);
+  EXPECT_FALSE(xc.is_same(xa));
+  EXPECT_TRUE(torch::equal(xc, xa));
+  // Other settings: another fit, other buffers, no sharing.
+  torch::jit::Module c("C");
+  fit_preprocessing(Hyperparameters(nlohmann::json{{"scaling", "minmax"}}), train, false, c);
+  const auto xd = automl::train::preprocess_cached(c, other.features, torch::kCPU);
+  EXPECT_FALSE(xd.is_same(xa));
+  EXPECT_EQ(xd.size(1), 6);
+}
+
 TEST(Preprocessing, BadChoices) {
   using automl::test::expect_input_error;
   const auto train = table(torch::ones({2, 2}));
