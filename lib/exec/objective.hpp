@@ -55,11 +55,16 @@ struct TrialContext {
   std::uint64_t seed = 0;     // derived from (study seed, trial id)
   int threads = 1;            // intra-op threads this trial may use (workers x threads <= cores)
   const StopToken* stop = nullptr;
+  // When this trial must end at the latest (the search's limit for slow trials, SearchOptions::
+  // slow_trial_factor); none: no limit. An objective that stops for it returns TrialResult::stopped, and the
+  // trial FAILs with the reason (as legacy Auto-PyTorch's and auto-sklearn's per-run time limits do).
+  std::optional<Clock::time_point> time_limit;
   // Call after each epoch/step with the validation metric (loss: lower is better). Returns false when the trial
   // must stop now (deadline): return what was reached with TrialResult::stopped set.
   std::function<bool(double step, double metric)> report;
 
   bool stop_requested() const { return stop && stop->stop_requested(); }
+  bool time_limit_reached() const { return time_limit && Clock::now() >= *time_limit; }
 };
 
 struct TrialResult {

@@ -168,6 +168,7 @@ AskResult Search::ask(const std::string& worker_suffix) {
   limits.max_total_cost = impl.options.max_total_budget;
   limits.continue_promoted = impl.options.continue_promoted;
 
+  double slow_limit_per_unit = 0; // seconds per budget unit a trial may take; 0: no limit
   const auto decide = [&](const std::vector<study::Trial>& trials) {
     study::ClaimDecision decision;
     // No trial starts that cannot reach its budget before the deadline, at the pace measured so far: a promoted
@@ -188,6 +189,8 @@ AskResult Search::ask(const std::string& worker_suffix) {
         std::nth_element(paces.begin(), paces.begin() + static_cast<std::ptrdiff_t>(paces.size() / 2), paces.end());
         median = paces[paces.size() / 2];
       }
+      if (impl.options.slow_trial_factor > 0 && !paces.empty())
+        slow_limit_per_unit = impl.options.slow_trial_factor * median;
       limits.affordable = [&impl, median, pace_of](const hpo::PlannedJob& job) {
         const auto own = job.kind == hpo::PlannedJob::Kind::promote ? pace_of.find(job.parent_id) : pace_of.end();
         const double pace = own != pace_of.end() ? own->second : median;
@@ -241,10 +244,12 @@ AskResult Search::ask(const std::string& worker_suffix) {
     return decision;
   };
   result.trial = impl.storage.claim(m_study.id, decide, impl.owner.str() + "#" + worker_suffix, unix_now());
+  if (result.trial && slow_limit_per_unit > 0)
+    result.time_limit_s = std::max(impl.options.min_trial_limit_s, slow_limit_per_unit * std::max(result.trial->cost, 1e-9));
   return result;
 }
 
-study::TrialState Search::run_trial(const study::Trial& trial) {
+study::TrialState Search::run_trial(const study::Trial& trial, std::optional<double> time_limit_s) {
   Impl& impl = *m_impl;
   const nlohmann::json config = nlohmann::json::parse(trial.config);
   std::vector<study::Metric> metrics;
@@ -255,6 +260,9 @@ study::TrialState Search::run_trial(const study::Trial& trial) {
   ctx.budget = trial.budget;
   ctx.seed = trial.seed;
   ctx.stop = &impl.stop;
+  const auto started = Clock::now();
+  if (time_limit_s)
+    ctx.time_limit = started + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(*time_limit_s));
   const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
   ctx.threads = static_cast<int>(impl.options.threads_per_worker > 0 ? impl.options.threads_per_worker
                                                                       : std::max<std::size_t>(1, cores / impl.options.workers));
@@ -284,6 +292,11 @@ study::TrialState Search::run_trial(const study::Trial& trial) {
       state = study::TrialState::pruned;
       if (r.out_of_time) impl.out_of_time = true;
       if (std::isfinite(r.loss)) loss = r.loss;
+    } else if (r.stopped && ctx.time_limit_reached()) {
+      state = study::TrialState::fail;
+      error = fmt::format("stopped after {:.1f} s: a trial may take {:g} times the median pace of the completed trials, "
+                          "{:.1f} s for its budget", std::chrono::duration<double>(Clock::now() - started).count(),
+                          impl.options.slow_trial_factor, *time_limit_s);
     } else if (r.stopped) {
       // PRUNED trials are run again; one that stops on its own would be run again and again.
       state = study::TrialState::fail;
@@ -326,7 +339,7 @@ SearchSummary Search::run() {
       while (!impl.stop.stop_requested()) {
         AskResult next = ask(suffix);
         if (next.outcome == AskOutcome::trial) {
-          run_trial(*next.trial);
+          run_trial(*next.trial, next.time_limit_s);
           continue;
         }
         if (next.outcome == AskOutcome::out_of_time) {

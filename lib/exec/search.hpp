@@ -54,6 +54,12 @@ struct SearchOptions {
   // Seconds of wall time per budget unit assumed until a trial has completed (a measurement made before the
   // search); 0: none, anything may start until then.
   double prior_seconds_per_unit = 0.0;
+  // With a deadline: a trial may take at most this many times what the median pace of the completed trials
+  // gives for its budget (at least min_trial_limit_s); a slower one FAILs with the reason, and the model-based
+  // proposals learn to avoid its region. Configurations that train a hundred times slower than the rest would
+  // otherwise take a short search's time. 0: no limit.
+  double slow_trial_factor = 0.0;
+  double min_trial_limit_s = 2.0;
 };
 
 // A deadline `seconds` from now.
@@ -80,6 +86,7 @@ enum class AskOutcome {
 struct AskResult {
   AskOutcome outcome = AskOutcome::done;
   std::optional<study::Trial> trial;
+  std::optional<double> time_limit_s; // for run_trial: the trial's limit (SearchOptions::slow_trial_factor)
 };
 
 // One search of one study. Thread safety: ask() and run_trial() may be called from several threads.
@@ -99,7 +106,8 @@ public:
   // The next job for `worker_suffix` of this run, claimed in the storage (one atomic step).
   AskResult ask(const std::string& worker_suffix);
   // Runs the objective on a claimed trial and records its end. Returns the recorded state.
-  study::TrialState run_trial(const study::Trial& trial);
+  // `time_limit_s`: the longest the trial may take (AskResult::time_limit_s); none: no limit.
+  study::TrialState run_trial(const study::Trial& trial, std::optional<double> time_limit_s = std::nullopt);
 
   // Brings the search's deadline forward to `t` (never back); running trials see it at once. For a caller
   // that learns while the search runs that it needs more time after it. Any thread.

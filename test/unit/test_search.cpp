@@ -5,6 +5,7 @@
 #include "support/test_files.hpp"
 #include "support/toy_space.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -411,4 +412,43 @@ TEST(Search, AnObjectiveCanBringTheDeadlineForward) {
   EXPECT_EQ(summary.pruned, 1u);
   ASSERT_TRUE(s.deadline().has_value());
   EXPECT_LE(*s.deadline(), automl::exec::Clock::now());
+}
+
+TEST(Search, ATrialFarSlowerThanTheMedianFailsWithItsTimeLimit) {
+  // Random search, one worker: three trials take 20 ms, the fourth would take 5 s. With a factor of 4 (and a
+  // floor of 0.1 s) it may take 4 x the median pace for its budget: it stops at ~0.1 s and FAILs with the reason.
+  TempDir dir;
+  automl::study::SqliteStorage storage((dir / "s.db").string());
+  const auto objective = [](const TrialContext& ctx) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto limit = std::chrono::milliseconds(ctx.trial_id <= 3 ? 20 : 5000);
+    while (std::chrono::steady_clock::now() - start < limit) {
+      if (ctx.time_limit_reached()) return TrialResult{0.5, true, std::nullopt, {}};
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return TrialResult{0.5, false, std::nullopt, {}};
+  };
+  auto o = options("random", 4);
+  o.deadline = automl::exec::deadline_in(30);
+  o.slow_trial_factor = 4;
+  o.min_trial_limit_s = 0.1;
+  const auto start = std::chrono::steady_clock::now();
+  const auto summary = automl::exec::run_search(storage, task(objective), o);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 4.0);
+  EXPECT_EQ(summary.complete, 3u);
+  EXPECT_EQ(summary.failed, 1u);
+  const auto trials = storage.trials(1);
+  ASSERT_EQ(trials.size(), 4u);
+  EXPECT_EQ(trials[3].state, TrialState::fail);
+  EXPECT_THAT(trials[3].error, testing::HasSubstr("a trial may take 4 times the median pace of the completed trials"));
+  // Without a factor there is no limit: the same objective completes all four (the slow one after 5 s is not
+  // waited for here: a short objective shows that ctx.time_limit is unset).
+  automl::study::SqliteStorage other((dir / "t.db").string());
+  auto unlimited = options("random", 2);
+  unlimited.deadline = automl::exec::deadline_in(30);
+  const auto limit_seen = automl::exec::run_search(other, task([](const TrialContext& ctx) {
+    return TrialResult{ctx.time_limit ? 1.0 : 0.5, false, std::nullopt, {}};
+  }), unlimited);
+  EXPECT_EQ(limit_seen.complete, 2u);
+  for (const auto& t : other.trials(1)) EXPECT_EQ(*t.loss, 0.5);
 }
