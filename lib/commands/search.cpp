@@ -75,6 +75,9 @@ constexpr double k_smallest_rung_samples = 2048;
 // tiny_cs a few configurations train 30-60x slower than the median (measured: 49 and 62 s for 1/9 epoch where
 // the median trial took 1-3 s), and a short search cannot afford them.
 constexpr double k_slow_trial_factor = 8.0;
+// ...and at least this share of the search's time (and 2 s), once 5 trials have completed (the first is the
+// default, often among the fastest).
+constexpr double k_min_trial_limit_share = 0.02;
 // Trials on less than an epoch are validated on at least this many samples (or the whole validation set).
 constexpr std::int64_t k_min_validation_samples = 2000;
 
@@ -743,6 +746,8 @@ int search(const SearchOptions& o, std::ostream& out) {
   search_options.checkpoint_dir = (out_dir / "checkpoints").string();
   search_options.prior_seconds_per_unit = rungs.prior_seconds_per_unit;
   search_options.slow_trial_factor = k_slow_trial_factor;
+  search_options.min_trial_limit_s =
+      std::max(2.0, k_min_trial_limit_share * std::chrono::duration<double>(search_deadline - Clock::now()).count());
 
   exec::SearchSummary summary;
   std::int64_t study_id = 0;

@@ -189,7 +189,7 @@ AskResult Search::ask(const std::string& worker_suffix) {
         std::nth_element(paces.begin(), paces.begin() + static_cast<std::ptrdiff_t>(paces.size() / 2), paces.end());
         median = paces[paces.size() / 2];
       }
-      if (impl.options.slow_trial_factor > 0 && !paces.empty())
+      if (impl.options.slow_trial_factor > 0 && !paces.empty() && paces.size() >= impl.options.min_trials_for_limit)
         slow_limit_per_unit = impl.options.slow_trial_factor * median;
       limits.affordable = [&impl, median, pace_of](const hpo::PlannedJob& job) {
         const auto own = job.kind == hpo::PlannedJob::Kind::promote ? pace_of.find(job.parent_id) : pace_of.end();

@@ -54,12 +54,13 @@ struct SearchOptions {
   // Seconds of wall time per budget unit assumed until a trial has completed (a measurement made before the
   // search); 0: none, anything may start until then.
   double prior_seconds_per_unit = 0.0;
-  // With a deadline: a trial may take at most this many times what the median pace of the completed trials
-  // gives for its budget (at least min_trial_limit_s); a slower one FAILs with the reason, and the model-based
-  // proposals learn to avoid its region. Configurations that train a hundred times slower than the rest would
-  // otherwise take a short search's time. 0: no limit.
+  // With a deadline: once min_trials_for_limit trials have completed, a trial may take at most this many times
+  // what their median pace gives for its budget (at least min_trial_limit_s); a slower one FAILs with the reason,
+  // and the model-based proposals learn to avoid its region. Configurations that train a hundred times slower
+  // than the rest would otherwise take a short search's time. 0: no limit.
   double slow_trial_factor = 0.0;
   double min_trial_limit_s = 2.0;
+  std::size_t min_trials_for_limit = 5;
 };
 
 // A deadline `seconds` from now.

@@ -432,6 +432,7 @@ TEST(Search, ATrialFarSlowerThanTheMedianFailsWithItsTimeLimit) {
   o.deadline = automl::exec::deadline_in(30);
   o.slow_trial_factor = 4;
   o.min_trial_limit_s = 0.1;
+  o.min_trials_for_limit = 3;
   const auto start = std::chrono::steady_clock::now();
   const auto summary = automl::exec::run_search(storage, task(objective), o);
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 4.0);
