@@ -128,12 +128,12 @@ FidelityPlan plan_fidelity(const FidelityInputs& in) {
   const bool changed = std::abs(min_budget - in.min_budget) > k_slack * in.min_budget ||
                        std::abs(max_budget - in.max_budget) > k_slack * in.max_budget;
   plan.reason = fmt::format("trial budgets {}-{}{}: the first trial takes about {:.1f} s, one Hyperband cycle about "
-                            "{:.0f} of the {:.0f} worker-seconds (at the first configuration's pace)",
+                            "{:.0f} of the {:.0f} worker-seconds (at {:g}x the first configuration's pace)",
                             budget_text(min_budget, t), budget_text(max_budget, t),
                             changed ? fmt::format(" (the preset's {}-{} scaled to the time)", budget_text(in.min_budget, t),
                                                   budget_text(in.max_budget, t))
                                     : "",
-                            plan.first_trial_seconds, cycle, capacity);
+                            plan.first_trial_seconds, cycle, capacity, k_typical_pace);
   return plan;
 }
 
