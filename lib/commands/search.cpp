@@ -361,8 +361,7 @@ struct BudgetPlan {
   nlohmann::json json;
 };
 
-// Measures the space's default configuration here (with the threads in effect) and sizes the rungs to the
-// time the search has (hpo::plan_fidelity). Budgets set by flags stay as they are.
+// The pace per trial of a measured configuration, on this split.
 hpo::TrialPace trial_pace(const train::MeasuredPace& m, const data::TrainValidation& split, bool time_budget) {
   hpo::TrialPace pace;
   pace.time_budget = time_budget;
@@ -378,7 +377,8 @@ nlohmann::json pace_json(const hpo::TrialPace& pace) {
   return {{"setup_s", pace.setup_seconds}, {"epoch_s", pace.epoch_seconds}, {"validation_pass_s", pace.eval_seconds}};
 }
 
-// `first`: the pace of the default configuration (the study's first trial).
+// Sizes the rungs to the time the search has (hpo::plan_fidelity) from `first`, the measured pace of the default
+// configuration (the study's first trial). Budgets set by flags stay as they are.
 BudgetPlan plan_budgets(const SearchOptions& o, const config::LoadedSetup& setup, const data::TrainValidation& split,
                         std::size_t workers, double search_seconds, const train::MeasuredPace& first) {
   const auto& budget = setup.run.budget;
@@ -464,14 +464,14 @@ struct RungPlan {
 // shrunk to the time shrink the learning-rate schedule with them: a cosine over 10 epochs meant for rungs up to
 // 9 epochs anneals within 0.2 epochs when the rungs end at 0.18. Throws Error (exit 1) when not even the smallest
 // trial fits.
+// `stored`: the settings of the study being resumed, if any.
 RungPlan plan_rungs(const SearchOptions& o, config::LoadedSetup& setup, const data::TrainValidation& split,
-                    study::Storage& storage, const std::string& study_name, torch::Device device, std::size_t workers,
+                    const std::optional<nlohmann::json>& stored, torch::Device device, std::size_t workers,
                     EvalPace& eval_pace, const std::function<double()>& search_seconds) {
   auto& budget = setup.run.budget;
   const double preset_max_budget = budget.max_budget;
   RungPlan plan;
-  if (const auto stored = o.resume ? stored_settings(storage, study_name) : std::nullopt;
-      stored && stored->contains("min_budget") && stored->contains("max_budget")) {
+  if (stored && stored->contains("min_budget") && stored->contains("max_budget")) {
     if (!o.min_budget) budget.min_budget = stored->at("min_budget").get<double>();
     if (!o.max_budget) budget.max_budget = stored->at("max_budget").get<double>();
     plan.fidelity = {{"resumed", true}, {"min_budget", budget.min_budget}, {"max_budget", budget.max_budget}};
@@ -552,11 +552,11 @@ int search(const SearchOptions& o, std::ostream& out) {
   const std::string storage_url = o.storage.empty() ? "sqlite:///" + (out_dir / "study.db").string() : o.storage;
   LogSession log_session(out_dir / "search.log", o.quiet || o.live_progress);
   auto storage = study::open_storage(storage_url);
-  for (const auto& s : storage->studies())
-    if (s.name == study_name && !o.resume)
-      throw InputError(fmt::format("study '{}' already exists in {}: pass --resume to continue it, or --study NAME "
-                                   "(or --out DIR) for a new one",
-                                   study_name, storage_url));
+  const auto existing = stored_settings(*storage, study_name);
+  if (existing && !o.resume)
+    throw InputError(fmt::format("study '{}' already exists in {}: pass --resume to continue it, or --study NAME "
+                                 "(or --out DIR) for a new one",
+                                 study_name, storage_url));
 
   // Workers and threads from the cores that are free now; flags override.
   const auto cpus = core::read_cpus(k_cpu_sample_s);
@@ -577,10 +577,12 @@ int search(const SearchOptions& o, std::ostream& out) {
     return std::max(static_export_reserve, measured);
   };
 
-  const RungPlan rungs = plan_rungs(o, setup, split, *storage, study_name, device, parallel.workers, eval_pace, [&] {
-    return std::chrono::duration<double>(after(end, -(export_reserve() + refit_reserve)) - Clock::now()).count();
+  const auto deadline_for_search = [&] { return after(end, -(export_reserve() + refit_reserve)); };
+  const RungPlan rungs = plan_rungs(o, setup, split, o.resume ? existing : std::nullopt, device, parallel.workers,
+                                    eval_pace, [&] {
+    return std::chrono::duration<double>(deadline_for_search() - Clock::now()).count();
   });
-  const auto search_deadline = after(end, -(export_reserve() + refit_reserve));
+  const auto search_deadline = deadline_for_search();
   const double schedule_scale = rungs.schedule_scale;
   spdlog::info("search '{}': {} samples from {} ({} train, {} validation), space {} ({} dimensions), {}, trial "
                "budgets {:g}-{:g} {}, eta {:g}",

@@ -117,7 +117,7 @@ double free_cores(const CpuReadings& r) {
   const double busy = r.busy_sampled ? *r.busy_sampled : r.load_average.value_or(0.0);
   // Other processes can take at most the cores the machine has beyond ours; a quota limits only us.
   const double others = std::min(busy, static_cast<double>(std::min(r.online, r.affinity)));
-  return std::clamp(std::min(usable, static_cast<double>(std::min(r.online, r.affinity)) - others), 0.0, usable);
+  return std::clamp(static_cast<double>(std::min(r.online, r.affinity)) - others, 0.0, usable);
 }
 
 namespace {

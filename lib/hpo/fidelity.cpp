@@ -45,9 +45,14 @@ double TrialPace::seconds(double budget, double from) const {
   return setup_seconds + std::max(0.0, budget - from) * epoch_seconds + evals * eval_seconds * share;
 }
 
+TrialPace TrialPace::with_largest_rung(double max_budget) const {
+  TrialPace p = *this;
+  p.full_eval_budget = std::min(p.full_eval_budget, max_budget);
+  return p;
+}
+
 double cycle_seconds(const TrialPace& measured, double eta, double min_budget, double max_budget, bool hyperband) {
-  TrialPace pace = measured;
-  pace.full_eval_budget = std::min(pace.full_eval_budget, max_budget);
+  TrialPace pace = measured.with_largest_rung(max_budget);
   // Sampled configurations are slower than the default on average (k_typical_pace): training and validation.
   pace.epoch_seconds *= k_typical_pace;
   pace.eval_seconds *= k_typical_pace;
@@ -95,19 +100,13 @@ FidelityPlan plan_fidelity(const FidelityInputs& in) {
     return ladder_min(max_budget, in.eta, std::min(kept_ratio, first_target), std::min(floor, max_budget));
   };
 
-  // The pace as it is with `max_budget` as the largest rung (validated on the whole set).
-  const auto pace_for = [&](double max_budget) {
-    TrialPace p = pace;
-    p.full_eval_budget = std::min(p.full_eval_budget, max_budget);
-    return p;
-  };
   double max_budget = in.max_budget;
   double min_budget = min_for(max_budget);
   double cycle = cycle_seconds(pace, in.eta, min_budget, max_budget, in.hyperband);
   if (!in.max_fixed) {
     const double lowest = in.min_fixed ? in.min_budget : floor;
     const auto too_large = [&] {
-      return cycle > capacity || pace_for(max_budget).seconds(max_budget) > k_max_trial_share * in.search_seconds;
+      return cycle > capacity || pace.with_largest_rung(max_budget).seconds(max_budget) > k_max_trial_share * in.search_seconds;
     };
     while (too_large() && max_budget / in.eta >= lowest * (1 - k_slack)) {
       max_budget /= in.eta;
@@ -123,7 +122,7 @@ FidelityPlan plan_fidelity(const FidelityInputs& in) {
   }
   plan.min_budget = min_budget;
   plan.max_budget = max_budget;
-  plan.first_trial_seconds = pace_for(max_budget).seconds(min_budget);
+  plan.first_trial_seconds = pace.with_largest_rung(max_budget).seconds(min_budget);
   plan.cycle_seconds = cycle;
   const bool changed = std::abs(min_budget - in.min_budget) > k_slack * in.min_budget ||
                        std::abs(max_budget - in.max_budget) > k_slack * in.max_budget;

@@ -30,6 +30,8 @@ struct TrialPace {
   // Seconds a trial of `budget` takes from scratch; `from` > 0: the increment of a promoted trial that continues
   // from a checkpoint at budget `from`.
   double seconds(double budget, double from = 0) const;
+  // This pace in a search whose largest rung is `max_budget` (validated on the whole set).
+  TrialPace with_largest_rung(double max_budget) const;
 };
 
 // Example: FidelityInputs in; in.search_seconds = 540; in.workers = 2; in.pace = {1.0, 4.0, 0.5};

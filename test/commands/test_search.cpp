@@ -50,6 +50,12 @@ nlohmann::json run_json(const commands::SearchOptions& o, int expected_code = 0)
 
 nlohmann::json read_json(const std::filesystem::path& path) { return nlohmann::json::parse(test::read_file(path)); }
 
+// The trials of the one study in <dir>/run/study.db.
+std::vector<study::Trial> stored_trials(const TempDir& dir) {
+  auto storage = study::open_storage("sqlite:///" + (dir / "run/study.db").string());
+  return storage->trials(storage->studies().at(0).id);
+}
+
 } // namespace
 
 TEST(SearchCommand, WritesOutputsAndTheModelReproducesTheTestAccuracy) {
@@ -258,8 +264,7 @@ TEST(SearchCommand, TimeBudgetsPromoteByContinuingAndResume) {
   EXPECT_DOUBLE_EQ(effective["fidelity"]["max_budget"].get<double>(), 0.45);
 
   const auto check_promotions = [&](std::size_t expected_trials) {
-    auto storage = study::open_storage("sqlite:///" + (dir / "run/study.db").string());
-    const auto trials = storage->trials(storage->studies().at(0).id);
+    const auto trials = stored_trials(dir);
     ASSERT_EQ(trials.size(), expected_trials);
     int promoted = 0;
     for (const auto& t : trials) {
@@ -334,10 +339,9 @@ TEST(SearchCommand, TrialsBelowAnEpochAreValidatedOnAStratifiedSubset) {
   o.max_budget = 1;
   o.iterations = 1;
   run_json(o);
-  auto storage = study::open_storage("sqlite:///" + (dir / "run/study.db").string());
   const auto integral = [](double x) { return std::abs(x - std::round(x)) < 1e-6; };
   int subset_only = 0;
-  for (const auto& t : storage->trials(storage->studies().at(0).id)) {
+  for (const auto& t : stored_trials(dir)) {
     ASSERT_TRUE(t.loss.has_value());
     const double accuracy = 1 - *t.loss;
     if (t.budget < 1) {
