@@ -1,6 +1,7 @@
 #include "commands/model.hpp"
 
 #include "core/error.hpp"
+#include "core/files.hpp"
 #include "export/model_file.hpp"
 
 #include <fmt/format.h>
@@ -8,6 +9,11 @@
 #include <fmt/ranges.h>
 #include <torch/csrc/jit/passes/inliner.h>
 
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <ostream>
@@ -61,25 +67,42 @@ std::string forward_dot(torch::jit::Module& module) {
   return dot + "}\n";
 }
 
+// Runs `args` (args[0] looked up on PATH) and waits for it; its exit status, or -1 when it could not start.
+int run_program(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return -1;
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 void write_graph(torch::jit::Module& module, const std::filesystem::path& path) {
   const std::string ext = path.extension().string();
   const std::string format = ext.empty() ? "" : ext.substr(1);
   if (format != "dot" && format != "svg" && format != "pdf" && format != "png")
     throw InputError(fmt::format("--graph {}: use a .dot, .svg, .pdf or .png file name", path.string()));
   const std::string dot = forward_dot(module);
-  const auto dot_path = format == "dot" ? path : std::filesystem::path(path.string() + ".dot");
-  {
-    std::ofstream f(dot_path);
-    if (!f) throw InputError(fmt::format("{}: cannot write", dot_path.string()));
-    f << dot;
+  if (format == "dot") {
+    core::write_file_atomic(path, dot);
+    return;
   }
-  if (format == "dot") return;
-  const std::string command = fmt::format("dot -T{} '{}' -o '{}'", format, dot_path.string(), path.string());
-  const int status = std::system(command.c_str());
-  std::filesystem::remove(dot_path);
-  if (status != 0)
+  const auto dot_path = core::temporary_path_for(path.string() + ".dot");
+  const auto drawn = core::temporary_path_for(path);
+  core::write_file_atomic(dot_path, dot);
+  // Graphviz runs with an argument vector, not through a shell: any character in a path is just a character.
+  const int status = run_program({"dot", "-T" + format, dot_path.string(), "-o", drawn.string()});
+  std::error_code ignored;
+  std::filesystem::remove(dot_path, ignored);
+  if (status != 0) {
+    std::filesystem::remove(drawn, ignored);
     throw Error(fmt::format("Graphviz failed to draw {} (is the graphviz package installed? scripts/setup installs it)",
                             path.string()));
+  }
+  core::commit_path(drawn, path);
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 #include "commands/predict.hpp"
 
 #include "core/error.hpp"
+#include "core/files.hpp"
 #include "data/csv.hpp"
 #include "data/source.hpp"
 #include "export/inference.hpp"
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <sstream>
 #include <ostream>
 
 namespace automl::commands {
@@ -75,8 +77,7 @@ int predict(const PredictOptions& o, std::ostream& out) {
   }
 
   if (!o.output.empty()) {
-    std::ofstream csv(o.output);
-    if (!csv) throw InputError(fmt::format("{}: cannot write", o.output));
+    std::ostringstream csv;
     csv << "id,predicted" << (labels.defined() ? ",label" : "");
     for (const auto& name : schema.class_names) csv << "," << csv_field("p_" + name);
     csv << "\n";
@@ -88,6 +89,7 @@ int predict(const PredictOptions& o, std::ostream& out) {
       for (std::size_t c = 0; c < classes; ++c) csv << "," << fmt::format("{:.6g}", pp[static_cast<std::size_t>(i) * classes + c]);
       csv << "\n";
     }
+    core::write_file_atomic(o.output, csv.str());
     report["output"] = o.output;
   }
 

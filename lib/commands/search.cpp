@@ -4,7 +4,9 @@
 #include "config/preset.hpp"
 #include "core/cpus.hpp"
 #include "core/error.hpp"
+#include "core/files.hpp"
 #include "core/log.hpp"
+#include "core/signals.hpp"
 #include "data/source.hpp"
 #include "exec/search.hpp"
 #include "export/inference.hpp"
@@ -14,6 +16,7 @@
 #include "hpo/generator.hpp"
 #include "study/storage.hpp"
 #include "train/pace.hpp"
+#include "train/preflight.hpp"
 #include "train/runtime.hpp"
 #include "train/trainer.hpp"
 
@@ -22,15 +25,18 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 #include <torch/version.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <ctime>
 #include <fstream>
+#include <sstream>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -46,6 +52,19 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
+// The longest --budget: a year. Beyond it the deadline arithmetic (steady_clock nanoseconds) would overflow.
+constexpr double k_max_budget_s = 365.0 * 24 * 3600;
+// What the end of a search costs per trial (removing the checkpoints no longer needed, reading the trials,
+// writing trials.csv, configs.json and results.json): measured 0.6 s for 392 one-epoch trials of a 10 s search,
+// 1.5 ms a trial, on the 2-core development machine (strace timestamps); kept with a margin in the export's
+// reserve, which grows as trials start.
+constexpr double k_log_seconds_per_trial = 2e-3;
+// A study database locked by another process is waited for at most this share of the budget (1-60 s) per
+// operation, then the search fails: a 10 s search must not wait a minute for a lock.
+constexpr double k_lock_wait_share = 0.05;
+// Upper bound of --workers: enough for any machine, small enough that a typo (or -1, which a size_t would
+// wrap) is an error instead of thousands of threads.
+constexpr std::size_t k_max_workers = 256;
 // Time kept back from the search for the export (loading the winner, saving and re-checking best_model.pt, the
 // test evaluation, the logs): this share of the budget, within [k_export_min_s, k_export_max_s].
 constexpr double k_export_share = 0.02;
@@ -106,16 +125,22 @@ void check_flags(const SearchOptions& o) {
   if (o.preset.empty() && o.space_file.empty())
     throw InputError("search: give a preset (--preset NAME|FILE) or a search-space file (--space FILE)");
   if (!o.budget) throw InputError("search: --budget SECONDS is required (wall-clock time for the whole command)");
-  if (!(*o.budget > 0)) throw InputError(fmt::format("--budget: must be > 0 seconds, got {}", *o.budget));
+  if (!(*o.budget > 0 && *o.budget <= k_max_budget_s))
+    throw InputError(fmt::format("--budget: must be > 0 and at most {:.0f} seconds (a year), got {:g}", k_max_budget_s, *o.budget));
   if (o.budget_type && *o.budget_type != "epochs" && *o.budget_type != "time")
     throw InputError(fmt::format("--budget-type: expected epochs or time, got '{}'", *o.budget_type));
-  if (o.min_budget && !(*o.min_budget > 0)) throw InputError(fmt::format("--min-budget: must be > 0, got {}", *o.min_budget));
-  if (o.max_budget && !(*o.max_budget > 0)) throw InputError(fmt::format("--max-budget: must be > 0, got {}", *o.max_budget));
-  if (o.eta && !(*o.eta > 1)) throw InputError(fmt::format("--eta: must be > 1, got {}", *o.eta));
+  if (o.min_budget && !(*o.min_budget > 0 && std::isfinite(*o.min_budget)))
+    throw InputError(fmt::format("--min-budget: must be a finite number > 0, got {}", *o.min_budget));
+  if (o.max_budget && !(*o.max_budget > 0 && std::isfinite(*o.max_budget)))
+    throw InputError(fmt::format("--max-budget: must be a finite number > 0, got {}", *o.max_budget));
+  if (o.eta && !(*o.eta > 1 && std::isfinite(*o.eta)))
+    throw InputError(fmt::format("--eta: must be a finite number > 1, got {}", *o.eta));
   if (o.validation_split && !(*o.validation_split > 0 && *o.validation_split < 1))
     throw InputError(fmt::format("--validation-split: must be in (0, 1), got {}", *o.validation_split));
-  if (o.workers && *o.workers < 1) throw InputError("--workers: must be >= 1, got 0");
-  if (o.threads < 0) throw InputError(fmt::format("--threads: must be >= 0, got {}", o.threads));
+  if (o.workers && !(*o.workers >= 1 && *o.workers <= k_max_workers))
+    throw InputError(fmt::format("--workers: must be between 1 and {}, got {}", k_max_workers, *o.workers));
+  if (!(o.threads >= 0 && o.threads <= train::k_max_threads))
+    throw InputError(fmt::format("--threads: must be between 0 and {}, got {}", train::k_max_threads, o.threads));
   if (o.iterations && *o.iterations < 1) throw InputError("--iterations: must be >= 1, got 0");
   if (o.trace_test && o.test.empty()) throw InputError("--trace-test needs --test SOURCE");
   if (o.fail_under && !(*o.fail_under >= 0 && *o.fail_under <= 1))
@@ -131,7 +156,6 @@ std::string default_study_name(const SearchOptions& o) {
 
 // The run settings of the preset with the flags on top.
 void apply_flags(config::RunConfig& run, const SearchOptions& o) {
-  run.data.source = o.data;
   if (o.validation_split) run.data.validation_split = *o.validation_split;
   if (o.budget_type) run.budget.budget_type = *o.budget_type == "time" ? config::BudgetType::time : config::BudgetType::epochs;
   if (o.min_budget) run.budget.min_budget = *o.min_budget;
@@ -164,20 +188,36 @@ nlohmann::json options_json(const SearchOptions& o) {
 // before any worker thread starts and destroyed after they end.
 class LogSession {
 public:
-  LogSession(const fs::path& file, bool quiet_console) : m_logger(spdlog::default_logger()) {
+  LogSession(const fs::path& file, bool quiet_console) : m_logger(spdlog::default_logger()), m_path(file) {
     m_level = m_logger->level();
     m_flush_level = m_logger->flush_level();
     for (const auto& sink : m_logger->sinks()) {
       m_sink_levels.push_back(sink->level());
       if (quiet_console) sink->set_level(std::max<spdlog::level::level_enum>(m_level, spdlog::level::warn));
     }
-    m_file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(file.string());
-    m_file->set_pattern("[%Y-%m-%d %H:%M:%S.%e] %l %v");
-    const auto file_level = std::min<spdlog::level::level_enum>(m_level, spdlog::level::info);
-    m_file->set_level(file_level);
+    // Kept in memory until commit(): a run refused before it starts leaves no trace in the directory.
+    m_file = std::make_shared<spdlog::sinks::ostream_sink_mt>(m_buffer);
+    m_file->set_pattern(k_pattern);
+    m_file_level = std::min<spdlog::level::level_enum>(m_level, spdlog::level::info);
+    m_file->set_level(m_file_level);
     m_logger->sinks().push_back(m_file);
-    m_logger->set_level(file_level);
+    m_logger->set_level(m_file_level);
     m_logger->flush_on(spdlog::level::info);
+  }
+  // From here on the log goes to the file (appended), starting with what was logged so far.
+  void commit() {
+    m_logger->flush();
+    {
+      std::ofstream out(m_path, std::ios::app);
+      out << m_buffer.str();
+      if (!out) throw Error(fmt::format("{}: cannot write", m_path.string()));
+    }
+    auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(m_path.string());
+    file->set_pattern(k_pattern);
+    file->set_level(m_file_level);
+    auto& sinks = m_logger->sinks();
+    std::replace(sinks.begin(), sinks.end(), m_file, spdlog::sink_ptr(file));
+    m_file = file;
   }
   ~LogSession() {
     m_logger->flush();
@@ -191,11 +231,52 @@ public:
   LogSession& operator=(const LogSession&) = delete;
 
 private:
+  static constexpr const char* k_pattern = "[%Y-%m-%d %H:%M:%S.%e] %l %v";
   std::shared_ptr<spdlog::logger> m_logger;
-  std::shared_ptr<spdlog::sinks::basic_file_sink_mt> m_file;
+  fs::path m_path;
+  std::ostringstream m_buffer;
+  spdlog::sink_ptr m_file;
+  spdlog::level::level_enum m_file_level = spdlog::level::info;
   spdlog::level::level_enum m_level;
   spdlog::level::level_enum m_flush_level;
   std::vector<spdlog::level::level_enum> m_sink_levels;
+};
+
+// While the search runs, turns the first SIGINT/SIGTERM into a stop of the search (core/signals.hpp): no new
+// trials, the running ones cut at their next batch; the export and the files follow as at the deadline.
+class SignalWatch {
+public:
+  SignalWatch(const core::StopSignals& signals, exec::Search& search)
+      : m_thread([this, &signals, &search] {
+          std::unique_lock lock(m_mutex);
+          while (!m_done) {
+            if (const int s = signals.received()) {
+              spdlog::warn("{} received: stopping the running trials, then exporting the best so far and writing the "
+                           "study's files (a second signal exits at once; --resume continues the study)",
+                           core::StopSignals::name(s));
+              search.request_stop();
+              return;
+            }
+            m_wake.wait_for(lock, std::chrono::milliseconds(k_signal_poll_ms));
+          }
+        }) {}
+  ~SignalWatch() {
+    {
+      std::lock_guard lock(m_mutex);
+      m_done = true;
+    }
+    m_wake.notify_all();
+    m_thread.join();
+  }
+  SignalWatch(const SignalWatch&) = delete;
+  SignalWatch& operator=(const SignalWatch&) = delete;
+
+private:
+  static constexpr int k_signal_poll_ms = 50;
+  std::mutex m_mutex;
+  std::condition_variable m_wake;
+  bool m_done = false;
+  std::thread m_thread; // last: started once the members above exist
 };
 
 // Watches the study while the search runs: one log line per finished trial and, on a terminal, one progress line
@@ -349,9 +430,9 @@ private:
 };
 
 // The stored settings of study `name` in `storage`, when it exists.
-std::optional<nlohmann::json> stored_settings(study::Storage& storage, const std::string& name) {
-  for (const auto& s : storage.studies())
-    if (s.name == name) return s.settings;
+std::optional<study::StudyRecord> stored_study(study::Storage& storage, const std::string& name) {
+  for (auto& s : storage.studies())
+    if (s.name == name) return s;
   return std::nullopt;
 }
 
@@ -512,6 +593,7 @@ struct ExportResult {
 
 int search(const SearchOptions& o, std::ostream& out) {
   const auto start = Clock::now();
+  const core::StopSignals signals;
   const double started_unix = unix_now();
   check_flags(o);
   if (!o.log_level.empty()) core::set_log_level(o.log_level);
@@ -534,6 +616,7 @@ int search(const SearchOptions& o, std::ostream& out) {
   load.data_kind = dataset.schema.kind == data::DataKind::image && !o.flatten ? config::DataKind::image : config::DataKind::feature;
   config::LoadedSetup setup = config::load_setup(load);
   apply_flags(setup.run, o);
+  train::check_space_trainable(setup.space, dataset.schema);
   auto& run = setup.run;
   const bool time_budget = run.budget.budget_type == config::BudgetType::time;
   const std::string unit = time_budget ? "s" : "epochs";
@@ -551,12 +634,24 @@ int search(const SearchOptions& o, std::ostream& out) {
     throw InputError(fmt::format("--out {}: cannot create the directory ({})", out_dir.string(), ec.message()));
   const std::string storage_url = o.storage.empty() ? "sqlite:///" + (out_dir / "study.db").string() : o.storage;
   LogSession log_session(out_dir / "search.log", o.quiet || o.live_progress);
-  auto storage = study::open_storage(storage_url);
-  const auto existing = stored_settings(*storage, study_name);
-  if (existing && !o.resume)
+  study::StorageOptions storage_options;
+  storage_options.lock_timeout_s = std::clamp(k_lock_wait_share * budget, 1.0, storage_options.lock_timeout_s);
+  auto storage = study::open_storage(storage_url, storage_options);
+  const auto stored = stored_study(*storage, study_name);
+  if (stored && !o.resume)
     throw InputError(fmt::format("study '{}' already exists in {}: pass --resume to continue it, or --study NAME "
                                  "(or --out DIR) for a new one",
                                  study_name, storage_url));
+  // What makes a resume impossible is found now, before the pace probe spends time (the other settings are
+  // compared when the study is opened, below: still before anything is written).
+  if (stored && stored->space_fingerprint != setup.space.fingerprint())
+    throw InputError(fmt::format("study '{}' in {} cannot be resumed: its search space changed (fingerprint {} stored, "
+                                 "{} now); use a new study name or --out directory",
+                                 study_name, storage_url, stored->space_fingerprint, setup.space.fingerprint()));
+  if (stored && stored->seed != o.seed)
+    throw InputError(fmt::format("study '{}' cannot be resumed: setting 'seed' was {}, now {}", study_name, stored->seed,
+                                 o.seed));
+  const auto existing = stored ? std::optional<nlohmann::json>(stored->settings) : std::nullopt;
 
   // Workers and threads from the cores that are free now; flags override.
   const auto cpus = core::read_cpus(k_cpu_sample_s);
@@ -572,9 +667,11 @@ int search(const SearchOptions& o, std::ostream& out) {
   const double refit_reserve = o.refit ? k_refit_share * budget : 0.0;
   EvalPace eval_pace;
   const std::int64_t test_samples = test ? test->size() : 0;
+  // The files written after the search (trials.csv, configs.json, results.json) grow with the trials.
+  std::atomic<std::size_t> trials_known{stored ? storage->trials(stored->id).size() : 0};
   const auto export_reserve = [&] {
     const double measured = k_export_min_s + k_export_safety * eval_pace.seconds_for(test_samples);
-    return std::max(static_export_reserve, measured);
+    return std::max(static_export_reserve, measured) + k_log_seconds_per_trial * static_cast<double>(trials_known.load());
   };
 
   const auto deadline_for_search = [&] { return after(end, -(export_reserve() + refit_reserve)); };
@@ -630,7 +727,6 @@ int search(const SearchOptions& o, std::ostream& out) {
                              {"reason", parallel.reason}}},
                            {"fidelity", rungs.fidelity},
                            {"started_at", iso_time(started_unix)}};
-  std::ofstream(out_dir / "effective_config.json") << effective.dump(2) << "\n";
 
   // The objective: train the configuration for `budget` epochs (or seconds), continuing from the lower rung's
   // checkpoint when promoted, reporting 1 - validation accuracy after each epoch.
@@ -642,6 +738,7 @@ int search(const SearchOptions& o, std::ostream& out) {
     if (running_search) running_search->bring_deadline_forward(after(end, -(export_reserve() + refit_reserve)));
   };
   exec::Objective objective = [&](const exec::TrialContext& ctx) {
+    ++trials_known;
     train::configure_threads(ctx.threads);
     const core::Hyperparameters hp(*ctx.config);
     std::optional<train::Trainer> trainer;
@@ -754,12 +851,17 @@ int search(const SearchOptions& o, std::ostream& out) {
   exec::SearchSummary summary;
   std::int64_t study_id = 0;
   {
-    exec::Search search(*storage, task, search_options);
+    exec::Search search(*storage, task, search_options); // a study that cannot be resumed is refused here
+    core::write_file_atomic(out_dir / "effective_config.json", effective.dump(2) + "\n");
+    log_session.commit();
     running_search = &search;
     study_id = search.study().id;
     if (search.study().resumed) spdlog::info("resuming study '{}' ({} trials so far)", study_name, storage->trials(study_id).size());
     ProgressMonitor monitor(*storage, study_id, start, budget, unit, o.live_progress && !o.quiet, trace_test);
-    summary = search.run();
+    {
+      const SignalWatch watch(signals, search);
+      summary = search.run();
+    }
     monitor.stop();
     running_search = nullptr;
   }
@@ -804,7 +906,7 @@ int search(const SearchOptions& o, std::ostream& out) {
         if (time_budget) train_budget.seconds = best->budget * scale;
         else train_budget.epochs = best->budget;
         train::TrainCallbacks callbacks;
-        callbacks.should_stop = [&] { return Clock::now() >= refit_deadline; };
+        callbacks.should_stop = [&] { return Clock::now() >= refit_deadline || signals.received() != 0; };
         const auto r = trainer.train(train_budget, callbacks);
         refit["seconds"] = seconds_since(refit_start);
         if (r.status == train::TrainStatus::budget_reached) {
@@ -868,7 +970,7 @@ int search(const SearchOptions& o, std::ostream& out) {
                      {"trial_started_at", iso_time(best->started_at)},
                      {"trial_seconds", trial_seconds(*best, finished)}}},
                    {"versions", {{"automl", AUTOML_VERSION}, {"libtorch", TORCH_VERSION}}}};
-    std::ofstream(out_dir / "best_config.json") << best_config.dump(2) << "\n";
+    core::write_file_atomic(out_dir / "best_config.json", best_config.dump(2) + "\n");
     prune_checkpoints(out_dir / "checkpoints", trials, best->id, run.budget.max_budget);
   } else {
     spdlog::error("no trial completed within the budget of {:g} s", budget);
@@ -896,6 +998,10 @@ int search(const SearchOptions& o, std::ostream& out) {
   int code = best ? 0 : static_cast<int>(ExitCode::failure);
   const bool missed = best && o.fail_under && !(checked >= *o.fail_under);
   if (missed) code = static_cast<int>(ExitCode::below_threshold);
+  if (const int s = signals.received()) {
+    code = core::StopSignals::exit_code(s);
+    spdlog::warn("stopped by {}: exit {}; every file is written, and --resume continues the study", core::StopSignals::name(s), code);
+  }
   const double elapsed = seconds_since(start);
   spdlog::info("done in {:.1f} s of {:g} s", elapsed, budget);
   if (o.json) {

@@ -75,6 +75,11 @@ int show(const ShowOptions& o, std::ostream& out) {
   if (!o.dir.empty()) {
     if (!fs::is_directory(o.dir)) throw InputError(fmt::format("{}: no such directory", o.dir));
     effective = read_json_file(fs::path(o.dir) / "effective_config.json");
+    // The default storage is the directory's own study.db, wherever the directory now is (the recorded URL is
+    // relative to where the search ran, and names the original after a copy).
+    const bool own_storage = effective.is_object() && effective.contains("options") &&
+                             string_at(effective.at("options"), "storage").empty();
+    if (storage_url.empty() && own_storage) storage_url = "sqlite:///" + (fs::path(o.dir) / "study.db").string();
     if (effective.is_object()) {
       if (storage_url.empty()) storage_url = string_at(effective, "storage");
       if (study_name.empty()) study_name = string_at(effective, "study");

@@ -2,6 +2,7 @@
 
 #include "config/preset.hpp"
 #include "core/error.hpp"
+#include "core/files.hpp"
 #include "data/source.hpp"
 #include "export/inference.hpp"
 #include "export/model_file.hpp"
@@ -93,7 +94,7 @@ int train(const TrainCommandOptions& o, std::ostream& out) {
   }
   export_::save_model(module, info, model_path, check);
   summary["model"] = model_path.string();
-  std::ofstream(std::filesystem::path(o.out) / "train.json") << summary.dump(2) << "\n";
+  core::write_file_atomic(std::filesystem::path(o.out) / "train.json", summary.dump(2) + "\n");
 
   if (o.json) {
     out << summary.dump(2) << "\n";

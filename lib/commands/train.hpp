@@ -2,6 +2,8 @@
 // `automl train`: train one fixed configuration and export it (what a user runs to reproduce or refit a
 // search result).
 
+#include "data/split.hpp"
+
 #include <cstdint>
 #include <iosfwd>
 #include <optional>
@@ -19,7 +21,7 @@ struct TrainCommandOptions {
   std::optional<double> epochs;       // budget in epochs (fractions allowed); default 10 when no budget given
   std::optional<double> seconds;      // or in seconds of training
   std::string out;                    // required: output directory (model.pt, train.json)
-  double validation_split = 0.1;
+  double validation_split = data::k_default_validation_split;
   std::uint64_t seed = 0;
   int threads = 0;                    // 0 = one per core
   std::string device = "auto";

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <functional>
 #include <optional>
 
@@ -63,6 +64,7 @@ KeyEntry number_key(const std::string& section, const std::string& key, Field<do
   return {section, key, "number",
           [=](RunConfig& run, const std::string& file, const YAML::Node& node) {
             const double x = number_value(file, node, full(section, key));
+            if (!std::isfinite(x)) fail_at(file, node, full(section, key) + fmt::format(": must be a finite number, got {}", x));
             if (const auto p = check(x)) fail_at(file, node, full(section, key) + ": " + *p);
             field(run) = x;
           },
@@ -93,21 +95,8 @@ KeyEntry bool_key(const std::string& section, const std::string& key, Field<bool
           [=](const RunConfig& run) { return nlohmann::json(get(run, field)); }, help};
 }
 
-KeyEntry string_key(const std::string& section, const std::string& key, Field<std::string> field, const std::string& help) {
-  return {section, key, "string",
-          [=](RunConfig& run, const std::string& file, const YAML::Node& node) {
-            const auto text = string_value(file, node, full(section, key));
-            if (text.empty()) fail_at(file, node, full(section, key) + ": must not be empty");
-            field(run) = text;
-          },
-          [=](const RunConfig& run) { return get(run, field); },
-          [=](const RunConfig& run) { return nlohmann::json(get(run, field)); }, help};
-}
-
 const std::vector<KeyEntry>& key_table() {
   static const std::vector<KeyEntry> table{
-      string_key("data", "source", [](RunConfig& r) -> std::string& { return r.data.source; },
-                 "data source when --data is not given (see \"Data sources\")"),
       number_key("data", "validation_split", [](RunConfig& r) -> double& { return r.data.validation_split; },
                  open_unit_interval(), "fraction of the training data held out (stratified, seeded) for validation"),
       {"budget", "budget_type", "epochs|time",

@@ -3,6 +3,8 @@
 // them defaults; `automl search` flags override them. Read from YAML through one key table (run_config.cpp),
 // which also prints them and documents them.
 
+#include "data/split.hpp"
+
 #include <nlohmann/json_fwd.hpp>
 
 #include <cstdint>
@@ -24,10 +26,9 @@ std::string to_string(DataKind kind);
 enum class BudgetType { epochs, time };
 std::string to_string(BudgetType type);
 
-// Example: DataConfig{.source = "mnist", .validation_split = 0.3}
+// Example: DataConfig{.validation_split = 0.3}
 struct DataConfig {
-  std::string source = "mnist";  // the data a search uses when --data is not given
-  double validation_split = 0.3; // stratified, seeded hold-out fraction, in (0, 1)
+  double validation_split = data::k_default_validation_split; // stratified, seeded hold-out fraction, in (0, 1)
 };
 
 // Hyperband budgets: rungs min_budget, min_budget * eta, ..., max_budget.

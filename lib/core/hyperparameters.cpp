@@ -14,14 +14,21 @@ Hyperparameters::Hyperparameters(nlohmann::json values) : m_values(std::move(val
 }
 
 const nlohmann::json* Hyperparameters::find(const std::string& scope, const std::string& name, std::string& key) const {
+  const nlohmann::json* found = nullptr;
   if (!scope.empty()) {
     key = scope + ":" + name;
-    if (auto it = m_values.find(key); it != m_values.end()) return &*it;
+    if (auto it = m_values.find(key); it != m_values.end()) found = &*it;
   }
-  key = name;
-  if (auto it = m_values.find(key); it != m_values.end()) return &*it;
-  key = scope.empty() ? name : scope + ":" + name;
-  return nullptr;
+  if (!found) {
+    key = name;
+    if (auto it = m_values.find(key); it != m_values.end()) found = &*it;
+  }
+  if (m_lookups) {
+    m_lookups->keys_wanted.insert(scope.empty() ? name : scope + ":" + name);
+    if (found) m_lookups->keys_read.insert(key);
+  }
+  if (!found) key = scope.empty() ? name : scope + ":" + name;
+  return found;
 }
 
 namespace {

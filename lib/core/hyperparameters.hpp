@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <memory>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,11 +33,21 @@ public:
   bool contains(const std::string& key) const { return m_values.contains(key); }
   const nlohmann::json& json() const { return m_values; }
 
+  // What the components looked up (for train/preflight.hpp): `keys_read` gets each key that a lookup found,
+  // `keys_wanted` each "scope:name" a lookup asked for (found or not). Copies of this object record into the
+  // same sets. Off (nullptr) by default; not thread-safe while on.
+  struct Lookups {
+    std::set<std::string> keys_read;
+    std::set<std::string> keys_wanted;
+  };
+  void record_lookups(std::shared_ptr<Lookups> lookups) { m_lookups = std::move(lookups); }
+
 private:
   // The key found for (scope, name): "scope:name", else "name"; nullptr when neither is set.
   const nlohmann::json* find(const std::string& scope, const std::string& name, std::string& key) const;
 
   nlohmann::json m_values = nlohmann::json::object();
+  std::shared_ptr<Lookups> m_lookups;
 };
 
 } // namespace automl::core

@@ -51,7 +51,7 @@ struct TrialContext {
   // objective returned it) and the budget it was taken at. Train from there up to `budget`.
   std::optional<std::string> resume_from;
   double resume_budget = 0.0;
-  std::string checkpoint_dir; // where this trial may write its checkpoint (exists); empty when none is kept
+  std::string checkpoint_dir; // where this trial may write its checkpoint (created by whoever writes it); empty: none kept
   std::uint64_t seed = 0;     // derived from (study seed, trial id)
   int threads = 1;            // intra-op threads this trial may use (workers x threads <= cores)
   const StopToken* stop = nullptr;

@@ -270,11 +270,10 @@ study::TrialState Search::run_trial(const study::Trial& trial, std::optional<dou
     ctx.resume_from = impl.storage.checkpoint(*trial.parent_id);
     if (ctx.resume_from) ctx.resume_budget = impl.storage.trial(*trial.parent_id).budget;
   }
-  if (!impl.options.checkpoint_dir.empty()) {
-    const auto dir = std::filesystem::path(impl.options.checkpoint_dir) / ("trial_" + std::to_string(trial.id));
-    std::filesystem::create_directories(dir);
-    ctx.checkpoint_dir = dir.string();
-  }
+  // The objective creates the directory when it saves: a failure there (a full disk, a file in the way) fails
+  // this trial like any other error of the objective, not the whole search.
+  if (!impl.options.checkpoint_dir.empty())
+    ctx.checkpoint_dir = (std::filesystem::path(impl.options.checkpoint_dir) / ("trial_" + std::to_string(trial.id))).string();
   ctx.report = [&](double step, double metric) {
     metrics.push_back(study::Metric{step, metric});
     impl.storage.set_metrics(trial.id, metrics);
@@ -373,6 +372,11 @@ SearchSummary Search::run() {
 }
 
 void Search::bring_deadline_forward(Clock::time_point t) { m_impl->stop.bring_forward(t); }
+
+void Search::request_stop() {
+  m_impl->stop.request_stop();
+  m_impl->trial_finished.notify_all();
+}
 
 std::optional<Clock::time_point> Search::deadline() const { return m_impl->stop.deadline(); }
 

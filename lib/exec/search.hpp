@@ -110,6 +110,9 @@ public:
   // `time_limit_s`: the longest the trial may take (AskResult::time_limit_s); none: no limit.
   study::TrialState run_trial(const study::Trial& trial, std::optional<double> time_limit_s = std::nullopt);
 
+  // Stops the search as the deadline would: no new trials, running ones see it at once (their trials become
+  // PRUNED and run again on resume). Any thread.
+  void request_stop();
   // Brings the search's deadline forward to `t` (never back); running trials see it at once. For a caller
   // that learns while the search runs that it needs more time after it. Any thread.
   void bring_deadline_forward(Clock::time_point t);

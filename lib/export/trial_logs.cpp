@@ -1,6 +1,7 @@
 #include "export/trial_logs.hpp"
 
 #include "core/error.hpp"
+#include "core/files.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -41,12 +42,6 @@ double time_origin(const std::vector<study::Trial>& trials) {
   double origin = trials.empty() ? 0.0 : trials[0].submitted_at;
   for (const auto& t : trials) origin = std::min(origin, t.submitted_at);
   return origin;
-}
-
-void write_text(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (!out) throw Error("cannot write " + path.string());
 }
 
 } // namespace
@@ -123,9 +118,9 @@ void write_trial_logs(const std::filesystem::path& dir, const std::vector<study:
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw Error("cannot create " + dir.string() + ": " + ec.message());
-  write_text(dir / "trials.csv", trials_csv(trials));
-  write_text(dir / "configs.json", configs_json_lines(trials));
-  write_text(dir / "results.json", results_json_lines(trials));
+  core::write_file_atomic(dir / "trials.csv", trials_csv(trials));
+  core::write_file_atomic(dir / "configs.json", configs_json_lines(trials));
+  core::write_file_atomic(dir / "results.json", results_json_lines(trials));
 }
 
 } // namespace automl::export_

@@ -38,7 +38,8 @@ std::string number(double v) { return fmt::format("{:.17g}", v); }
 
 } // namespace
 
-NetBuilder::NetBuilder(torch::jit::Module& module, std::string prefix) : m_module(module), m_prefix(std::move(prefix)) {}
+NetBuilder::NetBuilder(torch::jit::Module& module, std::string prefix, c10::optional<at::Generator> generator)
+    : m_module(module), m_prefix(std::move(prefix)), m_generator(std::move(generator)) {}
 
 const std::vector<std::string>& NetBuilder::activation_names() {
   static const std::vector<std::string> k_names{"relu", "tanh", "sigmoid", "leaky_relu"};
@@ -67,8 +68,8 @@ void NetBuilder::describe(const std::string& line) {
 std::string NetBuilder::linear(const std::string& x, std::int64_t in, std::int64_t out) {
   // torch.nn.Linear's default: kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)), same for the bias.
   const double bound = 1.0 / std::sqrt(static_cast<double>(in));
-  const auto w = param("weight", torch::empty({out, in}).uniform_(-bound, bound));
-  const auto b = param("bias", torch::empty({out}).uniform_(-bound, bound));
+  const auto w = param("weight", torch::empty({out, in}).uniform_(-bound, bound, m_generator));
+  const auto b = param("bias", torch::empty({out}).uniform_(-bound, bound, m_generator));
   ++m_layers;
   describe(fmt::format("Linear(in_features={}, out_features={}, bias=True)", in, out));
   return assign(fmt::format("torch.linear({}, {}, {})", x, w, b));
@@ -88,8 +89,8 @@ std::string NetBuilder::batch_norm(const std::string& x, std::int64_t features, 
 std::string NetBuilder::conv2d(const std::string& x, std::int64_t in, std::int64_t out, std::int64_t kernel,
                                std::int64_t stride, std::int64_t padding, bool bias) {
   const double bound = 1.0 / std::sqrt(static_cast<double>(in * kernel * kernel));
-  const auto w = param("weight", torch::empty({out, in, kernel, kernel}).uniform_(-bound, bound));
-  const std::string b = bias ? param("bias", torch::empty({out}).uniform_(-bound, bound)) : "None";
+  const auto w = param("weight", torch::empty({out, in, kernel, kernel}).uniform_(-bound, bound, m_generator));
+  const std::string b = bias ? param("bias", torch::empty({out}).uniform_(-bound, bound, m_generator)) : "None";
   ++m_layers;
   describe(fmt::format("Conv2d({}, {}, kernel_size=({}, {}), stride=({}, {}), padding=({}, {}){})", in, out, kernel,
                        kernel, stride, stride, padding, padding, bias ? "" : ", bias=False"));

@@ -15,8 +15,10 @@ namespace automl::models {
 
 class NetBuilder {
 public:
-  // Parameters are initialised like torch.nn's defaults, from torch's global generator (seed it first).
-  explicit NetBuilder(torch::jit::Module& module, std::string prefix = "net");
+  // Parameters are initialised like torch.nn's defaults, from `generator` (a trial's own, so that trials
+  // running at once do not share a stream), or from torch's global generator when none is given.
+  explicit NetBuilder(torch::jit::Module& module, std::string prefix = "net",
+                      c10::optional<at::Generator> generator = c10::nullopt);
 
   // Each op appends `v = <op>(x)` and returns the new variable's name.
   std::string linear(const std::string& x, std::int64_t in, std::int64_t out);
@@ -53,6 +55,7 @@ private:
 
   torch::jit::Module& m_module;
   std::string m_prefix;
+  c10::optional<at::Generator> m_generator;
   std::vector<std::string> m_lines;
   std::vector<std::string> m_description;
   std::vector<std::string> m_helpers; // extra methods (shake functions) to define once

@@ -269,14 +269,15 @@ std::vector<std::string> network_names() {
 
 bool image_network(const std::string& family) { return find_family(family).image; }
 
-NetworkInfo build_network(const core::Hyperparameters& hp, const NetworkInput& input, torch::jit::Module& module) {
+NetworkInfo build_network(const core::Hyperparameters& hp, const NetworkInput& input, torch::jit::Module& module,
+                          c10::optional<at::Generator> generator) {
   NetworkInfo info;
   info.family = hp.get_string("", "network");
   const Family& family = find_family(info.family);
   if (family.image && input.shape.size() != 3)
     throw InputError(fmt::format("network: '{}' needs image data (C x H x W), got samples of {} dimension(s)",
                                  info.family, input.shape.size()));
-  NetBuilder b(module);
+  NetBuilder b(module, "net", std::move(generator));
   const std::string output = family.build(hp, input, b, "network:" + info.family);
   b.define("net", "x", output);
   info.description = b.description();

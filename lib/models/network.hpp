@@ -40,7 +40,9 @@ std::vector<std::string> network_names();
 bool image_network(const std::string& family);
 
 // Registers the parameters of the family named by hyperparameter "network" on `module` and defines
-// `net(self, x) -> Tensor` (logits). Throws InputError for an unknown family or a bad value.
-NetworkInfo build_network(const core::Hyperparameters& hp, const NetworkInput& input, torch::jit::Module& module);
+// `net(self, x) -> Tensor` (logits), its weights drawn from `generator` (torch's global one when none is given).
+// Throws InputError for an unknown family or a bad value.
+NetworkInfo build_network(const core::Hyperparameters& hp, const NetworkInput& input, torch::jit::Module& module,
+                          c10::optional<at::Generator> generator = c10::nullopt);
 
 } // namespace automl::models

@@ -189,9 +189,16 @@ void check_same_settings(const std::string& study, const nlohmann::json& stored,
 } // namespace
 
 SqliteStorage::SqliteStorage(const std::string& path, const SqliteOptions& options) : m_path(path) {
+  // Only the file is created: a path whose directory is missing is a typo (sqlite:///dev/null names ./dev/null,
+  // as in SQLAlchemy), and a device or directory is not a database.
   std::error_code ec;
   const auto parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (!parent.empty() && !std::filesystem::is_directory(parent, ec))
+    throw InputError(fmt::format("study database {}: no such directory '{}' (sqlite:///PATH is relative to the "
+                                 "current directory, sqlite:////PATH absolute)",
+                                 path, parent.string()));
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+    throw InputError(fmt::format("study database {}: not a regular file", path));
   if (sqlite3_open_v2(path.c_str(), &m_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
     const std::string message = m_db ? sqlite3_errmsg(m_db) : "out of memory";

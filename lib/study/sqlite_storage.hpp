@@ -20,7 +20,8 @@ struct SqliteOptions {
 
 class SqliteStorage final : public Storage {
 public:
-  // Creates the file (and its parent directories) and the schema when missing. Throws Error when it cannot.
+  // Creates the file and the schema when missing (not its directory: InputError when that is missing, or when
+  // `path` is not a regular file). Throws Error when it cannot open it.
   explicit SqliteStorage(const std::string& path, const SqliteOptions& options = SqliteOptions{});
   ~SqliteStorage() override;
   SqliteStorage(const SqliteStorage&) = delete;

@@ -6,23 +6,27 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+
 namespace automl::study {
 namespace {
 
 struct StorageScheme {
   const char* scheme;
   const char* example;
-  std::unique_ptr<Storage> (*open)(const std::string& rest, const std::string& url);
+  std::unique_ptr<Storage> (*open)(const std::string& rest, const std::string& url, const StorageOptions& options);
 };
 
 // "sqlite:///" + path, as SQLAlchemy and Optuna spell it: the path after the third slash (relative), or
 // starting with a fourth slash (absolute).
 const StorageScheme k_storage_schemes[] = {
     {"sqlite", "sqlite:///runs/study.db",
-     [](const std::string& rest, const std::string& url) -> std::unique_ptr<Storage> {
+     [](const std::string& rest, const std::string& url, const StorageOptions& options) -> std::unique_ptr<Storage> {
        if (rest.rfind("/", 0) != 0 || rest.size() < 2)
          throw InputError("storage URL '" + url + "': expected sqlite:///path/to/study.db");
-       return std::make_unique<SqliteStorage>(rest.substr(1));
+       SqliteOptions sqlite;
+       sqlite.busy_timeout_ms = static_cast<int>(std::clamp(options.lock_timeout_s, 0.0, 3600.0) * 1000);
+       return std::make_unique<SqliteStorage>(rest.substr(1), sqlite);
      }},
 };
 
@@ -34,7 +38,7 @@ std::vector<std::string> storage_schemes() {
   return names;
 }
 
-std::unique_ptr<Storage> open_storage(const std::string& url) {
+std::unique_ptr<Storage> open_storage(const std::string& url, const StorageOptions& options) {
   const auto separator = url.find("://");
   const auto valid = [] {
     std::vector<std::string> examples;
@@ -45,7 +49,7 @@ std::unique_ptr<Storage> open_storage(const std::string& url) {
     throw InputError("storage URL '" + url + "': expected SCHEME://...; valid: " + valid());
   const std::string scheme = url.substr(0, separator);
   for (const auto& s : k_storage_schemes)
-    if (scheme == s.scheme) return s.open(url.substr(separator + 3), url);
+    if (scheme == s.scheme) return s.open(url.substr(separator + 3), url, options);
   throw InputError("storage URL '" + url + "': unknown scheme '" + scheme + "'; valid: " + valid());
 }
 

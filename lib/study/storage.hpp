@@ -79,9 +79,16 @@ public:
   virtual std::optional<std::string> checkpoint(std::int64_t trial_id) = 0;
 };
 
+// Example: StorageOptions o; o.lock_timeout_s = 5;
+struct StorageOptions {
+  // How long one operation waits for a lock that another process holds before failing with Error. A search
+  // passes a share of its budget, so that a locked database cannot hold it far past its end.
+  double lock_timeout_s = 60;
+};
+
 // Opens the storage a URL names. InputError for a malformed URL or an unknown scheme (listing the valid ones);
 // Error when the database cannot be opened.
-std::unique_ptr<Storage> open_storage(const std::string& url);
+std::unique_ptr<Storage> open_storage(const std::string& url, const StorageOptions& options = {});
 std::vector<std::string> storage_schemes();
 
 } // namespace automl::study

@@ -15,8 +15,9 @@ Pipeline build_pipeline(const core::Hyperparameters& hp, const data::Dataset& tr
   const auto pre = fit_preprocessing(hp, train, image, p.module);
   p.preprocessing = pre.description;
   p.network_input = pre.output_shape;
-  torch::manual_seed(seed);
-  const auto info = models::build_network(hp, {pre.output_shape, train.schema.num_classes()}, p.module);
+  // The trial's own generator: trials initialised at the same time on other threads do not interleave draws.
+  const auto info = models::build_network(hp, {pre.output_shape, train.schema.num_classes()}, p.module,
+                                          at::make_generator<at::CPUGeneratorImpl>(seed));
   p.network = info.description;
   p.module.define(R"(
 def forward(self, x: Tensor) -> Tensor:

@@ -24,7 +24,8 @@ struct Pipeline {
   std::vector<std::int64_t> network_input;     // one sample after preprocessing
 };
 
-// Fits the preprocessing on `train` and initialises the network from torch's generator seeded with `seed`.
+// Fits the preprocessing on `train` and initialises the network from a generator of its own seeded with `seed`
+// (the same weights whichever thread builds it, and whatever runs beside it).
 // Throws InputError for a bad configuration.
 Pipeline build_pipeline(const core::Hyperparameters& hp, const data::Dataset& train, std::uint64_t seed);
 

@@ -3,6 +3,8 @@
 #include "core/cpus.hpp"
 #include "core/error.hpp"
 
+#include <fmt/format.h>
+
 #include <torch/cuda.h>
 #include <torch/utils.h>
 
@@ -13,7 +15,8 @@
 namespace automl::train {
 
 int configure_threads(int threads) {
-  if (threads < 0) throw InputError("--threads must be >= 0, got " + std::to_string(threads));
+  if (threads < 0 || threads > k_max_threads)
+    throw InputError(fmt::format("--threads: must be between 0 and {}, got {}", k_max_threads, threads));
   // A short sample of /proc/stat: long enough to see a process that keeps a core busy.
   constexpr double k_sample_s = 0.15;
   const int n = threads > 0 ? threads : core::default_threads(core::read_cpus(k_sample_s), 0);

@@ -1,5 +1,6 @@
 #include "train/trainer.hpp"
 
+#include "core/files.hpp"
 #include "core/error.hpp"
 #include "train/preprocessing.hpp"
 
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <mutex>
 
 namespace automl::train {
 
@@ -34,6 +36,46 @@ std::uint64_t epoch_seed(std::uint64_t seed, std::int64_t epoch) {
   return (z ^ (z >> 31)) >> 1; // torch seeds are taken as int64 in places
 }
 
+// Dropout and the shake regularisers draw from the device's default generator inside TorchScript (1.13's
+// TorchScript cannot take a Generator argument). A trial whose network draws swaps its own generator state in
+// for its forward pass, under this lock, so that trials running at once each see their own stream; networks
+// that draw nothing never take it.
+std::mutex& noise_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+bool block_draws(const torch::jit::Block* block) {
+  for (const auto* node : block->nodes()) {
+    const std::string kind = node->kind().toQualString();
+    if (kind.rfind("aten::rand", 0) == 0 || kind.rfind("aten::bernoulli", 0) == 0 || kind.find("dropout") != std::string::npos)
+      return true;
+    for (const auto* inner : node->blocks())
+      if (block_draws(inner)) return true;
+  }
+  return false;
+}
+
+// Whether any method of `module` (the forward pass and the helpers it calls) draws random numbers.
+bool draws_random_numbers(const torch::jit::Module& module) {
+  for (const auto& method : module.get_methods())
+    if (block_draws(method.graph()->block())) return true;
+  return false;
+}
+
+// The state of the device's default generator after seeding it with `seed` (the generator itself is left as
+// it was).
+torch::Tensor seeded_state(torch::Device device, std::uint64_t seed) {
+  std::lock_guard<std::mutex> lock(noise_mutex());
+  auto generator = at::globalContext().defaultGenerator(device);
+  std::lock_guard<std::mutex> generator_lock(generator.mutex());
+  const auto saved = generator.get_state();
+  generator.set_current_seed(seed);
+  auto state = generator.get_state();
+  generator.set_state(saved);
+  return state;
+}
+
 torch::Tensor preprocess(torch::jit::Module& module, const data::Dataset& d, torch::Device device) {
   if (d.size() == 0) return torch::empty({0}, device);
   return preprocess_cached(module, d.features, device);
@@ -55,6 +97,7 @@ Trainer::Trainer(Pipeline pipeline, const core::Hyperparameters& hp, const data:
                  const data::Dataset& validation, std::uint64_t seed, torch::Device device)
     : m_pipeline(std::move(pipeline)), m_hp(hp), m_seed(seed), m_device(device) {
   m_pipeline.module.to(device);
+  m_draws_noise = draws_random_numbers(m_pipeline.module);
   // Run TorchScript as a plain interpreter over eager ops: autograd records every op as in eager mode, with
   // no profiling runs or graph specialisation between the first epochs and the rest.
   torch::jit::setGraphExecutorOptimize(false);
@@ -119,6 +162,20 @@ Evaluation Trainer::evaluate_preprocessed(const torch::Tensor& x, const torch::T
   return e;
 }
 
+torch::Tensor Trainer::forward_training(torch::jit::Method& net, const torch::Tensor& x) {
+  if (!m_draws_noise) return net({x}).toTensor();
+  std::lock_guard<std::mutex> lock(noise_mutex());
+  auto generator = at::globalContext().defaultGenerator(m_device);
+  {
+    std::lock_guard<std::mutex> generator_lock(generator.mutex());
+    generator.set_state(m_noise_state);
+  }
+  auto logits = net({x}).toTensor();
+  std::lock_guard<std::mutex> generator_lock(generator.mutex());
+  m_noise_state = generator.get_state();
+  return logits;
+}
+
 Evaluation Trainer::evaluate(const data::Dataset& dataset, std::int64_t batch_size) {
   return evaluate_preprocessed(preprocess(m_pipeline.module, dataset, m_device), dataset.labels.to(m_device),
                                batch_size);
@@ -154,7 +211,7 @@ TrainResult Trainer::train(const TrainBudget& budget, const TrainCallbacks& call
     const auto seed = epoch_seed(m_seed, epoch);
     auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
     const auto order = torch::randperm(n, generator, torch::kInt64).to(m_device);
-    torch::manual_seed(seed); // dropout and shake noise of this epoch
+    if (m_draws_noise) m_noise_state = seeded_state(m_device, seed); // dropout and shake noise of this epoch
     m_pipeline.module.train(true);
 
     // The loss is summed on the device and read back (and checked for NaN) every k_check_every batches
@@ -188,13 +245,13 @@ TrainResult Trainer::train(const TrainBudget& budget, const TrainCallbacks& call
       const auto yb = m_train_y.index_select(0, idx);
       torch::Tensor loss;
       if (m_mixup_alpha > 0) {
-        const auto g = torch::_standard_gamma(torch::full({2}, m_mixup_alpha, torch::kFloat64));
+        const auto g = torch::_standard_gamma(torch::full({2}, m_mixup_alpha, torch::kFloat64), generator);
         const double lam = (g[0] / (g[0] + g[1])).item<double>();
-        const auto perm = torch::randperm(idx.size(0), torch::kInt64).to(m_device);
-        const auto logits = net({xb.mul(lam).add(xb.index_select(0, perm), 1 - lam)}).toTensor();
+        const auto perm = torch::randperm(idx.size(0), generator, torch::kInt64).to(m_device);
+        const auto logits = forward_training(net, xb.mul(lam).add(xb.index_select(0, perm), 1 - lam));
         loss = F::cross_entropy(logits, yb, ce).mul(lam) + F::cross_entropy(logits, yb.index_select(0, perm), ce).mul(1 - lam);
       } else {
-        loss = F::cross_entropy(net({xb}).toTensor(), yb, ce);
+        loss = F::cross_entropy(forward_training(net, xb), yb, ce);
       }
       m_optimizer->zero_grad();
       loss.backward();
@@ -241,7 +298,21 @@ void Trainer::set_eval_batch_size(std::int64_t batch_size) {
 }
 
 void Trainer::save_checkpoint(const fs::path& dir) const {
-  fs::create_directories(dir);
+  // Written whole into a temporary directory and renamed: a kill leaves no half checkpoint to resume from.
+  if (dir.has_parent_path()) fs::create_directories(dir.parent_path());
+  const auto tmp = core::temporary_path_for(dir);
+  fs::create_directory(tmp);
+  try {
+    write_checkpoint_files(tmp);
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove_all(tmp, ignored);
+    throw;
+  }
+  core::commit_path(tmp, dir);
+}
+
+void Trainer::write_checkpoint_files(const fs::path& dir) const {
   m_pipeline.module.save((dir / "pipeline.pt").string());
   torch::serialize::OutputArchive archive;
   m_optimizer->save(archive);
@@ -255,7 +326,7 @@ void Trainer::save_checkpoint(const fs::path& dir) const {
                              {"network", m_pipeline.network},
                              {"network_input", m_pipeline.network_input},
                              {"config", m_hp.json()}};
-  std::ofstream(dir / "state.json") << state.dump(2) << "\n";
+  core::write_file_atomic(dir / "state.json", state.dump(2) + "\n");
 }
 
 namespace {

@@ -88,7 +88,8 @@ public:
 
   TrainResult train(const TrainBudget& budget, const TrainCallbacks& callbacks = {});
 
-  // Model (pipeline.pt), optimizer state and progress, in a directory.
+  // Model (pipeline.pt), optimizer state and progress, in a directory, written whole or not at all (a
+  // temporary directory renamed to `dir`, replacing an older checkpoint there).
   void save_checkpoint(const std::filesystem::path& dir) const;
 
   // Accuracy and mean cross-entropy of the pipeline's forward() on raw inputs (eval mode).
@@ -107,6 +108,9 @@ public:
   double seconds_trained() const { return m_seconds; }
 
 private:
+  // The training forward pass; draws (dropout, shakes) come from this trial's own generator state.
+  torch::Tensor forward_training(torch::jit::Method& net, const torch::Tensor& x);
+  void write_checkpoint_files(const std::filesystem::path& dir) const;
   Trainer(Pipeline pipeline, const core::Hyperparameters& hp, const data::Dataset& train,
           const data::Dataset& validation, std::uint64_t seed, torch::Device device);
   Evaluation evaluate_preprocessed(const torch::Tensor& x, const torch::Tensor& y, std::int64_t batch_size);
@@ -115,6 +119,8 @@ private:
   core::Hyperparameters m_hp;
   std::uint64_t m_seed;
   torch::Device m_device;
+  bool m_draws_noise = false;  // the network draws random numbers in training (dropout, shake-shake, shake-drop)
+  torch::Tensor m_noise_state; // this trial's generator state for them (see forward_training)
   torch::Tensor m_train_x, m_train_y, m_val_x, m_val_y, m_class_weights;
   std::int64_t m_batch_size;
   std::int64_t m_eval_batch_size = 1024;

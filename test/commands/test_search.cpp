@@ -15,7 +15,11 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <cmath>
+#include <map>
+#include <limits>
 #include <sstream>
+#include <tuple>
 
 using namespace automl;
 using automl::test::TempDir;
@@ -214,9 +218,15 @@ TEST(SearchCommand, UsageErrorsNameTheFlag) {
     }, parts);
   };
   fails([](auto& o) { o.budget.reset(); }, {"--budget SECONDS is required"});
-  fails([](auto& o) { o.budget = -1; }, {"--budget: must be > 0 seconds, got -1"});
+  fails([](auto& o) { o.budget = -1; }, {"--budget: must be > 0 and at most 31536000 seconds (a year), got -1"});
+  fails([](auto& o) { o.budget = std::numeric_limits<double>::infinity(); }, {"--budget: must be > 0", "got inf"});
+  fails([](auto& o) { o.budget = 1e12; }, {"--budget: must be > 0", "got 1e+12"});
+  fails([](auto& o) { o.budget = std::nan(""); }, {"--budget: must be > 0", "got nan"});
+  fails([](auto& o) { o.max_budget = std::numeric_limits<double>::infinity(); }, {"--max-budget: must be a finite number > 0, got inf"});
+  fails([](auto& o) { o.workers = static_cast<std::size_t>(-1); }, {"--workers: must be between 1 and 256, got 18446744073709551615"});
+  fails([](auto& o) { o.threads = 5000; }, {"--threads: must be between 0 and 1024, got 5000"});
   fails([](auto& o) { o.budget_type = "steps"; }, {"--budget-type: expected epochs or time, got 'steps'"});
-  fails([](auto& o) { o.eta = 1; }, {"--eta: must be > 1, got 1"});
+  fails([](auto& o) { o.eta = 1; }, {"--eta: must be a finite number > 1, got 1"});
   fails([](auto& o) { o.validation_split = 1.5; }, {"--validation-split: must be in (0, 1), got 1.5"});
   fails([](auto& o) { o.optimizer = "tpe"; }, {"--optimizer: unknown 'tpe'; valid:", "bohb"});
   fails([](auto& o) { o.min_budget = 9; o.max_budget = 3; }, {"--min-budget 9 > --max-budget 3"});
@@ -225,6 +235,126 @@ TEST(SearchCommand, UsageErrorsNameTheFlag) {
   fails([](auto& o) { o.fail_under = 2; }, {"--fail-under: must be in [0, 1], got 2"});
   fails([](auto& o) { o.test.clear(); o.trace_test = true; }, {"--trace-test needs --test"});
   EXPECT_FALSE(std::filesystem::exists(dir / "run/study.db")); // nothing was started
+}
+
+// Spaces that pass the YAML checks but that no trial could train are refused before any training.
+TEST(SearchCommand, SpacesThatCannotTrainAreRefusedBeforeTraining) {
+  TempDir dir;
+  test::write_search_files(dir.path());
+  const auto refused = [&](const std::string& yaml, const std::vector<std::string>& parts) {
+    test::write_file(dir / "bad.yaml", yaml);
+    auto o = small_search(dir);
+    o.space_file = (dir / "bad.yaml").string();
+    test::expect_input_error([&] {
+      std::ostringstream out;
+      commands::search(o, out);
+    }, parts);
+    EXPECT_FALSE(std::filesystem::exists(dir / "run")) << yaml; // refused before the output directory
+  };
+  const std::string optimizer = "  optimizer:\n    choices:\n      adam:\n        lr: {type: float, range: [1.0e-3, 0.1], log: true}\n";
+  refused("hyperparameters:\n  network:\n    choices:\n      mlpnett:\n        num_layers: 1\n" + optimizer,
+          {"search space: the default configuration cannot be trained:", "mlpnett", "mlpnet"});
+  refused("hyperparameters:\n  batch_size: {type: int, range: [8, 64]}\n" + optimizer,
+          {"search space: the default configuration cannot be trained: network: required hyperparameter is not set"});
+  refused("hyperparameters:\n  network:\n    choices:\n      mlpnet:\n        num_layers: 1\n        num_units_1: 8\n"
+          "  optimizer:\n    choices:\n      adam:\n        lrr: {type: float, range: [1.0e-3, 0.1], log: true}\n",
+          {"search space: hyperparameter 'optimizer:adam:lrr' is used by no component", "did you mean 'optimizer:adam:lr'"});
+  // A choice other than the default is built too: sgd's misspelt key is found although adam is the default.
+  refused("hyperparameters:\n  network:\n    choices:\n      mlpnet:\n        num_layers: 1\n        num_units_1: 8\n"
+          "  optimizer:\n    choices:\n      adam:\n        lr: 0.01\n      sgd:\n        lr: 0.01\n        momentun: 0.9\n",
+          {"'optimizer:sgd:momentun' is used by no component (in the default configuration with optimizer = sgd)",
+           "did you mean 'optimizer:sgd:momentum'"});
+}
+
+// A resume that is refused (space changed, another seed, a damaged database) changes nothing in the directory.
+TEST(SearchCommand, ARefusedResumeChangesNothing) {
+  TempDir dir;
+  test::write_search_files(dir.path());
+  auto o = small_search(dir);
+  o.iterations = 1;
+  run_json(o);
+  const auto run = dir / "run";
+  const auto snapshot = [&] {
+    std::map<std::string, std::string> files;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(run))
+      if (e.is_regular_file() && e.path().filename() != "study.db-shm") files[e.path().string()] = test::read_file(e.path());
+    return files;
+  };
+  const auto before = snapshot();
+  const auto refused = [&](auto change, const std::vector<std::string>& parts) {
+    auto again = o;
+    again.resume = true;
+    change(again);
+    test::expect_input_error([&] {
+      std::ostringstream out;
+      commands::search(again, out);
+    }, parts);
+    EXPECT_EQ(snapshot(), before);
+  };
+  refused([](auto& a) { a.seed = 4; }, {"cannot be resumed: setting 'seed' was 3, now 4"});
+  refused([&](auto& a) {
+    test::write_file(dir / "changed.yaml", test::read_file(dir / "space.yaml") + "  scaling: minmax\n");
+    a.space_file = (dir / "changed.yaml").string();
+    a.study = "space";
+  }, {"cannot be resumed: its search space changed"});
+  refused([](auto& a) { a.eta = 2; }, {"cannot be resumed: setting 'eta' was 3.0, now 2.0"});
+}
+
+// `show DIR` reads the directory's own study.db: from another working directory, and after a copy.
+TEST(ShowCommand, ReadsTheStudyOfTheDirectoryItIsGiven) {
+  TempDir dir;
+  test::write_search_files(dir.path());
+  auto o = small_search(dir);
+  o.iterations = 1;
+  o.out = "run"; // relative, as users type it
+  const auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir.path());
+  const auto j = run_json(o);
+  std::filesystem::current_path(cwd);
+  std::filesystem::copy(dir / "run", dir / "copy", std::filesystem::copy_options::recursive);
+  std::filesystem::remove_all(dir / "run");
+  commands::ShowOptions s;
+  s.dir = (dir / "copy").string();
+  s.json = true;
+  std::ostringstream shown;
+  ASSERT_EQ(commands::show(s, shown), 0);
+  const auto sj = nlohmann::json::parse(shown.str());
+  EXPECT_EQ(sj["best"]["trial_id"], j["best"]["trial_id"]);
+  EXPECT_THAT(sj["storage"].get<std::string>(), HasSubstr("copy"));
+}
+
+// Each trial trains from generators of its own: two workers give the same trials, run after run.
+TEST(SearchCommand, ARerunWithTwoWorkersGivesTheSameTrials) {
+  TempDir dir;
+  test::write_search_files(dir.path());
+  const auto trials_of = [&](const std::string& out) {
+    auto o = small_search(dir);
+    o.optimizer = "hyperband"; // proposals seeded by (seed, iteration, slot): independent of finishing order
+    o.workers = 2;
+    o.out = (dir / out).string();
+    run_json(o);
+    auto storage = study::open_storage("sqlite:///" + (dir / out / "study.db").string());
+    std::vector<std::tuple<std::string, double, std::uint64_t, double>> rows;
+    for (const auto& t : storage->trials(storage->studies().at(0).id))
+      rows.emplace_back(t.config, t.budget, t.seed, t.loss.value_or(-1));
+    std::sort(rows.begin(), rows.end());
+    return rows;
+  };
+  const auto first = trials_of("a");
+  EXPECT_EQ(first.size(), 6u);
+  EXPECT_EQ(trials_of("b"), first);
+}
+
+TEST(SearchCommand, AStorageInAMissingDirectoryIsAnError) {
+  TempDir dir;
+  test::write_search_files(dir.path());
+  auto o = small_search(dir);
+  o.storage = "sqlite:///" + (dir / "no-such-dir/study.db").string();
+  test::expect_input_error([&] {
+    std::ostringstream out;
+    commands::search(o, out);
+  }, {"no such directory", "no-such-dir", "sqlite:////PATH absolute"});
+  EXPECT_FALSE(std::filesystem::exists(dir / "no-such-dir"));
 }
 
 TEST(SearchCommand, ASmallestStepThatCannotFinishSaysWhatWouldFit) {

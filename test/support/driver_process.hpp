@@ -15,21 +15,27 @@ namespace automl::test {
 
 inline const std::string k_driver = SEARCH_DRIVER_BINARY;
 
-// Starts the driver with `args`, stdout and stderr to files; returns its pid.
-inline pid_t spawn(const std::vector<std::string>& args, const std::filesystem::path& out, const std::filesystem::path& err) {
+// Starts `program` with `args`, stdout and stderr to files; returns its pid.
+inline pid_t spawn_program(const std::string& program, const std::vector<std::string>& args,
+                           const std::filesystem::path& out, const std::filesystem::path& err) {
   const pid_t pid = fork();
   if (pid == 0) {
     const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(o, 1);
     dup2(e, 2);
-    std::vector<char*> argv{const_cast<char*>(k_driver.c_str())};
+    std::vector<char*> argv{const_cast<char*>(program.c_str())};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    execv(k_driver.c_str(), argv.data());
+    execv(program.c_str(), argv.data());
     _exit(127);
   }
   return pid;
+}
+
+// Starts the driver with `args`, stdout and stderr to files; returns its pid.
+inline pid_t spawn(const std::vector<std::string>& args, const std::filesystem::path& out, const std::filesystem::path& err) {
+  return spawn_program(k_driver, args, out, err);
 }
 
 inline int wait_exit(pid_t pid) {

@@ -7,6 +7,7 @@
 #include "train/trainer.hpp"
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 using namespace automl;
@@ -35,6 +36,34 @@ Trained trained_mlp() {
 bool python_torch_available() { return std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0; }
 
 } // namespace
+
+// A model whose schema names fewer (or more) classes than the network has outputs is refused when loaded:
+// `predict` would read past its tensors.
+TEST(Export, AModelWhoseClassNamesDoNotMatchItsOutputsIsRefused) {
+  auto t = trained_mlp();
+  TempDir dir;
+  auto& module = t.trainer->pipeline().module;
+  for (const std::size_t classes : {2u, 4u}) {
+    auto schema = t.data.schema; // 3 classes
+    schema.class_names.resize(classes, "extra");
+    export_::ModelInfo info{nlohmann::json::object(), schema, "", nlohmann::json::object(), {}};
+    const auto path = dir / ("m" + std::to_string(classes) + ".pt");
+    export_::save_model(module, info, path, t.data.features.narrow(0, 0, 4));
+    test::expect_input_error([&] { export_::load_model(path); },
+                             {path.string(), "automl/schema.json lists " + std::to_string(classes) +
+                                                 " class names, but the network gives 3 outputs per sample"});
+  }
+}
+
+TEST(Export, SavingLeavesOnlyTheCheckedModel) {
+  auto t = trained_mlp();
+  TempDir dir;
+  export_::ModelInfo info{nlohmann::json::object(), t.data.schema, "", nlohmann::json::object(), {}};
+  export_::save_model(t.trainer->pipeline().module, info, dir / "m.pt", t.data.features.narrow(0, 0, 4));
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) names.push_back(e.path().filename().string());
+  EXPECT_EQ(names, std::vector<std::string>{"m.pt"});
+}
 
 TEST(Export, SavesReloadsAndCarriesItsDescription) {
   auto t = trained_mlp();

@@ -1,5 +1,6 @@
 // The presets and the Optuna space as shipped, preset lookup, run settings, preset chains, space updates.
 
+#include "commands/train.hpp"
 #include "config/preset.hpp"
 #include "support/expect_error.hpp"
 #include "support/test_files.hpp"
@@ -257,6 +258,14 @@ TEST(Presets, RunSettingErrorsHaveLocations) {
   test::expect_input_error([&] { load_preset(file); }, {file + ":1:1: unknown key 'budgets' (did you mean 'budget'?)"});
   test::write_file(dir / "p.yaml", "budget:\n  eta: 3\n");
   test::expect_input_error([&] { load_preset(file); }, {file + ":1:1: a preset needs hyperparameters"});
+  // Numbers beyond a double's range are infinities: refused, not turned into endless rungs.
+  test::write_file(dir / "p.yaml", "budget:\n  max_budget: 1e999\n" + space);
+  test::expect_input_error([&] { load_preset(file); }, {file + ":2:15: budget.max_budget: must be a finite number, got inf"});
+  test::write_file(dir / "p.yaml", "budget:\n  eta: -1e999\n" + space);
+  test::expect_input_error([&] { load_preset(file); }, {file + ":2:8: budget.eta: must be a finite number, got -inf"});
+  // data.source was read and ignored (the data come from --data): now an unknown key.
+  test::write_file(dir / "p.yaml", "data:\n  source: mnist\n" + space);
+  test::expect_input_error([&] { load_preset(file); }, {file + ":2:3: data: unknown key 'source'"});
 }
 
 TEST(Presets, RunConfigKeyTableDocumentsDefaults) {
@@ -268,7 +277,9 @@ TEST(Presets, RunConfigKeyTableDocumentsDefaults) {
   EXPECT_EQ(eta->type, "number");
   const auto j = config::to_json(config::RunConfig{});
   EXPECT_EQ(j["budget"]["budget_type"], "epochs");
-  EXPECT_EQ(j["data"]["validation_split"], 0.3);
+  // One default everywhere (a space file without a data section, automl train, data inspect): Auto-PyTorch's.
+  EXPECT_EQ(j["data"]["validation_split"], automl::data::k_default_validation_split);
+  EXPECT_EQ(automl::commands::TrainCommandOptions{}.validation_split, automl::data::k_default_validation_split);
   EXPECT_EQ(j["training"]["best_over_epochs"], false);
 }
 

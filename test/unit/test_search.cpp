@@ -151,7 +151,7 @@ TEST(Search, PromotedConfigurationsContinueFromTheirCheckpoint) {
         std::lock_guard lock(mutex);
         resumed[ctx.trial_id] = {ctx.resume_from, ctx.resume_budget};
       }
-      EXPECT_TRUE(std::filesystem::is_directory(ctx.checkpoint_dir));
+      EXPECT_EQ(std::filesystem::path(ctx.checkpoint_dir).parent_path(), dir / "ckpt");
       TrialResult r = counting_ones(ctx);
       r.checkpoint = ctx.checkpoint_dir + "/at-" + std::to_string(static_cast<int>(ctx.budget));
       return r;
@@ -173,6 +173,21 @@ TEST(Search, PromotedConfigurationsContinueFromTheirCheckpoint) {
     }
     EXPECT_EQ(promoted, continue_promoted ? 4 : 0); // [9, 3, 1]: 3 + 1 promotions
   }
+}
+
+TEST(Search, ACheckpointDirectoryThatCannotBeCreatedFailsTheTrialNotTheSearch) {
+  TempDir dir;
+  automl::study::SqliteStorage storage((dir / "s.db").string());
+  std::ofstream(dir / "a-file") << "in the way\n";
+  auto o = options("random", 3);
+  o.checkpoint_dir = (dir / "a-file" / "ckpt").string();
+  const auto summary = automl::exec::run_search(storage, task([](const TrialContext& ctx) {
+    std::filesystem::create_directories(ctx.checkpoint_dir); // what a trainer saving its checkpoint does
+    return counting_ones(ctx);
+  }), o);
+  EXPECT_EQ(summary.failed, summary.trials_run);
+  EXPECT_GT(summary.failed, 0u);
+  for (const auto& t : storage.trials(1)) EXPECT_NE(t.error.find("a-file"), std::string::npos) << t.error;
 }
 
 TEST(Search, DeadlineStopsRunningTrialsAndStartsNoNewOnes) {

@@ -41,6 +41,12 @@ ClaimDecision insert_next(const std::vector<Trial>& trials) {
 
 TEST(Storage, UrlSchemes) {
   TempDir dir;
+  // The file is created, not its directory: sqlite:///dev/null names ./dev/null, which is a typo.
+  automl::test::expect_input_error([&] { automl::study::open_storage("sqlite:///" + (dir / "a/b/study.db").string()); },
+                                   {"no such directory '" + (dir / "a/b").string() + "'", "sqlite:////PATH absolute"});
+  EXPECT_FALSE(std::filesystem::exists(dir / "a"));
+  automl::test::expect_input_error([] { automl::study::open_storage("sqlite:////dev/null"); }, {"/dev/null: not a regular file"});
+  std::filesystem::create_directories(dir / "a/b");
   const auto storage = automl::study::open_storage("sqlite:///" + (dir / "a/b/study.db").string());
   EXPECT_TRUE(std::filesystem::exists(dir / "a/b/study.db"));
   automl::test::expect_input_error([] { automl::study::open_storage("postgres://host/db"); },

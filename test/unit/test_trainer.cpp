@@ -5,6 +5,8 @@
 #include "train/trainer.hpp"
 
 #include <cmath>
+#include <filesystem>
+#include <thread>
 
 using automl::core::Hyperparameters;
 using namespace automl::train;
@@ -69,6 +71,47 @@ TEST(Trainer, SameSeedOneThreadSameWeightsBitForBit) {
   c.train({2, 0});
   EXPECT_TRUE(same_weights(weights(a), weights(b)));
   EXPECT_FALSE(same_weights(weights(a), weights(c)));
+}
+
+// Trials running at once (--workers N) each draw from their own generator: initialisation, shuffles, mixup and
+// dropout give the same weights as when each runs alone.
+TEST(Trainer, TrialsRunningAtOnceGiveTheSameWeightsAsAlone) {
+  torch::set_num_threads(1);
+  const auto d = blob_split();
+  auto config = k_mlp;
+  config["use_dropout"] = true;
+  config["dropout_1"] = 0.3;
+  config["mixup_alpha"] = 0.4;
+  const Hyperparameters hp(config);
+  const auto alone = [&](std::uint64_t seed) {
+    Trainer t(hp, d.train, d.validation, seed);
+    t.train({3, 0});
+    return weights(t);
+  };
+  const auto first = alone(3), second = alone(4);
+  torch::rand({7}); // the global generator elsewhere: it does not matter
+  std::vector<torch::Tensor> a, b;
+  std::thread ta([&] { a = alone(3); });
+  std::thread tb([&] { b = alone(4); });
+  ta.join();
+  tb.join();
+  EXPECT_TRUE(same_weights(a, first));
+  EXPECT_TRUE(same_weights(b, second));
+}
+
+TEST(Trainer, ACheckpointIsReplacedWholeAndLeavesNoTemporaryFiles) {
+  const auto d = blob_split();
+  automl::test::TempDir dir;
+  const Hyperparameters hp(k_mlp);
+  Trainer t(hp, d.train, d.validation, 5);
+  t.train({1, 0});
+  t.save_checkpoint(dir / "ckpt");
+  t.train({2, 0});
+  t.save_checkpoint(dir / "ckpt"); // over the first one
+  EXPECT_DOUBLE_EQ(Trainer::resume(dir / "ckpt", hp, d.train, d.validation).epochs_done(), 2.0);
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) names.push_back(e.path().filename().string());
+  EXPECT_EQ(names, std::vector<std::string>{"ckpt"});
 }
 
 TEST(Trainer, ContinuingFromACheckpointEqualsTrainingStraightThrough) {

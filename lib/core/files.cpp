@@ -1,0 +1,96 @@
+#include "core/files.hpp"
+
+#include "core/error.hpp"
+
+#include <fmt/format.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+namespace automl::core {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// fsync of a file or directory; false (errno set) when it cannot be opened or synced.
+bool sync_path(const fs::path& path, bool directory) {
+  const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::fsync(fd) == 0;
+  const int saved = errno;
+  ::close(fd);
+  errno = saved;
+  return ok;
+}
+
+fs::path parent_or_dot(const fs::path& path) { return path.has_parent_path() ? path.parent_path() : fs::path("."); }
+
+void remove_quietly(const fs::path& path) {
+  std::error_code ignored;
+  fs::remove_all(path, ignored);
+}
+
+} // namespace
+
+fs::path temporary_path_for(const fs::path& path) {
+  static std::atomic<unsigned long> counter{0};
+  return fs::path(fmt::format("{}.tmp-{}-{}", path.string(), ::getpid(), counter++));
+}
+
+void write_file_atomic(const fs::path& path, std::string_view text) {
+  const auto tmp = temporary_path_for(path);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error(fmt::format("{}: cannot write ({})", path.string(), std::strerror(errno)));
+  const char* data = text.data();
+  std::size_t left = text.size();
+  while (left > 0) {
+    const auto n = ::write(fd, data, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int saved = errno;
+      ::close(fd);
+      remove_quietly(tmp);
+      throw Error(fmt::format("{}: cannot write ({})", path.string(), std::strerror(saved)));
+    }
+    data += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  const bool synced = ::fsync(fd) == 0;
+  const int saved = errno;
+  if (::close(fd) != 0 || !synced) {
+    remove_quietly(tmp);
+    throw Error(fmt::format("{}: cannot write ({})", path.string(), std::strerror(synced ? errno : saved)));
+  }
+  commit_path(tmp, path);
+}
+
+void commit_path(const fs::path& tmp, const fs::path& path) {
+  std::error_code ec;
+  const bool directory = fs::is_directory(tmp, ec);
+  bool synced = true;
+  if (directory) {
+    for (const auto& entry : fs::directory_iterator(tmp, ec))
+      if (entry.is_regular_file()) synced = synced && sync_path(entry.path(), false);
+  }
+  synced = synced && !ec && sync_path(tmp, directory);
+  if (!synced) {
+    const int saved = errno;
+    remove_quietly(tmp);
+    throw Error(fmt::format("{}: cannot write ({})", path.string(), std::strerror(saved)));
+  }
+  if (directory && fs::exists(path, ec)) fs::remove_all(path, ec);
+  if (!ec) fs::rename(tmp, path, ec);
+  if (ec) {
+    remove_quietly(tmp);
+    throw Error(fmt::format("{}: cannot write ({})", path.string(), ec.message()));
+  }
+  sync_path(parent_or_dot(path), true); // the rename itself; a failure here loses nothing already visible
+}
+
+} // namespace automl::core

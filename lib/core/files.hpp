@@ -1,0 +1,25 @@
+#pragma once
+// Durable output files. Everything automl writes for the user (models, checkpoints, JSON, CSV logs) goes to a
+// temporary name in the same directory, is checked and flushed to disk (fsync), and is then renamed over the
+// final name: a kill or a full disk leaves either the old file or the new one, never a torn one.
+
+#include <filesystem>
+#include <string_view>
+
+namespace automl::core {
+
+// A fresh temporary name next to `path`, in the same directory (so that renaming it is atomic):
+// "<path>.tmp-<pid>-<n>". Nothing is created.
+std::filesystem::path temporary_path_for(const std::filesystem::path& path);
+
+// Writes `text` to `path` durably (see above). Throws Error naming the path when any step fails; the temporary
+// file is removed then and `path` is unchanged.
+void write_file_atomic(const std::filesystem::path& path, std::string_view text);
+
+// Makes a finished temporary file or directory `tmp` durable (fsync of it, its files and its directory) and
+// renames it to `path`. A file replaces `path`; a directory replaces an existing `path` directory (removed
+// first: the old one is lost if the process dies between the two steps, never half of the new one).
+// Throws Error naming `path`; `tmp` is removed then.
+void commit_path(const std::filesystem::path& tmp, const std::filesystem::path& path);
+
+} // namespace automl::core

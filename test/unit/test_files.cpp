@@ -1,0 +1,66 @@
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "support/test_files.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+using automl::test::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::string> names_in(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+} // namespace
+
+TEST(Files, WriteFileAtomicWritesAndReplacesWithoutTemporaries) {
+  TempDir dir;
+  automl::core::write_file_atomic(dir / "a.json", "first\n");
+  EXPECT_EQ(automl::test::read_file(dir / "a.json"), "first\n");
+  automl::core::write_file_atomic(dir / "a.json", "second\n");
+  EXPECT_EQ(automl::test::read_file(dir / "a.json"), "second\n");
+  automl::core::write_file_atomic(dir / "empty", "");
+  EXPECT_EQ(automl::test::read_file(dir / "empty"), "");
+  EXPECT_EQ(names_in(dir.path()), (std::vector<std::string>{"a.json", "empty"}));
+}
+
+TEST(Files, AFailedWriteNamesThePathAndChangesNothing) {
+  TempDir dir;
+  try {
+    automl::core::write_file_atomic(dir / "missing" / "a.json", "x");
+    ADD_FAILURE() << "wrote into a missing directory";
+  } catch (const automl::Error& e) {
+    EXPECT_NE(std::string(e.what()).find((dir / "missing" / "a.json").string() + ": cannot write"), std::string::npos)
+        << e.what();
+  }
+  // A directory in the way of the final name: the rename fails, the temporary is removed.
+  fs::create_directory(dir / "taken");
+  automl::test::write_file(dir / "taken" / "inside", "kept");
+  EXPECT_THROW(automl::core::write_file_atomic(dir / "taken", "x"), automl::Error);
+  EXPECT_EQ(names_in(dir.path()), (std::vector<std::string>{"taken"}));
+  EXPECT_EQ(automl::test::read_file(dir / "taken" / "inside"), "kept");
+}
+
+TEST(Files, CommitPathReplacesADirectoryWhole) {
+  TempDir dir;
+  fs::create_directory(dir / "ckpt");
+  automl::test::write_file(dir / "ckpt" / "old", "old");
+  const auto tmp = automl::core::temporary_path_for(dir / "ckpt");
+  EXPECT_EQ(tmp.parent_path(), dir.path());
+  EXPECT_NE(tmp, automl::core::temporary_path_for(dir / "ckpt"));
+  fs::create_directory(tmp);
+  automl::test::write_file(tmp / "new", "new");
+  automl::core::commit_path(tmp, dir / "ckpt");
+  EXPECT_EQ(names_in(dir / "ckpt"), std::vector<std::string>{"new"});
+  EXPECT_EQ(names_in(dir.path()), std::vector<std::string>{"ckpt"});
+}
