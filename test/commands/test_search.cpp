@@ -11,6 +11,7 @@
 #include "support/test_files.hpp"
 
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <chrono>
@@ -343,6 +344,34 @@ TEST(SearchCommand, ARerunWithTwoWorkersGivesTheSameTrials) {
   const auto first = trials_of("a");
   EXPECT_EQ(first.size(), 6u);
   EXPECT_EQ(trials_of("b"), first);
+}
+
+// A study database that another process keeps locked is waited for a share of the budget, not a minute.
+TEST(SearchCommand, ALockedDatabaseFailsWithinAShareOfTheBudget) {
+  TempDir dir;
+  test::write_search_files(dir.path());
+  std::filesystem::create_directories(dir / "db");
+  const auto db = (dir / "db/study.db").string();
+  { study::open_storage("sqlite:///" + db); } // the schema exists
+  sqlite3* holder = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &holder), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(holder, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto o = small_search(dir);
+  o.budget = 10; // 5%: 1 s per operation (the default wait is 60 s)
+  o.storage = "sqlite:///" + db;
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    std::ostringstream out;
+    commands::search(o, out);
+    ADD_FAILURE() << "searched a locked database";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("locked"));
+    EXPECT_EQ(e.code(), ExitCode::failure);
+  }
+  // Generous for a loaded machine, far below the 60 s a single default wait would take.
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 30.0);
+  sqlite3_exec(holder, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(holder);
 }
 
 TEST(SearchCommand, AStorageInAMissingDirectoryIsAnError) {
