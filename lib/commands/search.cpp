@@ -36,13 +36,13 @@
 #include <condition_variable>
 #include <ctime>
 #include <fstream>
-#include <sstream>
 #include <functional>
 #include <iostream>
 #include <map>
 #include <mutex>
 #include <ostream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 namespace automl::commands {

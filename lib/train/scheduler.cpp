@@ -37,8 +37,13 @@ LrSchedule::LrSchedule(const core::Hyperparameters& hp, double base_lr)
     m_period = positive_int("T_max", 10);
     m_eta_min = hp.get_double(scope, "eta_min", 0.0);
   } else if (m_name == "cosine_annealing_with_restarts") {
-    m_period = positive_int("T_0", 1);
-    m_mult = static_cast<double>(positive_int("T_mult", 2));
+    // The first period: T_0 as PyTorch's CosineAnnealingWarmRestarts spells it, or T_max as legacy Auto-PyTorch's
+    // full_cs does (before the preflight check, full_cs's T_max was silently ignored).
+    m_period = positive_int("T_0", positive_int("T_max", 1));
+    // A real factor, as in legacy Auto-PyTorch's space (T_mult in [1, 2]); PyTorch's own takes integers only.
+    m_mult = hp.get_double(scope, "T_mult", 2.0);
+    if (!(m_mult >= 1 && std::isfinite(m_mult)))
+      throw InputError(fmt::format("{}:T_mult: must be a number >= 1, got {:g}", scope, m_mult));
     m_eta_min = hp.get_double(scope, "eta_min", 0.0);
   } else if (m_name == "step") {
     m_period = positive_int("step_size", 10);

@@ -118,6 +118,13 @@ TEST(Schedulers, ClosedForms) {
   EXPECT_NEAR(lr(sgdr, 2), 1.0, 1e-12);
   EXPECT_NEAR(lr(sgdr, 4), 0.5, 1e-12);
   EXPECT_NEAR(lr(sgdr, 6), 1.0, 1e-12);
+  // A real T_mult, as legacy Auto-PyTorch's full_cs samples it: T_0 = 2, T_mult = 1.5: cycles [0, 2), [2, 5).
+  const nlohmann::json real_mult{{"lr_scheduler", "cosine_annealing_with_restarts"}, {"T_0", 2}, {"T_mult", 1.5}};
+  EXPECT_NEAR(lr(real_mult, 2), 1.0, 1e-12);
+  EXPECT_NEAR(lr(real_mult, 5), 1.0, 1e-12);
+  EXPECT_NEAR(LrSchedule(Hyperparameters(real_mult), 1.0).lr_at(3.5), 0.5, 1e-12);
+  // Auto-PyTorch's name for the first period, T_max, is honoured too.
+  EXPECT_NEAR(lr({{"lr_scheduler", "cosine_annealing_with_restarts"}, {"T_max", 4}, {"T_mult", 1}}, 2), 0.5, 1e-12);
   EXPECT_NEAR(lr({{"lr_scheduler", "step"}, {"step_size", 3}, {"gamma", 0.5}}, 7), 0.25, 1e-12);
   EXPECT_NEAR(lr({{"lr_scheduler", "exponential"}, {"gamma", 0.9}}, 2), 0.81, 1e-12);
 }
