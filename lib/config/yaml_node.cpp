@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/suggest.hpp"
+#include "core/utf8.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -23,6 +24,9 @@ std::string Location::to_string() const {
 }
 
 Location location_of(const std::string& file, const YAML::Node& node) {
+  // A missing key's node (root["hyperparameters"] when there is none) has no place in the file, and its
+  // Mark() throws YAML::InvalidNode.
+  if (!node.IsDefined()) return {file, 0, 0};
   const auto mark = node.Mark();
   if (mark.is_null()) return {file, 0, 0};
   return {file, mark.line + 1, mark.column + 1}; // yaml-cpp counts from 0
@@ -36,16 +40,69 @@ void fail_at(const std::string& file, const YAML::Node& node, const std::string&
   fail_at(location_of(file, node), message);
 }
 
+namespace {
+
+// Walks `root` as its readers will, aliases expanded, and fails once that is more than `limit` nodes. The
+// walk stops at the limit, so it costs at most that much however far the aliases expand (an alias inside
+// its own anchor makes yaml-cpp build a cycle, which this walk also stops).
+void check_expanded_size(const YAML::Node& root, const std::string& file, std::size_t limit) {
+  std::vector<YAML::Node> stack{root};
+  std::size_t visited = 0;
+  while (!stack.empty()) {
+    const YAML::Node node = std::move(stack.back());
+    stack.pop_back();
+    if (++visited > limit)
+      throw InputError(fmt::format("{}: the YAML holds more than {} nodes, counting aliases at every use (the "
+                                   "limit: {} or the file's size in bytes, whichever is larger)",
+                                   file, limit, k_min_yaml_node_limit));
+    if (node.IsSequence()) {
+      for (const auto& item : node) stack.push_back(item);
+    } else if (node.IsMap()) {
+      for (const auto& entry : node) {
+        stack.push_back(entry.first);
+        stack.push_back(entry.second);
+      }
+    }
+  }
+}
+
+} // namespace
+
 YAML::Node load_yaml_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path.string() + ": cannot read the file (" + std::strerror(errno) + ")");
+  // Refuse a huge file before reading it into memory.
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > k_max_yaml_bytes)
+    throw InputError(fmt::format("{}: the file is {} bytes; YAML files are limited to {} bytes", path.string(), size,
+                                 k_max_yaml_bytes));
   std::ostringstream text;
   text << in.rdbuf();
-  try {
-    return YAML::Load(text.str());
-  } catch (const YAML::ParserException& e) {
-    fail_at(Location{path.string(), e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg);
+  return load_yaml_text(text.str(), path.string());
+}
+
+YAML::Node load_yaml_text(const std::string& text, const std::string& file) {
+  if (text.size() > k_max_yaml_bytes)
+    throw InputError(fmt::format("{}: the file is {} bytes; YAML files are limited to {} bytes", file, text.size(),
+                                 k_max_yaml_bytes));
+  // Names and values end up in JSON (effective_config.json, the model file), which must be UTF-8.
+  if (const auto bad = core::first_invalid_utf8(text)) {
+    const auto newline = text.rfind('\n', *bad); // text[*bad] itself is no newline
+    const auto line_start = newline == std::string::npos ? 0 : newline + 1;
+    const int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(*bad), '\n'));
+    const int column = static_cast<int>(*bad - line_start) + 1;
+    fail_at(Location{file, line, column},
+            fmt::format("invalid UTF-8 (byte 0x{:02X}): YAML files must be UTF-8", static_cast<unsigned char>(text[*bad])));
   }
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    fail_at(Location{file, e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg);
+  }
+  check_expanded_size(root, file, std::max(k_min_yaml_node_limit, text.size()));
+  return root;
 }
 
 space::Value typed_scalar(const std::string& text, bool quoted) {

@@ -28,9 +28,21 @@ Location location_of(const std::string& file, const YAML::Node& node);
 [[noreturn]] void fail_at(const Location& where, const std::string& message);
 [[noreturn]] void fail_at(const std::string& file, const YAML::Node& node, const std::string& message);
 
-// Parses a YAML file. Throws InputError for a missing or unreadable file, and for a syntax error with its
-// location ("f.yaml:3:7: syntax error: end of map not found"). An empty file gives a null node.
+// Limits on what a YAML file may hold, so that a hostile or broken file is an error instead of a process
+// that grows until it is killed. Aliases count at every use: a few nested anchors can stand for billions of
+// nodes ("billion laughs"), which yaml-cpp stores shared but every reader walks expanded. Real presets and
+// spaces are a few kilobytes and a few thousand nodes.
+// The node limit is the larger of k_min_yaml_node_limit and the file's size in bytes: a file without aliases
+// never reaches it (every node takes at least two bytes), and what a reader walks stays linear in the size.
+constexpr std::size_t k_max_yaml_bytes = std::size_t{16} << 20;
+constexpr std::size_t k_min_yaml_node_limit = 1'000'000;
+
+// Parses a YAML file. Throws InputError for a missing or unreadable file, for a syntax error with its
+// location ("f.yaml:3:7: syntax error: end of map not found"), and for a file over the limits above. An
+// empty file gives a null node.
 YAML::Node load_yaml_file(const std::filesystem::path& path);
+// The same for text in memory; `file` names it in errors.
+YAML::Node load_yaml_text(const std::string& text, const std::string& file);
 
 // Text as a typed value, by the YAML 1.2 core schema: true/false, integers, floats; quoted text (`quoted`)
 // and anything else is a string. (yaml-cpp's own conversions also take yes/no/on/off as booleans, which

@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/suggest.hpp"
+#include "core/utf8.hpp"
 #include "data/labels.hpp"
 
 #include <fmt/format.h>
@@ -119,9 +120,19 @@ std::vector<std::string> read_csv_header(const std::filesystem::path& path) {
 }
 
 Dataset load_csv(const std::filesystem::path& path, const CsvOptions& options) {
+  return parse_csv(read_text(path), path, options);
+}
+
+Dataset parse_csv(std::string text, const std::filesystem::path& path, const CsvOptions& options) {
   const std::string file = path.string();
+  // Column and class names end up in JSON (the model's schema), which must be UTF-8.
+  if (const auto bad = core::first_invalid_utf8(text)) {
+    const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(*bad), '\n');
+    throw InputError(fmt::format("{}:{}: invalid UTF-8 (byte 0x{:02X}): save the file as UTF-8", file, line,
+                                 static_cast<unsigned char>(text[*bad])));
+  }
   const char delimiter = path.extension() == ".tsv" ? '\t' : ',';
-  CsvReader reader(read_text(path), delimiter, file);
+  CsvReader reader(std::move(text), delimiter, file);
 
   std::vector<std::string> header;
   if (!reader.next(header)) throw InputError(fmt::format("{}: empty file: expected a header row", file));

@@ -22,4 +22,7 @@ std::vector<std::string> read_csv_header(const std::filesystem::path& path);
 // column: a row with the wrong number of fields, a cell that is not a number, an unknown target column.
 Dataset load_csv(const std::filesystem::path& path, const CsvOptions& options = {});
 
+// The same for CSV text already in memory; `path` names it in errors and picks the delimiter (.tsv: tab).
+Dataset parse_csv(std::string text, const std::filesystem::path& path, const CsvOptions& options = {});
+
 } // namespace automl::data

@@ -1,10 +1,12 @@
 #include "data/dataset.hpp"
 
+#include "core/error.hpp"
 #include "data/split.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <optional>
 #include <stdexcept>
 
 namespace automl::data {
@@ -13,10 +15,34 @@ std::string to_string(DataKind kind) {
   return kind == DataKind::image ? "image" : "tabular";
 }
 
-std::int64_t Schema::num_features() const {
+namespace {
+
+// The product of `shape`, or nothing when a dimension is negative or the product leaves [0, max].
+std::optional<std::int64_t> checked_product(const std::vector<std::int64_t>& shape, std::int64_t max) {
   std::int64_t n = 1;
-  for (auto d : sample_shape) n *= d;
+  for (auto d : shape)
+    if (d < 0 || __builtin_mul_overflow(n, d, &n) || n > max) return std::nullopt;
   return n;
+}
+
+} // namespace
+
+std::int64_t Schema::num_features() const {
+  const auto n = checked_product(sample_shape, k_max_sample_features);
+  if (!n) throw std::logic_error(fmt::format("sample shape {} is out of range: a loader did not check it", sample_shape));
+  return *n;
+}
+
+std::int64_t check_sample_shape(const std::vector<std::int64_t>& sample_shape, const std::string& file) {
+  for (auto d : sample_shape)
+    if (d <= 0)
+      throw InputError(fmt::format("{}: samples shaped {}: each dimension must be > 0", file,
+                                   fmt::join(sample_shape, "x")));
+  const auto n = checked_product(sample_shape, k_max_sample_features);
+  if (!n)
+    throw InputError(fmt::format("{}: samples shaped {} have more than {} features", file,
+                                 fmt::join(sample_shape, "x"), k_max_sample_features));
+  return *n;
 }
 
 Dataset Dataset::subset(const std::vector<std::int64_t>& indices) const {

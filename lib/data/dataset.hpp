@@ -23,9 +23,19 @@ struct Schema {
   std::vector<std::string> feature_names;
 
   std::int64_t num_classes() const { return static_cast<std::int64_t>(class_names.size()); }
-  // Product of sample_shape: the width of a flattened sample.
+  // Product of sample_shape: the width of a flattened sample. Throws std::logic_error when it is out of
+  // range: loaders check their shapes with check_sample_shape() first, so that is a bug.
   std::int64_t num_features() const;
 };
+
+// Largest number of features one sample may have: more than any real data set, small enough that a
+// flattened width fits every index type torch uses (int32 included).
+constexpr std::int64_t k_max_sample_features = (std::int64_t{1} << 31) - 1;
+
+// Checks a sample shape read from `file` and returns its product: each dimension > 0 (a zero-sized sample
+// holds no features), the product computed without overflow and at most k_max_sample_features. Throws
+// InputError naming the file otherwise.
+std::int64_t check_sample_shape(const std::vector<std::int64_t>& sample_shape, const std::string& file);
 
 // Invariants (checked by validate()): features is float32, contiguous, shaped [N, sample_shape...], with
 // NaN marking a missing value; labels is int64 [N] with values in [0, num_classes).

@@ -158,6 +158,9 @@ Dataset load_idx(const std::filesystem::path& images_path, const std::filesystem
     throw InputError(fmt::format("{} has {} samples but {} has {} labels", images_path.string(), images.shape[0],
                                  labels_path.string(), labels.shape[0]));
 
+  // Before anything multiplies the sample's dimensions: a header may pair 0 samples with huge ones.
+  check_sample_shape({images.shape.begin() + 1, images.shape.end()}, images_path.string());
+
   Dataset d;
   d.origin = images_path.string() + "," + labels_path.string();
   d.features = images.values.to(torch::kFloat32).contiguous();

@@ -179,6 +179,9 @@ Dataset load_npy(const std::filesystem::path& x_path, const std::filesystem::pat
     throw InputError(fmt::format("{} has {} samples but {} has {} labels", x_path.string(), x.shape[0],
                                  y_path.string(), y.shape[0]));
 
+  // Before anything multiplies the sample's dimensions: a header may pair 0 samples with huge ones.
+  check_sample_shape({x.shape.begin() + 1, x.shape.end()}, x_path.string());
+
   auto y_double = y.values.reshape({-1}).to(torch::kFloat64).contiguous();
   const double* yp = y_double.data_ptr<double>();
   std::vector<std::int64_t> raw(static_cast<std::size_t>(y_double.numel()));

@@ -7,7 +7,9 @@
 #include <torch/version.h>
 
 #include <chrono>
+#include <climits>
 #include <ctime>
+#include <functional>
 
 namespace automl::export_ {
 
@@ -73,13 +75,97 @@ nlohmann::json to_json(const data::Schema& s) {
           {"feature_names", s.feature_names}};
 }
 
+namespace {
+
+std::vector<std::string> string_list(const nlohmann::json& j, const char* key) {
+  const auto it = j.find(key);
+  if (it == j.end()) throw InputError(fmt::format("no '{}'", key));
+  if (!it->is_array()) throw InputError(fmt::format("{}: expected a list of strings, got {}", key, it->type_name()));
+  std::vector<std::string> out;
+  for (const auto& item : *it) {
+    if (!item.is_string()) throw InputError(fmt::format("{}: expected a list of strings, found {}", key, item.dump()));
+    out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+} // namespace
+
 data::Schema schema_from_json(const nlohmann::json& j) {
+  if (!j.is_object()) throw InputError(fmt::format("expected a JSON object, got {}", j.type_name()));
   data::Schema s;
-  s.kind = j.at("kind").get<std::string>() == "image" ? data::DataKind::image : data::DataKind::tabular;
-  s.sample_shape = j.at("sample_shape").get<std::vector<std::int64_t>>();
-  s.class_names = j.at("class_names").get<std::vector<std::string>>();
-  s.feature_names = j.at("feature_names").get<std::vector<std::string>>();
+  const auto kind = j.find("kind");
+  if (kind == j.end()) throw InputError("no 'kind'");
+  if (*kind == "image") s.kind = data::DataKind::image;
+  else if (*kind == "tabular") s.kind = data::DataKind::tabular;
+  else throw InputError(fmt::format("kind: expected \"tabular\" or \"image\", got {}", kind->dump()));
+
+  const auto shape = j.find("sample_shape");
+  if (shape == j.end()) throw InputError("no 'sample_shape'");
+  if (!shape->is_array()) throw InputError(fmt::format("sample_shape: expected a list of integers, got {}", shape->dump()));
+  for (const auto& d : *shape) {
+    // Integers only: get<int64_t>() would cast a float such as 1e300 with undefined behaviour.
+    if (!d.is_number_integer() || (d.is_number_unsigned() && d.get<std::uint64_t>() > std::uint64_t{INT64_MAX}))
+      throw InputError(fmt::format("sample_shape: expected a list of integers, found {}", d.dump()));
+    s.sample_shape.push_back(d.get<std::int64_t>());
+  }
+  const std::size_t dims = s.sample_shape.size();
+  if (s.kind == data::DataKind::tabular ? dims != 1 : (dims < 2 || dims > 3))
+    throw InputError(fmt::format("sample_shape: {} samples have {}, got {}", data::to_string(s.kind),
+                                 s.kind == data::DataKind::tabular ? "1 dimension" : "2 (H x W) or 3 (C x H x W) dimensions",
+                                 shape->dump()));
+  const auto features = data::check_sample_shape(s.sample_shape, "sample_shape");
+
+  s.class_names = string_list(j, "class_names");
+  if (s.class_names.empty()) throw InputError("class_names: a model has at least one class");
+  s.feature_names = string_list(j, "feature_names");
+  if (!s.feature_names.empty() && static_cast<std::int64_t>(s.feature_names.size()) != features)
+    throw InputError(fmt::format("feature_names: {} names for {} features", s.feature_names.size(), features));
   return s;
+}
+
+ModelInfo parse_model_info(const std::string& file, const torch::jit::ExtraFilesMap& extra) {
+  const auto text = [&](const char* name) {
+    const auto it = extra.find(name);
+    return it == extra.end() ? std::string() : it->second;
+  };
+  // Parses one extra file as a JSON object (or null where `null_ok`: a model saved without that part);
+  // `check` looks at its keys. Errors name the file and the key.
+  const auto object = [&](const char* name, bool null_ok, const std::function<void(const nlohmann::json&)>& check) {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(text(name));
+    } catch (const nlohmann::json::exception& e) {
+      throw InputError(fmt::format("{}: damaged model metadata: {}: {}", file, name, e.what()));
+    }
+    try {
+      if (null_ok && j.is_null()) return j;
+      if (!j.is_object()) throw InputError(fmt::format("expected a JSON object, got {}", j.type_name()));
+      check(j);
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("{}: damaged model metadata: {}: {}", file, name, e.what()));
+    }
+    return j;
+  };
+  // A key the commands read with a type in mind must have that type where present.
+  const auto expect = [](const nlohmann::json& j, const char* key, nlohmann::json::value_t type) {
+    const auto it = j.find(key);
+    if (it == j.end()) return;
+    const bool ok = type == nlohmann::json::value_t::number_float ? it->is_number() : it->type() == type;
+    if (!ok)
+      throw InputError(fmt::format("{}: expected {}, got {}", key, nlohmann::json(type).type_name(), it->dump()));
+  };
+
+  ModelInfo info;
+  info.config = object(k_config, true, [](const nlohmann::json&) {});
+  object(k_schema, false, [&](const nlohmann::json& j) { info.schema = schema_from_json(j); });
+  info.architecture = text(k_architecture);
+  info.versions = object(k_versions, false, [&](const nlohmann::json& j) {
+    expect(j, "automl", nlohmann::json::value_t::string);
+    expect(j, "libtorch", nlohmann::json::value_t::string);
+  });
+  info.training = object(k_training, true, [&](const nlohmann::json& j) { expect(j, "epochs", nlohmann::json::value_t::number_float); });
+  return info;
 }
 
 void save_model(torch::jit::Module& module, ModelInfo info, const std::filesystem::path& path,
@@ -124,15 +210,7 @@ LoadedModel load_model(const std::filesystem::path& path) {
   }
   if (extra[k_schema].empty())
     throw InputError(fmt::format("{}: a TorchScript file, but not one written by automl (no {})", path.string(), k_schema));
-  try {
-    m.info.config = nlohmann::json::parse(extra[k_config]);
-    m.info.schema = schema_from_json(nlohmann::json::parse(extra[k_schema]));
-    m.info.architecture = extra[k_architecture];
-    m.info.versions = nlohmann::json::parse(extra[k_versions]);
-    m.info.training = nlohmann::json::parse(extra[k_training]);
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(fmt::format("{}: damaged model metadata: {}", path.string(), e.what()));
-  }
+  m.info = parse_model_info(path.string(), extra);
   m.module.eval();
   check_output_width(m, path);
   return m;

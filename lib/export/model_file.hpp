@@ -38,7 +38,16 @@ struct LoadedModel {
 // Throws InputError naming the file when it is missing or is not an automl model.
 LoadedModel load_model(const std::filesystem::path& path);
 
+// The model's metadata from the extra files as read from `file` (the names above as keys; a missing one
+// reads as empty). Checks what the commands rely on: valid JSON; versions an object, config and training
+// objects or null (training's "epochs" a number, versions' "automl" and "libtorch" strings where present); a schema as
+// schema_from_json() wants it. Throws InputError naming the file, the extra file and the key at fault.
+ModelInfo parse_model_info(const std::string& file, const torch::jit::ExtraFilesMap& extra);
+
 nlohmann::json to_json(const data::Schema& schema);
+// Throws InputError ("sample_shape: ...") unless `j` is an object with kind "tabular" (one dimension) or
+// "image" (H x W or C x H x W), sample_shape dimensions > 0 with at most data::k_max_sample_features
+// features, at least one class name, and feature_names empty or one per feature, all names strings.
 data::Schema schema_from_json(const nlohmann::json& j);
 
 } // namespace automl::export_

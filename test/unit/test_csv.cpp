@@ -111,3 +111,19 @@ TEST(Csv, OtherBadInput) {
   expect_input_error([&] { data::load_csv(dir / "q.csv"); }, {":2: unterminated quoted field"});
   expect_input_error([&] { data::load_csv(dir / "absent.csv"); }, {"absent.csv: cannot open"});
 }
+
+TEST(Csv, ParsesTextInMemoryNamingItsPath) {
+  const auto d = data::parse_csv("a\tb\tt\n1\t2\tx\n3\t4\ty\n", "mem.tsv");
+  EXPECT_EQ(d.size(), 2);
+  EXPECT_EQ(d.schema.feature_names, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(d.origin, "mem.tsv");
+  expect_input_error([] { data::parse_csv("a,t\n1,x\nzz,y\n", "mem.csv"); },
+                     {"mem.csv:3: column 'a': 'zz' is not a number"});
+}
+
+// Found while fuzzing: column or class names with invalid UTF-8 loaded, then made nlohmann::json throw when the
+// model's schema was saved.
+TEST(Csv, InvalidUtf8IsAnErrorAtItsLine) {
+  expect_input_error([] { data::parse_csv("a,t\n1,x\n2,caf\xE9\n", "latin1.csv"); },
+                     {"latin1.csv:3: invalid UTF-8 (byte 0xE9): save the file as UTF-8"});
+}

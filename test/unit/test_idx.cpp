@@ -110,3 +110,24 @@ TEST(Idx, PairMismatches) {
   test::write_idx(dir / "flat", 0x08, {12}, pixels(12));
   expect_input_error([&] { data::load_idx(dir / "flat", dir / "labels"); }, {"at least 2 dimensions"});
 }
+
+// Issue 15: a header with zero samples and huge other dimensions used to reach Schema::num_features, whose
+// product overflowed int64.
+TEST(Idx, ZeroSamplesWithHugeDimensionsIsAnErrorNamingTheFile) {
+  TempDir dir;
+  test::write_idx(dir / "images", 0x08, {0, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, "");
+  test::write_idx(dir / "labels", 0x08, {0}, "");
+  expect_input_error([&] { data::load_idx(dir / "images", dir / "labels"); },
+                     {(dir / "images").string(), "4294967295x4294967295x4294967295", "more than 2147483647 features"});
+  test::write_idx(dir / "images", 0x08, {0, 28, 0}, "");
+  expect_input_error([&] { data::load_idx(dir / "images", dir / "labels"); },
+                     {(dir / "images").string(), "28x0", "each dimension must be > 0"});
+}
+
+TEST(Idx, SchemaFeatureCountIsCheckedNotOverflowed) {
+  data::Schema schema;
+  schema.sample_shape = {std::int64_t{1} << 40, std::int64_t{1} << 40};
+  EXPECT_THROW(schema.num_features(), std::logic_error);
+  schema.sample_shape = {3, 28, 28};
+  EXPECT_EQ(schema.num_features(), 3 * 28 * 28);
+}

@@ -115,3 +115,12 @@ TEST(Npy, BadLabels) {
   test::write_npy(dir / "x1.npy", "<f4", {2}, std::string(8, '\0'));
   expect_input_error([&] { data::load_npy(dir / "x1.npy", dir / "y.npy"); }, {"X must have 2 to 4 dimensions"});
 }
+
+// Issue 15: a shape with zero samples and huge other dimensions used to overflow Schema::num_features.
+TEST(Npy, ZeroSamplesWithHugeDimensionsIsAnErrorNamingTheFile) {
+  TempDir dir;
+  test::write_npy(dir / "X.npy", "<f4", {0, 4294967296, 4294967296}, "");
+  test::write_npy(dir / "y.npy", "<i8", {0}, "");
+  expect_input_error([&] { data::load_npy(dir / "X.npy", dir / "y.npy"); },
+                     {(dir / "X.npy").string(), "4294967296x4294967296", "more than 2147483647 features"});
+}

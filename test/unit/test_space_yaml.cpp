@@ -1,6 +1,7 @@
 // Search-space YAML: the format, and every validation error with its message and file:line:col.
 
 #include "config/preset.hpp"
+#include "config/space_yaml.hpp"
 #include "support/expect_error.hpp"
 #include "support/test_files.hpp"
 
@@ -221,4 +222,49 @@ TEST(SpaceYaml, MissingFile) {
   config::LoadOptions options;
   options.space_file = "/nonexistent/space.yaml";
   test::expect_input_error([&] { config::load_setup(options); }, {"search-space file '/nonexistent/space.yaml' does not exist"});
+}
+
+// Issue 15: nested anchors and aliases (9 levels of 9 aliases each, ~387 million hyperparameters expanded)
+// grew the process by ~100 MB/s until it was killed. Expanded YAML is now limited, before any reader walks it.
+TEST(SpaceYaml, NestedAliasesAreRefusedAtTheExpansionLimit) {
+  TempDir dir;
+  std::string yaml = "hyperparameters:\n  a0: &a0 {x: {type: int, range: [1, 2]}}\n  network:\n    choices:\n";
+  for (int level = 1; level <= 9; ++level) {
+    yaml += "      l" + std::to_string(level) + ": &a" + std::to_string(level) + " {";
+    for (int j = 0; j < 9; ++j) yaml += (j ? ", " : "") + std::string("c") + std::to_string(j) + ": *a" + std::to_string(level - 1);
+    yaml += "}\n";
+  }
+  test::expect_input_error([&] { load_space(dir, yaml); },
+                           {(dir / "s.yaml").string(), "more than 1000000 nodes", "aliases count at every use"});
+}
+
+TEST(SpaceYaml, AnAliasInsideItsOwnAnchorIsRefused) {
+  TempDir dir;
+  // yaml-cpp builds a cycle for this; walking it never ends.
+  test::expect_input_error([&] { load_space(dir, "hyperparameters: &h\n  a: *h\n"); },
+                           {(dir / "s.yaml").string(), "more than 1000000 nodes"});
+}
+
+TEST(SpaceYaml, FilesOverTheSizeLimitAreRefusedBeforeParsing) {
+  TempDir dir;
+  std::string yaml = "hyperparameters:\n  a: [x, y]\n";
+  yaml += "#" + std::string(config::k_max_yaml_bytes, ' ') + "\n";
+  test::expect_input_error([&] { load_space(dir, yaml); },
+                           {(dir / "s.yaml").string(), "YAML files are limited to 16777216 bytes"});
+}
+
+// Found by fuzz_space_yaml: a name with invalid UTF-8 loaded, then made nlohmann::json throw (type_error 316)
+// when the space was fingerprinted or written to effective_config.json.
+TEST(SpaceYaml, InvalidUtf8IsAnErrorAtItsLine) {
+  TempDir dir;
+  test::expect_input_error([&] { load_space(dir, "hyperparameters:\n  a\x9A: [x, y]\n"); },
+                           {(dir / "s.yaml").string() + ":2:4: invalid UTF-8 (byte 0x9A)"});
+}
+
+// Found by fuzz_space_yaml: parse_space() on a missing `hyperparameters` key (as its header allows) threw
+// YAML::InvalidNode from the node's Mark() while building its own error.
+TEST(SpaceYaml, MissingHyperparametersIsAnErrorNamingTheFile) {
+  const auto root = config::load_yaml_text("forbidden: []\n", "s.yaml");
+  test::expect_input_error([&] { config::parse_space("s.yaml", root["hyperparameters"], root["forbidden"]); },
+                           {"s.yaml: hyperparameters: the space is empty"});
 }

@@ -1,0 +1,38 @@
+#include "fuzz_input.hpp"
+
+#include <fstream>
+#include <stdexcept>
+#include <unistd.h>
+
+namespace automl::fuzz {
+
+std::vector<std::string> split_parts(const std::uint8_t* data, std::size_t size, std::size_t max_parts) {
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  std::vector<std::string> parts;
+  std::size_t at = 0;
+  while (parts.size() + 1 < max_parts) {
+    const auto next = text.find(k_part_separator, at);
+    if (next == std::string::npos) break;
+    parts.push_back(text.substr(at, next - at));
+    at = next + k_part_separator.size();
+  }
+  parts.push_back(text.substr(at));
+  return parts;
+}
+
+std::filesystem::path write_temp_file(const std::string& name, const std::string& bytes) {
+  static const std::filesystem::path dir = [] {
+    const std::filesystem::path base = std::filesystem::is_directory("/dev/shm") ? "/dev/shm"
+                                                                                 : std::filesystem::temp_directory_path();
+    auto d = base / ("automl-fuzz-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(d);
+    return d;
+  }();
+  const auto path = dir / name;
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw std::runtime_error("fuzz harness: cannot write " + path.string()); // the harness's own fault
+  return path;
+}
+
+} // namespace automl::fuzz
