@@ -65,7 +65,7 @@ private:
   std::vector<std::size_t> m_cardinalities;
 };
 
-std::uint64_t mix(std::uint64_t a, std::uint64_t b) { return automl::study::trial_seed(a, static_cast<std::int64_t>(b)); }
+std::uint64_t mix(std::uint64_t a, std::uint64_t b) { return automl::study::mix_seed(a, b); }
 
 std::uint64_t hash_point(const UnitVector& x) {
   std::uint64_t h = 1469598103934665603ULL;

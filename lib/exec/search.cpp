@@ -53,7 +53,7 @@ double unix_now() {
 // The proposal stream of configuration `slot` of `iteration`: a function of the study seed and the job's place
 // only, so that a resumed or parallel search proposes what a single uninterrupted one would.
 std::uint64_t proposal_seed(std::uint64_t study_seed, std::size_t iteration, std::size_t slot) {
-  return study::trial_seed(study_seed ^ 0xA5A5A5A5A5A5A5A5ULL, static_cast<std::int64_t>(iteration * 1000003 + slot));
+  return study::mix_seed(study_seed ^ 0xA5A5A5A5A5A5A5A5ULL, iteration * 1000003 + slot);
 }
 
 const space::UnitCubeSpace& checked_space(const SearchTask& task) {

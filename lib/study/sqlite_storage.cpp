@@ -333,7 +333,7 @@ std::optional<Trial> SqliteStorage::claim(std::int64_t study_id, const ClaimDeci
     insert.bind(6, static_cast<std::int64_t>(t.rung)).bind(7, static_cast<std::int64_t>(t.slot));
     insert.bind(8, t.budget).bind(9, t.cost).bind(10, unit_to_json(t.unit)).bind(11, t.config).bind(12, t.info);
     insert.bind(13, t.parent_id).bind(14, now).bind(15, now).bind(16, worker);
-    insert.bind(17, static_cast<std::int64_t>(trial_seed(study_seed, id)));
+    insert.bind(17, static_cast<std::int64_t>(trial_seed(study_seed, t.iteration, t.slot, t.rung)));
     insert.run();
   }
   std::vector<Trial> written = load_trials("id", id);

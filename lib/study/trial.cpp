@@ -28,8 +28,15 @@ TrialState parse_trial_state(const std::string& name) {
 
 std::string Trial::config_id() const { return fmt::format("[{}, 0, {}]", iteration, slot); }
 
-std::uint64_t trial_seed(std::uint64_t study_seed, std::int64_t trial_id) {
-  std::uint64_t z = study_seed + 0x9E3779B97F4A7C15ULL * (static_cast<std::uint64_t>(trial_id) + 1);
+std::uint64_t trial_seed(std::uint64_t study_seed, std::int64_t iteration, std::int64_t slot, std::int64_t rung) {
+  // Distinct for every (iteration, slot, rung) a schedule can hold: rungs < 64, slots < 2^20.
+  const auto job = (static_cast<std::uint64_t>(iteration) << 26) ^ (static_cast<std::uint64_t>(slot) << 6) ^
+                   static_cast<std::uint64_t>(rung);
+  return mix_seed(study_seed, job);
+}
+
+std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t key) {
+  std::uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (key + 1);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
   return z ^ (z >> 31);

@@ -70,9 +70,12 @@ struct NewTrial {
   std::optional<std::int64_t> parent_id;
 };
 
-// A trial's seed: a SplitMix64 mix of the study seed and the trial id, so that a trial run again (after a crash)
-// gets the same seed, and no two trials share one.
-std::uint64_t trial_seed(std::uint64_t study_seed, std::int64_t trial_id);
+// A trial's seed: a SplitMix64 mix of the study seed and the job's place in the schedule (iteration, slot,
+// rung), not of the trial id: with several workers the ids follow the order of the claims, which timing
+// decides, while the same job must train with the same seed in every run (and when run again after a crash).
+std::uint64_t trial_seed(std::uint64_t study_seed, std::int64_t iteration, std::int64_t slot, std::int64_t rung);
+// The SplitMix64 mix behind it: independent streams for different keys of one seed.
+std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t key);
 
 // The unit vector as JSON text: an array of numbers, null for NaN (JSON has no NaN); exact round trip.
 std::string unit_to_json(const space::UnitVector& unit);

@@ -102,7 +102,9 @@ TEST(Storage, TrialRoundTrip) {
   ASSERT_TRUE(claimed);
   EXPECT_EQ(claimed->state, TrialState::running);
   EXPECT_EQ(claimed->worker, "worker-1");
-  EXPECT_EQ(claimed->seed, automl::study::trial_seed(42, claimed->id));
+  EXPECT_EQ(claimed->seed, automl::study::trial_seed(42, claimed->iteration, claimed->slot, claimed->rung));
+  EXPECT_NE(automl::study::trial_seed(42, 0, 0, 0), automl::study::trial_seed(42, 0, 0, 1));
+  EXPECT_NE(automl::study::trial_seed(42, 0, 1, 0), automl::study::trial_seed(42, 1, 0, 0));
   EXPECT_EQ(claimed->unit[0], 0.25);
   EXPECT_TRUE(std::isnan(claimed->unit[1]));
   EXPECT_EQ(claimed->unit[2], 1.0 / 3.0); // exact round trip through JSON text
