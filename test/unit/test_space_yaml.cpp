@@ -235,7 +235,7 @@ TEST(SpaceYaml, NestedAliasesAreRefusedAtTheExpansionLimit) {
     yaml += "}\n";
   }
   test::expect_input_error([&] { load_space(dir, yaml); },
-                           {(dir / "s.yaml").string(), "more than 1000000 nodes", "aliases count at every use"});
+                           {(dir / "s.yaml").string(), "more than 1000000 nodes", "counting aliases at every use"});
 }
 
 TEST(SpaceYaml, AnAliasInsideItsOwnAnchorIsRefused) {
