@@ -363,14 +363,19 @@ void apply_space_updates(SpaceSource& source, const std::string& file, const YAM
   if (!updates || updates.IsNull()) return;
   if (!updates.IsMap()) fail_at(file, updates, "space updates: expected a map name -> {range, log, step, default, choices, value}");
   std::vector<std::string> names;
-  for (const auto& s : source.hyperparameters) names.push_back(s.hp.name);
+  // Name -> position, so that an update file costs time linear in its size, not in its size times the space's.
+  std::map<std::string, std::size_t> position;
+  for (const auto& s : source.hyperparameters) {
+    position.emplace(s.hp.name, names.size());
+    names.push_back(s.hp.name);
+  }
   for (const auto& entry : updates) {
     const auto name = entry.first.Scalar();
-    const auto it = std::find_if(source.hyperparameters.begin(), source.hyperparameters.end(),
-                                 [&](const HyperparameterSource& s) { return s.hp.name == name; });
-    if (it == source.hyperparameters.end()) {
+    const auto found = position.find(name);
+    if (found == position.end()) {
       fail_at(file, entry.first, "space update: unknown hyperparameter '" + name + "'" + core::did_you_mean(name, names));
     }
+    const auto it = source.hyperparameters.begin() + static_cast<std::ptrdiff_t>(found->second);
     const auto& node = entry.second;
     check_keys(file, node, k_update_keys, name);
     auto hp = it->hp;

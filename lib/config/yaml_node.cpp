@@ -86,14 +86,20 @@ YAML::Node load_yaml_text(const std::string& text, const std::string& file) {
   if (text.size() > k_max_yaml_bytes)
     throw InputError(fmt::format("{}: the file is {} bytes; YAML files are limited to {} bytes", file, text.size(),
                                  k_max_yaml_bytes));
-  // Names and values end up in JSON (effective_config.json, the model file), which must be UTF-8.
-  if (const auto bad = core::first_invalid_utf8(text)) {
-    const auto newline = text.rfind('\n', *bad); // text[*bad] itself is no newline
+  // Names and values end up in JSON (effective_config.json, the model file), which must be UTF-8. Control
+  // characters other than tab and line breaks are not YAML either, and yaml-cpp turns a NUL byte into
+  // invalid UTF-8 (fuzz_space_yaml found it).
+  const auto fail_at_byte = [&](std::size_t at, const std::string& what) {
+    const auto newline = text.rfind('\n', at); // text[at] itself is no newline
     const auto line_start = newline == std::string::npos ? 0 : newline + 1;
-    const int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(*bad), '\n'));
-    const int column = static_cast<int>(*bad - line_start) + 1;
-    fail_at(Location{file, line, column},
-            fmt::format("invalid UTF-8 (byte 0x{:02X}): YAML files must be UTF-8", static_cast<unsigned char>(text[*bad])));
+    const int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n'));
+    fail_at(Location{file, line, static_cast<int>(at - line_start) + 1},
+            fmt::format("{} (byte 0x{:02X}): YAML files must be UTF-8 text", what, static_cast<unsigned char>(text[at])));
+  };
+  if (const auto bad = core::first_invalid_utf8(text)) fail_at_byte(*bad, "invalid UTF-8");
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F) fail_at_byte(i, "a control character");
   }
   YAML::Node root;
   try {

@@ -84,7 +84,8 @@ void SearchSpace::check_condition(const Hyperparameter& child, const Condition& 
   if (c.op == ConditionOp::equals && c.values.size() != 1) fail("== takes one value");
   if (c.op == ConditionOp::equals || c.op == ConditionOp::in) {
     for (const auto& v : c.values)
-      if (const auto p = parent->problem(v)) fail(c.parent + " cannot take this value: " + *p);
+      if (!stored_choice(*index_of(c.parent), v))
+        if (const auto p = parent->problem(v)) fail(c.parent + " cannot take this value: " + *p);
   } else {
     const bool numerical = parent->is_numerical() || (parent->type == Type::constant && as_number(parent->value));
     if (!numerical) fail(c.parent + " is " + to_string(parent->type) + "; comparisons need an int or float");
@@ -102,11 +103,19 @@ void SearchSpace::add(Hyperparameter hp) {
   // The component condition implied by the name: the longest prefix `P` (followed by a choice and a rest)
   // that is a hyperparameter of the space.
   for (const auto& [prefix, choice] : component_candidates(hp.name)) {
-    const auto* parent = find(prefix);
-    if (!parent) continue;
-    const auto values = parent->discrete_values();
-    const auto match = std::find_if(values.begin(), values.end(), [&](const Value& v) { return to_string(v) == choice; });
-    if (match == values.end()) {
+    const auto parent_index = index_of(prefix);
+    if (!parent_index) continue;
+    const auto* parent = &m_hyperparameters[*parent_index];
+    std::optional<Value> match;
+    if (parent->type == Type::categorical) {
+      const auto& positions = m_choice_position[*parent_index];
+      if (const auto it = positions.find(choice); it != positions.end()) match = parent->choices[it->second];
+    } else {
+      for (const auto& v : parent->discrete_values())
+        if (!match && to_string(v) == choice) match = v;
+    }
+    if (!match) {
+      const auto values = parent->discrete_values();
       if (parent->type == Type::constant)
         throw SpaceError(hp.name + ": " + prefix + " is the constant " + to_string(parent->value) +
                              ", so this hyperparameter could never be active",
@@ -128,7 +137,10 @@ void SearchSpace::add(Hyperparameter hp) {
     const auto p = *index_of(c.parent);
     parents.push_back(p);
     if (c.op == ConditionOp::equals || c.op == ConditionOp::in)
-      for (auto& v : c.values) v = m_hyperparameters[p].normalise(v);
+      for (auto& v : c.values) {
+        const auto* stored = stored_choice(p, v);
+        v = stored ? *stored : m_hyperparameters[p].normalise(v);
+      }
   }
 
   const std::size_t index = m_hyperparameters.size();
@@ -140,7 +152,19 @@ void SearchSpace::add(Hyperparameter hp) {
   } else {
     m_dimension.push_back(std::nullopt);
   }
+  m_choice_position.emplace_back();
+  if (hp.type == Type::categorical)
+    for (std::size_t i = 0; i < hp.choices.size(); ++i) m_choice_position.back().emplace(to_string(hp.choices[i]), i);
   m_hyperparameters.push_back(std::move(hp));
+}
+
+const Value* SearchSpace::stored_choice(std::size_t parent, const Value& v) const {
+  const auto& positions = m_choice_position[parent];
+  const auto it = positions.find(to_string(v));
+  if (it == positions.end()) return nullptr;
+  const Value& c = m_hyperparameters[parent].choices[it->second];
+  const bool same = values_equal(c, v) && std::holds_alternative<bool>(c) == std::holds_alternative<bool>(v);
+  return same ? &c : nullptr;
 }
 
 void SearchSpace::add_forbidden(ForbiddenClause clause) {

@@ -97,6 +97,9 @@ private:
   Value decode_value(const Hyperparameter& hp, double x) const;
   std::optional<std::size_t> index_of(const std::string& name) const;
   void check_condition(const Hyperparameter& child, const Condition& c) const;
+  // The stored choice of categorical `parent` that `v` is (same text, equal, both bool or neither), found in
+  // m_choice_position; nullptr when there is none or `parent` is not categorical.
+  const Value* stored_choice(std::size_t parent, const Value& v) const;
 
   std::vector<Hyperparameter> m_hyperparameters;
   std::vector<ForbiddenClause> m_forbidden;
@@ -105,6 +108,10 @@ private:
   std::vector<std::vector<std::size_t>> m_parents;
   std::vector<std::optional<std::size_t>> m_dimension; // hyperparameter index -> dimension
   std::vector<std::size_t> m_dimension_of;             // dimension -> hyperparameter index
+  // Categorical hyperparameter index -> to_string(choice) -> its position (empty for other types): the
+  // children of a component with k choices are added in O(log k) each, not O(k), so a space loads in
+  // time linear in its size.
+  std::vector<std::map<std::string, std::size_t>> m_choice_position;
 };
 
 } // namespace automl::space

@@ -1,5 +1,6 @@
 #include "fuzz_input.hpp"
 
+#include <cstdlib>
 #include <fstream>
 #include <stdexcept>
 #include <unistd.h>
@@ -20,12 +21,25 @@ std::vector<std::string> split_parts(const std::uint8_t* data, std::size_t size,
   return parts;
 }
 
+namespace {
+
+// Where the temp files go: /dev/shm/automl-fuzz-PID (or under the system temp dir without /dev/shm).
+const std::string k_temp_dir_prefix =
+    ((std::filesystem::is_directory("/dev/shm") ? std::filesystem::path("/dev/shm") : std::filesystem::temp_directory_path()) /
+     "automl-fuzz-")
+        .string();
+
+} // namespace
+
 std::filesystem::path write_temp_file(const std::string& name, const std::string& bytes) {
   static const std::filesystem::path dir = [] {
-    const std::filesystem::path base = std::filesystem::is_directory("/dev/shm") ? "/dev/shm"
-                                                                                 : std::filesystem::temp_directory_path();
-    auto d = base / ("automl-fuzz-" + std::to_string(::getpid()));
+    std::filesystem::path d = k_temp_dir_prefix + std::to_string(::getpid());
     std::filesystem::create_directories(d);
+    // libFuzzer ends a run with exit(), so this removes the directory unless the process crashed.
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(std::filesystem::path(k_temp_dir_prefix + std::to_string(::getpid())), ec);
+    });
     return d;
   }();
   const auto path = dir / name;

@@ -133,3 +133,17 @@ TEST(Hyperparameter, ConditionsHold) {
   EXPECT_FALSE(eq.holds(Value{false}));
   EXPECT_EQ(eq.to_string(), "use_dropout == true");
 }
+
+// Duplicate choices are found with sets since issue 15 (loading a component with k choices was O(k^2)):
+// the same meaning as values_equal, numbers by value whatever their type.
+TEST(Hyperparameter, DuplicateChoicesCompareAsValuesEqual) {
+  Hyperparameter c;
+  c.name = "k";
+  c.type = Type::categorical;
+  c.choices = {Value{std::int64_t{3}}, Value{std::string("3")}, Value{true}, Value{3.0}};
+  EXPECT_EQ(validation_error(c).first, "k: choice '3' is listed twice");
+  c.choices = {Value{std::int64_t{1}}, Value{std::string("1")}, Value{true}, Value{std::string("true")}};
+  EXPECT_EQ(validation_error(c).first, "");
+  c.choices = {Value{std::string("a")}, Value{false}, Value{false}};
+  EXPECT_EQ(validation_error(c).first, "k: choice 'false' is listed twice");
+}
