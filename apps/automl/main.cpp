@@ -34,15 +34,16 @@ const CLI::Validator k_not_negative(
 CLI::Validator integer_range(long long low, long long high) {
   return CLI::Validator(
       [low, high](std::string& value) {
+        bool outside = false;
         try {
           std::size_t end = 0;
           const long long v = std::stoll(value, &end);
-          if (end == value.size() && (v < low || v > high))
-            return "must be between " + std::to_string(low) + " and " + std::to_string(high) + ", got " + value;
+          outside = end == value.size() && (v < low || v > high);
         } catch (const std::exception&) {
-          if (!value.empty() && value[0] == '-') return "must be between " + std::to_string(low) + " and " + std::to_string(high) + ", got " + value;
+          outside = !value.empty() && value[0] == '-'; // below any long long
         }
-        return std::string();
+        return outside ? "must be between " + std::to_string(low) + " and " + std::to_string(high) + ", got " + value
+                       : std::string();
       },
       "INT in [" + std::to_string(low) + ", " + std::to_string(high) + "]");
 }

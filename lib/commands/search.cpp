@@ -644,13 +644,7 @@ int search(const SearchOptions& o, std::ostream& out) {
                                  study_name, storage_url));
   // What makes a resume impossible is found now, before the pace probe spends time (the other settings are
   // compared when the study is opened, below: still before anything is written).
-  if (stored && stored->space_fingerprint != setup.space.fingerprint())
-    throw InputError(fmt::format("study '{}' in {} cannot be resumed: its search space changed (fingerprint {} stored, "
-                                 "{} now); use a new study name or --out directory",
-                                 study_name, storage_url, stored->space_fingerprint, setup.space.fingerprint()));
-  if (stored && stored->seed != o.seed)
-    throw InputError(fmt::format("study '{}' cannot be resumed: setting 'seed' was {}, now {}", study_name, stored->seed,
-                                 o.seed));
+  if (stored) study::check_same_space_and_seed(*stored, setup.space.fingerprint(), o.seed, storage_url);
   const auto existing = stored ? std::optional<nlohmann::json>(stored->settings) : std::nullopt;
 
   // Workers and threads from the cores that are free now; flags override.

@@ -250,13 +250,7 @@ StudyRecord SqliteStorage::open_study(const StudySpec& spec) {
     record.seed = static_cast<std::uint64_t>(find.int64(2));
     record.settings = nlohmann::json::parse(find.text(3));
     record.resumed = true;
-    if (record.space_fingerprint != spec.space_fingerprint)
-      throw InputError(fmt::format("study '{}' in {} cannot be resumed: its search space changed (fingerprint {} "
-                                   "stored, {} now); use a new study name or database",
-                                   spec.name, m_path, record.space_fingerprint, spec.space_fingerprint));
-    if (record.seed != spec.seed)
-      throw InputError(fmt::format("study '{}' cannot be resumed: setting 'seed' was {}, now {}", spec.name,
-                                   record.seed, spec.seed));
+    check_same_space_and_seed(record, spec.space_fingerprint, spec.seed, m_path);
     check_same_settings(spec.name, record.settings, spec.settings);
     tx.commit();
     return record;

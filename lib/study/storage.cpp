@@ -32,6 +32,17 @@ const StorageScheme k_storage_schemes[] = {
 
 } // namespace
 
+void check_same_space_and_seed(const StudyRecord& stored, const std::string& space_fingerprint, std::uint64_t seed,
+                               const std::string& where) {
+  if (stored.space_fingerprint != space_fingerprint)
+    throw InputError(fmt::format("study '{}' in {} cannot be resumed: its search space changed (fingerprint {} "
+                                 "stored, {} now); use a new study name or database",
+                                 stored.name, where, stored.space_fingerprint, space_fingerprint));
+  if (stored.seed != seed)
+    throw InputError(fmt::format("study '{}' cannot be resumed: setting 'seed' was {}, now {}", stored.name,
+                                 stored.seed, seed));
+}
+
 std::vector<std::string> storage_schemes() {
   std::vector<std::string> names;
   for (const auto& s : k_storage_schemes) names.emplace_back(s.scheme);

@@ -36,6 +36,12 @@ struct StudyRecord {
   bool resumed = false; // it existed before this open_study()
 };
 
+// Throws InputError when `stored` cannot be resumed with this space fingerprint and seed, naming what changed
+// (`where`: the storage, for the message). Storages call it when a study is opened; a caller may call it
+// earlier, before spending time on a run that the storage would refuse.
+void check_same_space_and_seed(const StudyRecord& stored, const std::string& space_fingerprint, std::uint64_t seed,
+                               const std::string& where);
+
 // What claim()'s decider chose: nothing, a new trial, or running an existing one again.
 struct ClaimDecision {
   enum class Kind { none, insert, rerun };

@@ -68,16 +68,12 @@ void check_space_trainable(const space::SearchSpace& space, const data::Schema& 
   auto lookups = std::make_shared<core::Hyperparameters::Lookups>();
   std::set<std::string> active;
   std::map<std::string, std::string> where; // first candidate each hyperparameter was active in
-  // Nothing here should draw from the global generator (the pipeline has its own); kept exact all the same.
-  at::Generator global = at::detail::getDefaultCPUGenerator();
-  const auto rng_state = global.get_state();
   for (const auto& candidate : candidates(space)) {
     core::Hyperparameters hp(space::to_json(candidate.config));
     hp.record_lookups(lookups);
     try {
       Trainer trainer(hp, data, data, 0, torch::kCPU);
     } catch (const InputError& e) {
-      global.set_state(rng_state);
       throw InputError(fmt::format("search space: {} cannot be trained: {}", candidate.what, e.what()));
     }
     for (const auto& [name, value] : candidate.config) {
@@ -85,7 +81,6 @@ void check_space_trainable(const space::SearchSpace& space, const data::Schema& 
       where.emplace(name, candidate.what);
     }
   }
-  global.set_state(rng_state);
   std::vector<std::string> wanted(lookups->keys_wanted.begin(), lookups->keys_wanted.end());
   for (const auto& name : active)
     if (!lookups->keys_read.count(name))

@@ -13,7 +13,8 @@ namespace automl::train {
 // bool hyperparameter, the default configuration with each of its choices. Throws InputError, naming the
 // configuration, when one cannot be built (an unknown network family, no `network`, a value a component
 // refuses), or when a hyperparameter of a built configuration is read by no component (a misspelt key such as
-// `optimizer:adam:lrr`, with the closest name a component asked for). Leaves torch's global RNG as it was.
+// `optimizer:adam:lrr`, with the closest name a component asked for). Draws nothing from torch's global
+// generator (a pipeline has its own; the synthetic data is deterministic).
 void check_space_trainable(const space::SearchSpace& space, const data::Schema& schema);
 
 } // namespace automl::train
