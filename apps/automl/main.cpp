@@ -174,6 +174,8 @@ int run(int argc, char** argv) {
   search_cmd->add_flag("--resume", search.resume, "Continue the study when it exists");
   search_cmd->add_flag("--refit", search.refit,
                        "Retrain the best configuration on train+validation when the time allows");
+  search_cmd->add_flag("!--no-portfolio", search.portfolio,
+                       "Do not try the preset's portfolio of configurations first (proposals only, after the default)");
   search_cmd->add_option("--out", search.out, "Output directory (default runs/<study>)");
   search_cmd->add_option("--log-level", search.log_level, "trace, debug, info, warn, error or off");
   search_cmd->add_flag("--quiet", search.quiet, "No progress or per-trial lines on stderr (search.log keeps them)");

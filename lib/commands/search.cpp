@@ -179,7 +179,7 @@ nlohmann::json options_json(const SearchOptions& o) {
           {"threads", o.threads},     {"device", o.device},
           {"seed", o.seed},           {"storage", o.storage},
           {"study", o.study},         {"resume", o.resume},
-          {"refit", o.refit},         {"out", o.out},
+          {"refit", o.refit},         {"portfolio", o.portfolio}, {"out", o.out},
           {"fail_under", opt(o.fail_under)}, {"trace_test", o.trace_test}};
 }
 
@@ -583,6 +583,21 @@ RungPlan plan_rungs(const SearchOptions& o, config::LoadedSetup& setup, const da
   return plan;
 }
 
+// The study's first configurations: the space's default (the configuration the pace probe measured), then the
+// portfolio's entries that differ from it and from each other.
+std::vector<space::UnitVector> initial_configs(const config::LoadedSetup& setup, bool use_portfolio) {
+  std::vector<space::Config> configs{setup.space.default_config()};
+  if (use_portfolio) {
+    for (const auto& dropped : setup.portfolio_dropped) spdlog::warn("portfolio: {}", dropped);
+    for (const auto& entry : setup.portfolio)
+      if (std::find(configs.begin(), configs.end(), entry) == configs.end()) configs.push_back(entry);
+    if (configs.size() > 1) spdlog::info("portfolio: {} configurations go first, after the default", configs.size() - 1);
+  }
+  std::vector<space::UnitVector> units;
+  for (const auto& c : configs) units.push_back(setup.space.encode(c));
+  return units;
+}
+
 struct ExportResult {
   nlohmann::json refit;
   std::optional<double> test_accuracy;
@@ -824,7 +839,7 @@ int search(const SearchOptions& o, std::ostream& out) {
   task.space_fingerprint = setup.space.fingerprint();
   task.describe = [&](const space::UnitVector& unit_point) { return space::to_json(setup.space.decode(unit_point)); };
   task.objective = objective;
-  task.first_config = setup.space.encode(setup.space.default_config()); // the configuration the probe measured
+  task.initial_configs = initial_configs(setup, o.portfolio);
   exec::SearchOptions search_options;
   search_options.study_name = study_name;
   search_options.optimizer = o.optimizer;

@@ -146,6 +146,8 @@ int space(const SpaceOptions& options, std::ostream& out) {
     j["dimensions"] = setup.space.dimension();
     j["run_config"] = config::to_json(setup.run);
     j["default_config"] = to_json(setup.space.default_config());
+    j["portfolio"] = nlohmann::json::array();
+    for (const auto& c : setup.portfolio) j["portfolio"].push_back(to_json(c));
     if (options.sample > 0) {
       nlohmann::json list = nlohmann::json::array();
       for (const auto& s : samples) list.push_back(to_json(s));
@@ -155,6 +157,18 @@ int space(const SpaceOptions& options, std::ostream& out) {
     return 0;
   }
   write_listing(out, options, setup);
+  if (!setup.portfolio.empty()) {
+    fmt::print(out, "\nportfolio ({} configurations a search tries first, after the default; what differs from it)\n",
+               setup.portfolio.size());
+    const auto defaults = setup.space.default_config();
+    for (const auto& c : setup.portfolio) {
+      nlohmann::json differs = nlohmann::json::object();
+      for (const auto& [name, value] : c)
+        if (!defaults.contains(name) || !space::values_equal(defaults.at(name), value)) differs[name] = space::to_json(value);
+      out << "  " << differs.dump() << "\n";
+    }
+  }
+  for (const auto& dropped : setup.portfolio_dropped) fmt::print(out, "portfolio: {}\n", dropped);
   if (options.sample > 0) {
     fmt::print(out, "\nsamples (seed {})\n", options.seed);
     for (const auto& s : samples) out << "  " << to_json(s).dump() << "\n";

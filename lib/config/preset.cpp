@@ -15,10 +15,35 @@ namespace automl::config {
 
 namespace {
 
-const std::vector<std::string> k_preset_keys{"description", "kind",     "preset",        "data",       "budget",
-                                             "training",    "hyperparameters", "forbidden", "space_updates"};
+const std::vector<std::string> k_preset_keys{"description", "kind",      "preset",        "data",     "budget",
+                                             "training",    "hyperparameters", "forbidden", "space_updates", "portfolio"};
 // A search-space file may also carry the run settings its space is meant for; they apply after the preset's.
-const std::vector<std::string> k_space_file_keys{"description", "data", "budget", "training", "hyperparameters", "forbidden"};
+const std::vector<std::string> k_space_file_keys{"description", "data",      "budget",   "training",
+                                                 "hyperparameters", "forbidden", "portfolio"};
+
+// A portfolio entry as written: some hyperparameters' values, and where it is.
+struct PortfolioEntry {
+  Location where;
+  space::Config values;
+};
+
+// `portfolio:` a list of maps, hyperparameter name -> value (only what differs from the space's defaults).
+std::vector<PortfolioEntry> parse_portfolio(const std::string& file, const YAML::Node& node) {
+  if (!node.IsSequence()) fail_at(file, node, "portfolio: expected a list of configurations (maps of hyperparameter: value)");
+  std::vector<PortfolioEntry> entries;
+  for (const auto& item : node) {
+    if (!item.IsMap() || item.size() == 0)
+      fail_at(file, item, "portfolio: each entry is a non-empty map of hyperparameter: value");
+    PortfolioEntry entry{location_of(file, item), {}};
+    for (const auto& kv : item) {
+      const auto name = kv.first.Scalar();
+      if (entry.values.contains(name)) fail_at(file, kv.first, "portfolio: duplicate key '" + name + "'");
+      entry.values.set(name, scalar_value(file, kv.second, name));
+    }
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
 
 void apply_run_sections(const std::string& file, const YAML::Node& root, RunConfig& run) {
   for (const auto* section : {"data", "budget", "training"})
@@ -38,6 +63,8 @@ struct Accumulated {
   RunConfig run;
   std::optional<SpaceSource> space;
   std::vector<std::string> files;
+  std::vector<PortfolioEntry> portfolio;
+  bool portfolio_updated = false; // space updates came after the portfolio was written
 };
 
 void apply_preset_file(const std::filesystem::path& path, std::optional<DataKind> data_kind, Accumulated& acc,
@@ -76,13 +103,20 @@ void apply_preset_file(const std::filesystem::path& path, std::optional<DataKind
   }
   apply_run_sections(file, root, acc.run);
 
-  if (const auto n = root["hyperparameters"]) acc.space = parse_space(file, n, root["forbidden"]);
-  else if (const auto f = root["forbidden"]) fail_at(file, f, "forbidden: needs the hyperparameters it refers to in the same file");
+  if (const auto n = root["hyperparameters"]) {
+    acc.space = parse_space(file, n, root["forbidden"]);
+    acc.portfolio.clear(); // a base's portfolio was chosen for the base's space
+  } else if (const auto f = root["forbidden"]) fail_at(file, f, "forbidden: needs the hyperparameters it refers to in the same file");
   if (const auto n = root["space_updates"]) {
     if (!acc.space) fail_at(file, n, "space_updates: there is no space to update yet (no hyperparameters here or in its base preset)");
     apply_space_updates(*acc.space, file, n);
+    acc.portfolio_updated = true;
   }
   if (!acc.space) fail_at(file, root, "a preset needs hyperparameters (or `preset: BASE` to build on)");
+  if (const auto n = root["portfolio"]) {
+    acc.portfolio = parse_portfolio(file, n);
+    acc.portfolio_updated = false;
+  }
   chain.pop_back();
 }
 
@@ -151,6 +185,9 @@ LoadedSetup load_setup(const LoadOptions& options) {
     if (!root["hyperparameters"]) fail_at(file, root, "a search-space file needs hyperparameters");
     apply_run_sections(file, root, acc.run);
     acc.space = parse_space(file, root["hyperparameters"], root["forbidden"]);
+    // The preset's portfolio was chosen for the preset's space, not for this one.
+    acc.portfolio = root["portfolio"] ? parse_portfolio(file, root["portfolio"]) : std::vector<PortfolioEntry>{};
+    acc.portfolio_updated = false;
     acc.files.push_back(file);
   }
   if (!acc.space) throw InputError("no search space: give a preset or a search-space file");
@@ -159,10 +196,21 @@ LoadedSetup load_setup(const LoadOptions& options) {
     if (root.IsNull()) throw InputError(update + ": the space-update file is empty");
     apply_space_updates(*acc.space, update, root);
     acc.files.push_back(update);
+    acc.portfolio_updated = true;
   }
   setup.space = build_space(*acc.space);
   setup.run = acc.run;
   setup.files = acc.files;
+  // An entry that does not fit its own file's space is an error there; one that later space updates made invalid
+  // is left out (the updates narrowed the space on purpose).
+  for (const auto& entry : acc.portfolio) {
+    try {
+      setup.portfolio.push_back(setup.space.complete(entry.values));
+    } catch (const InputError& e) {
+      if (!acc.portfolio_updated) fail_at(entry.where, std::string("portfolio entry: ") + e.what());
+      setup.portfolio_dropped.push_back(fmt::format("{}: left out after the space updates: {}", entry.where.to_string(), e.what()));
+    }
+  }
   return setup;
 }
 

@@ -41,6 +41,12 @@ struct LoadOptions {
 struct LoadedSetup {
   RunConfig run;
   space::SearchSpace space;
+  // The configurations a search tries first, before any proposal (after the space's default): the `portfolio`
+  // of the preset (the last file of its chain that has one) or of the search-space file, completed with the
+  // space's defaults. Empty when neither has one.
+  std::vector<space::Config> portfolio;
+  // Portfolio entries left out because the space updates made them invalid, one line each (for the log).
+  std::vector<std::string> portfolio_dropped;
   std::string preset_file;        // the preset's file, empty without a preset
   std::vector<std::string> files; // every file read, in the order applied
 };

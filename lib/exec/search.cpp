@@ -118,11 +118,23 @@ struct Search::Impl {
       : storage(s), task(std::move(t)), options(o), stop(o.deadline) {}
 };
 
-nlohmann::json study_settings(const SearchOptions& options) {
+nlohmann::json study_settings(const SearchOptions& options, const SearchTask& task) {
   const auto& hb = options.optimizer_options.hyperband;
-  return nlohmann::json{{"optimizer", options.optimizer},     {"eta", hb.eta},
-                        {"min_budget", hb.min_budget},       {"max_budget", hb.max_budget},
-                        {"continue_promoted", options.continue_promoted}};
+  nlohmann::json settings{{"optimizer", options.optimizer},     {"eta", hb.eta},
+                          {"min_budget", hb.min_budget},       {"max_budget", hb.max_budget},
+                          {"continue_promoted", options.continue_promoted}};
+  if (!task.initial_configs.empty()) {
+    nlohmann::json initial = nlohmann::json::array();
+    for (const auto& unit : task.initial_configs) initial.push_back(task.describe(unit));
+    settings["initial_configs"] = std::move(initial);
+  }
+  return settings;
+}
+
+std::size_t initial_config_index(const hpo::BracketSchedule& schedule, std::size_t iteration, std::size_t slot) {
+  std::size_t before = 0;
+  for (std::size_t i = 0; i < iteration && before <= k_max_initial_configs; ++i) before += schedule.bracket(i).sizes.at(0);
+  return before + slot;
 }
 
 std::string unit_space_fingerprint(const space::UnitCubeSpace& space) {
@@ -138,6 +150,8 @@ std::string unit_space_fingerprint(const space::UnitCubeSpace& space) {
 Search::Search(study::Storage& storage, SearchTask task, const SearchOptions& options)
     : m_optimizer(hpo::make_optimizer(options.optimizer, checked_space(task), options.optimizer_options)) {
   if (!task.objective) throw Error("search: no objective given");
+  if (task.initial_configs.size() > k_max_initial_configs)
+    throw InputError(fmt::format("search: {} initial configurations, at most {}", task.initial_configs.size(), k_max_initial_configs));
   if (options.workers == 0) throw InputError("workers: must be >= 1, got 0");
   if (!(options.poll_seconds > 0.0)) throw InputError("poll_seconds: must be > 0");
   if (!task.describe) {
@@ -148,7 +162,7 @@ Search::Search(study::Storage& storage, SearchTask task, const SearchOptions& op
   spec.name = options.study_name;
   spec.space_fingerprint = task.space_fingerprint;
   spec.seed = options.seed;
-  spec.settings = study_settings(options);
+  spec.settings = study_settings(options, task);
   m_study = storage.open_study(spec);
   m_impl = std::make_unique<Impl>(storage, std::move(task), options);
   m_impl->summary.resumed = m_study.resumed;
@@ -236,11 +250,16 @@ AskResult Search::ask(const std::string& worker_suffix) {
     }
     core::Rng rng(proposal_seed(m_study.seed, plan.iteration, plan.slot));
     hpo::Proposal proposal;
-    if (plan.iteration == 0 && plan.slot == 0 && impl.task.first_config) proposal.unit = *impl.task.first_config;
+    const auto& initial = impl.task.initial_configs;
+    const std::size_t index = initial.empty() ? 0 : initial_config_index(m_optimizer.schedule, plan.iteration, plan.slot);
+    const bool is_initial = index < initial.size();
+    if (is_initial) proposal.unit = initial[index];
     else proposal = m_optimizer.generator->propose(history, plan.budget, rng);
     t.config = impl.task.describe(proposal.unit).dump();
     t.unit = std::move(proposal.unit);
-    t.info = nlohmann::json{{"model_based_pick", proposal.model_based}}.dump();
+    nlohmann::json info{{"model_based_pick", proposal.model_based}};
+    if (is_initial) info["initial_config"] = index;
+    t.info = info.dump();
     return decision;
   };
   result.trial = impl.storage.claim(m_study.id, decide, impl.owner.str() + "#" + worker_suffix, unix_now());

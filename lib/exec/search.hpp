@@ -23,6 +23,12 @@
 
 namespace automl::exec {
 
+// Which new configuration of the study slot `slot` of Hyperband iteration `iteration` holds: the rung-0 sizes
+// of the iterations before it, plus the slot.
+// More initial configurations than this are refused (SearchTask::initial_configs).
+constexpr std::size_t k_max_initial_configs = 10'000;
+std::size_t initial_config_index(const hpo::BracketSchedule& schedule, std::size_t iteration, std::size_t slot);
+
 // The configuration of a unit-cube point as JSON (the search space decodes it). Must be deterministic.
 using ConfigDescriber = std::function<nlohmann::json(const space::UnitVector&)>;
 
@@ -32,9 +38,12 @@ struct SearchTask {
   std::string space_fingerprint;               // required: resuming with another fingerprint is refused
   ConfigDescriber describe;                    // default: {dimension_name: unit value} (null when inactive)
   Objective objective;                         // required
-  // The study's first configuration (iteration 0, slot 0) instead of a proposal: one whose pace is known (the
-  // space's default, measured before the search), so that the first model comes when it was planned to.
-  std::optional<space::UnitVector> first_config;
+  // The study's first new configurations, in order, instead of proposals: the k-th new configuration of the
+  // study (counting rung-0 slots of the brackets in iteration order: initial_config_index) is initial_configs[k].
+  // The command puts the space's default first (its pace was measured before the search, so the first model
+  // comes when it was planned to), then the preset's portfolio. Part of the study's settings: a resume with
+  // other initial configurations is refused.
+  std::vector<space::UnitVector> initial_configs;
 };
 
 // Example: SearchOptions o; o.study_name = "mnist"; o.optimizer = "bohb"; o.workers = 2; o.deadline = deadline_in(600);
@@ -129,8 +138,9 @@ private:
   hpo::Optimizer m_optimizer;
 };
 
-// The stored settings that a resume must match: optimizer, eta, budgets, continue_promoted.
-nlohmann::json study_settings(const SearchOptions& options);
+// The stored settings that a resume must match: optimizer, eta, budgets, continue_promoted, and the initial
+// configurations (as the task describes them) when there are any.
+nlohmann::json study_settings(const SearchOptions& options, const SearchTask& task);
 
 // A fingerprint of a unit-cube space from its dimension names and cardinalities (for spaces that have no
 // better one; a real search space should also fingerprint ranges and conditions).

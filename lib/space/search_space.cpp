@@ -431,6 +431,24 @@ UnitVector SearchSpace::encode(const Config& config) const {
 
 Config SearchSpace::default_config() const { return decode(*make_valid(UnitVector(dimension(), k_nan))); }
 
+Config SearchSpace::complete(const Config& partial) const {
+  std::vector<std::optional<Value>> values(m_hyperparameters.size());
+  Config config;
+  for (std::size_t i = 0; i < m_hyperparameters.size(); ++i) { // parents come before their children
+    if (!active(i, values)) continue;
+    const auto& hp = m_hyperparameters[i];
+    const auto given = partial.values().find(hp.name);
+    values[i] = given != partial.end() ? given->second : hp.type == Type::constant ? hp.value : hp.effective_default();
+    config.set(hp.name, *values[i]);
+  }
+  // What was given but not used (unknown, or inactive under the other values) stays, for check() to name.
+  for (const auto& [name, value] : partial)
+    if (!config.contains(name)) config.set(name, value);
+  const auto problems = check(config);
+  if (!problems.empty()) throw InputError(fmt::format("{}", fmt::join(problems, "; ")));
+  return config;
+}
+
 nlohmann::json SearchSpace::to_json() const {
   nlohmann::json hps = nlohmann::json::array();
   for (const auto& hp : m_hyperparameters) {

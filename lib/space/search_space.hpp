@@ -75,6 +75,11 @@ public:
   std::vector<std::string> check(const Config& config) const;
 
   Config default_config() const;
+  // A configuration from some of its values: the given ones, and the default of every other hyperparameter
+  // that is active under them (a portfolio entry names only what differs from the defaults). Throws
+  // InputError listing check()'s problems ("NAME: unknown hyperparameter", "NAME: inactive: ...") when the
+  // result is not valid.
+  Config complete(const Config& partial) const;
   Config sample(core::Rng& rng) const { return decode(sample_prior(rng)); }
 
   // Every field of every hyperparameter and clause, in order.

@@ -512,3 +512,43 @@ TEST(SearchCommand, TrialsBelowAnEpochAreValidatedOnAStratifiedSubset) {
   }
   EXPECT_GT(subset_only, 0); // a count out of 2000 that is not one out of 2500
 }
+
+// A space file's portfolio is tried right after the default, in order; --no-portfolio leaves it out; a resume
+// with another portfolio is refused.
+TEST(SearchCommand, ThePortfolioGoesFirstAfterTheDefault) {
+  TempDir dir;
+  test::write_search_files(dir.path());
+  test::write_file(dir / "space.yaml", test::read_file(dir / "space.yaml") +
+                                           "portfolio:\n"
+                                           "  - network:mlpnet:num_units_1: 31\n"
+                                           "  - optimizer:adam:lr: 0.0021\n"
+                                           "    network:mlpnet:num_units_1: 5\n");
+  const auto first_configs = [&](const std::string& out, bool portfolio) {
+    auto o = small_search(dir);
+    o.out = (dir / out).string();
+    o.portfolio = portfolio;
+    const auto j = run_json(o);
+    auto storage = study::open_storage("sqlite:///" + (dir / out / "study.db").string());
+    std::vector<nlohmann::json> configs;
+    for (const auto& t : storage->trials(storage->studies().at(0).id))
+      if (t.rung == 0 && t.iteration == 0) configs.push_back(nlohmann::json::parse(t.config));
+    return configs;
+  };
+  const auto with = first_configs("with", true);
+  ASSERT_EQ(with.size(), 3u); // iteration 0 holds three new configurations
+  EXPECT_EQ(with[1]["network:mlpnet:num_units_1"], 31);
+  EXPECT_EQ(with[1]["optimizer:adam:lr"], with[0]["optimizer:adam:lr"]); // the rest from the defaults
+  EXPECT_EQ(with[2]["network:mlpnet:num_units_1"], 5);
+  EXPECT_NEAR(with[2]["optimizer:adam:lr"].get<double>(), 0.0021, 1e-12);
+  const auto without = first_configs("without", false);
+  ASSERT_EQ(without.size(), 3u);
+  EXPECT_EQ(without[0], with[0]);
+  EXPECT_NE(without[1], with[1]);
+
+  auto o = small_search(dir);
+  o.out = (dir / "with").string();
+  o.resume = true;
+  o.portfolio = false;
+  test::expect_input_error([&] { std::ostringstream out; commands::search(o, out); },
+                           {"cannot be resumed", "setting 'initial_configs'"});
+}

@@ -361,3 +361,79 @@ TEST(Presets, PresetDirectoryFromTheEnvironment) {
   EXPECT_EQ(image.run.kind, config::DataKind::image);
   EXPECT_THAT(names, testing::ElementsAre("mine"));
 }
+
+TEST(Presets, EveryPresetsPortfolioIsValidInItsSpace) {
+  std::size_t entries = 0;
+  for (const auto kind : {config::DataKind::feature, config::DataKind::image})
+    for (const auto& name : config::preset_names(kind)) {
+      SCOPED_TRACE(name);
+      const auto setup = load_preset(name, kind);
+      for (const auto& c : setup.portfolio) {
+        EXPECT_THAT(setup.space.check(c), testing::IsEmpty());
+        EXPECT_NE(c, setup.space.default_config());
+        const auto back = setup.space.decode(setup.space.encode(c));
+        EXPECT_EQ(back.size(), c.size());
+        ++entries;
+      }
+    }
+  EXPECT_GE(load_preset("tiny_cs").portfolio.size(), 3u);
+  EXPECT_GE(entries, 3u);
+}
+
+TEST(Presets, PortfolioEntriesAreCompletedFromTheDefaultsAndCheckedWhereTheyAreWritten) {
+  TempDir dir;
+  const std::string space = "hyperparameters:\n"
+                            "  network:\n"
+                            "    choices:\n"
+                            "      mlpnet:\n"
+                            "        num_units_1: {type: int, range: [4, 64], default: 8}\n"
+                            "        num_layers: 1\n"
+                            "      shapedmlpnet:\n"
+                            "        max_units: {type: int, range: [4, 64], default: 16}\n"
+                            "  optimizer:\n"
+                            "    choices:\n"
+                            "      adam:\n"
+                            "        lr: {type: float, range: [1.0e-4, 0.1], log: true, default: 1.0e-3}\n";
+  test::write_file(dir / "p.yaml", space + "portfolio:\n"
+                                           "  - network: shapedmlpnet\n"
+                                           "    network:shapedmlpnet:max_units: 40\n"
+                                           "  - optimizer:adam:lr: 0.01\n");
+  const auto setup = load_preset((dir / "p.yaml").string());
+  ASSERT_EQ(setup.portfolio.size(), 2u);
+  const auto& first = setup.portfolio[0];
+  EXPECT_EQ(first.get_string("network"), "shapedmlpnet");
+  EXPECT_EQ(first.get_int("network:shapedmlpnet:max_units"), 40);
+  EXPECT_FALSE(first.contains("network:mlpnet:num_units_1")); // inactive under shapedmlpnet
+  EXPECT_DOUBLE_EQ(first.get_double("optimizer:adam:lr"), 1e-3);
+  EXPECT_EQ(setup.portfolio[1].get_int("network:mlpnet:num_units_1"), 8);
+  EXPECT_DOUBLE_EQ(setup.portfolio[1].get_double("optimizer:adam:lr"), 0.01);
+
+  // Bad entries are errors at their line.
+  const auto fails = [&](const std::string& portfolio, std::vector<std::string> parts) {
+    test::write_file(dir / "bad.yaml", space + "portfolio:\n" + portfolio);
+    test::expect_input_error([&] { load_preset((dir / "bad.yaml").string()); }, std::move(parts));
+  };
+  fails("  - optimizer:adam:lrr: 0.01\n", {"bad.yaml:14:5", "unknown hyperparameter", "did you mean"});
+  fails("  - network:mlpnet:num_units_1: 1000\n", {"bad.yaml:14:5", "out of range"});
+  fails("  - network:shapedmlpnet:max_units: 40\n", {"bad.yaml:14:5", "inactive"});
+  fails("  - {}\n", {"bad.yaml:14:5", "non-empty map"});
+  fails("  optimizer:adam:lr: 0.01\n", {"bad.yaml:14:3", "expected a list"});
+  fails("  - optimizer:adam:lr: 0.01\n    optimizer:adam:lr: 0.02\n", {"bad.yaml:15:5", "duplicate key"});
+
+  // Updates that make an entry invalid leave it out, with a note; a replaced space drops the portfolio.
+  test::write_file(dir / "narrow.yaml", "optimizer:adam:lr: {range: [1.0e-4, 1.0e-3]}\n");
+  const auto updated = load_preset((dir / "p.yaml").string(), std::nullopt, {(dir / "narrow.yaml").string()});
+  ASSERT_EQ(updated.portfolio.size(), 1u);
+  EXPECT_EQ(updated.portfolio[0].get_string("network"), "shapedmlpnet");
+  ASSERT_EQ(updated.portfolio_dropped.size(), 1u);
+  EXPECT_THAT(updated.portfolio_dropped[0], HasSubstr("p.yaml:16:5"));
+  test::write_file(dir / "derived.yaml", "preset: p.yaml\nbudget:\n  eta: 2\n");
+  EXPECT_EQ(load_preset((dir / "derived.yaml").string()).portfolio.size(), 2u); // inherited
+  test::write_file(dir / "own.yaml", "preset: p.yaml\n" + space);
+  EXPECT_TRUE(load_preset((dir / "own.yaml").string()).portfolio.empty()); // its own space, no portfolio
+  config::LoadOptions replaced;
+  replaced.preset = (dir / "p.yaml").string();
+  replaced.space_file = (dir / "own.yaml").string();
+  test::write_file(dir / "own.yaml", space);
+  EXPECT_TRUE(config::load_setup(replaced).portfolio.empty());
+}

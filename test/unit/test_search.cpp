@@ -468,3 +468,38 @@ TEST(Search, ATrialFarSlowerThanTheMedianFailsWithItsTimeLimit) {
   EXPECT_EQ(limit_seen.complete, 2u);
   for (const auto& t : other.trials(1)) EXPECT_EQ(*t.loss, 0.5);
 }
+
+TEST(Search, InitialConfigurationsComeFirstInOrderAcrossIterations) {
+  // One rung (min = max budget): every iteration holds a single new configuration, so three initial
+  // configurations fill iterations 0, 1 and 2; the fourth configuration is a proposal.
+  TempDir dir;
+  automl::study::SqliteStorage storage((dir / "s.db").string());
+  auto t = task();
+  t.initial_configs = {{0.25, 0.75, 0.1, 0.2}, {0.75, 0.25, 0.3, 0.4}, {0.25, 0.25, 0.5, 0.6}};
+  auto o = options("bohb", 4);
+  o.optimizer_options.hyperband.min_budget = 9;
+  automl::exec::run_search(storage, t, o);
+  const auto trials = storage.trials(1);
+  ASSERT_EQ(trials.size(), 4u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(trials[i].iteration, i);
+    EXPECT_EQ(trials[i].unit, t.initial_configs[i]);
+    EXPECT_EQ(nlohmann::json::parse(trials[i].info).at("initial_config"), i);
+  }
+  EXPECT_FALSE(nlohmann::json::parse(trials[3].info).contains("initial_config"));
+  // A resume with other initial configurations would propose another study: refused.
+  t.initial_configs.pop_back();
+  automl::test::expect_input_error([&] { automl::exec::run_search(storage, t, o); }, {"setting 'initial_configs'"});
+}
+
+TEST(Search, InitialConfigIndexCountsTheRungZeroSlotsOfEarlierIterations) {
+  automl::hpo::HyperbandOptions hb;
+  hb.min_budget = 1;
+  hb.max_budget = 9; // brackets of 9, 3 and 3 new configurations
+  const auto schedule = automl::hpo::BracketSchedule::hyperband(hb);
+  EXPECT_EQ(automl::exec::initial_config_index(schedule, 0, 0), 0u);
+  EXPECT_EQ(automl::exec::initial_config_index(schedule, 0, 8), 8u);
+  EXPECT_EQ(automl::exec::initial_config_index(schedule, 1, 0), 9u);
+  EXPECT_EQ(automl::exec::initial_config_index(schedule, 2, 1), 13u);
+  EXPECT_EQ(automl::exec::initial_config_index(schedule, 3, 0), 15u);
+}
