@@ -537,7 +537,42 @@ struct RungPlan {
   nlohmann::json fidelity;           // for effective_config.json
   double prior_seconds_per_unit = 0; // the measured pace, for the first trials' deadline checks
   double schedule_scale = 1;         // Trainer::set_schedule_scale
+  std::vector<space::Config> portfolio; // the preset's portfolio entries that fit the time (new studies)
 };
+
+// The portfolio entries that can reach the largest rung in their share of the time (hpo::portfolio_entry_fits),
+// each measured like the default; the others are left out with a log line. `fidelity` gets what was measured.
+std::vector<space::Config> portfolio_that_fits(const config::LoadedSetup& setup, const data::TrainValidation& split,
+                                               const SearchOptions& o, torch::Device device, std::size_t workers,
+                                               double search_seconds, nlohmann::json& fidelity) {
+  const auto& budget = setup.run.budget;
+  const bool time_budget = budget.budget_type == config::BudgetType::time;
+  std::vector<space::Config> kept;
+  nlohmann::json measured = nlohmann::json::array();
+  train::PaceOptions probe;
+  probe.eval_batch_size = setup.run.training.eval_batch_size;
+  probe.batches = 3;
+  probe.eval_samples = 256;
+  probe.max_seconds = 2;
+  for (std::size_t i = 0; i < setup.portfolio.size(); ++i) {
+    const auto& entry = setup.portfolio[i];
+    const auto m = train::measure_pace(core::Hyperparameters(space::to_json(entry)), split.train, split.validation, o.seed,
+                                       device, probe);
+    const double seconds = trial_pace(m, split, time_budget).with_largest_rung(budget.max_budget).seconds(budget.max_budget);
+    const bool fits = hpo::portfolio_entry_fits(seconds, search_seconds, workers);
+    measured.push_back({{"entry", i}, {"largest_rung_s", seconds}, {"kept", fits}});
+    if (fits) {
+      kept.push_back(entry);
+    } else {
+      spdlog::info("portfolio: entry {} left out: it would take about {:.0f} s to reach {:g} {}, more than {:.0f}% of the "
+                   "{:.0f} worker-seconds of the search",
+                   i + 1, seconds, budget.max_budget, time_budget ? "s" : "epochs", 100 * hpo::k_portfolio_share,
+                   search_seconds * static_cast<double>(workers));
+    }
+  }
+  fidelity["portfolio"] = measured;
+  return kept;
+}
 
 // A resumed study keeps the rungs it was planned with (a flag that asks for others makes the resume refuse, as
 // any changed setting does); a new one measures the pace of the space's default configuration and sizes them to
@@ -574,6 +609,8 @@ RungPlan plan_rungs(const SearchOptions& o, config::LoadedSetup& setup, const da
     budget.max_budget = planned.plan.max_budget;
     plan.prior_seconds_per_unit = planned.plan.first_trial_seconds / planned.plan.min_budget; // the default goes first
     plan.fidelity = planned.json;
+    if (o.portfolio && !setup.portfolio.empty())
+      plan.portfolio = portfolio_that_fits(setup, split, o, device, workers, planned.json.at("search_s").get<double>(), plan.fidelity);
   }
   if (budget.budget_type == config::BudgetType::epochs) plan.schedule_scale = budget.max_budget / preset_max_budget;
   plan.fidelity["schedule_scale"] = plan.schedule_scale;
@@ -583,13 +620,18 @@ RungPlan plan_rungs(const SearchOptions& o, config::LoadedSetup& setup, const da
   return plan;
 }
 
-// The study's first configurations: the space's default (the configuration the pace probe measured), then the
-// portfolio's entries that differ from it and from each other.
-std::vector<space::UnitVector> initial_configs(const config::LoadedSetup& setup, bool use_portfolio) {
-  std::vector<space::Config> configs{setup.space.default_config()};
-  if (use_portfolio) {
+// The study's first configurations. A new study: the space's default (the configuration the pace probe
+// measured), then the portfolio entries that fit the time and differ from it and from each other. A resumed
+// study: the ones it started with (stored with its settings), whatever the preset's portfolio says now.
+std::vector<space::UnitVector> initial_configs(const config::LoadedSetup& setup, const std::vector<space::Config>& portfolio,
+                                               const std::optional<nlohmann::json>& stored_settings) {
+  std::vector<space::Config> configs;
+  if (stored_settings && stored_settings->contains("initial_configs")) {
+    for (const auto& c : stored_settings->at("initial_configs")) configs.push_back(space::config_from_json(c));
+  } else {
+    configs.push_back(setup.space.default_config());
     for (const auto& dropped : setup.portfolio_dropped) spdlog::warn("portfolio: {}", dropped);
-    for (const auto& entry : setup.portfolio)
+    for (const auto& entry : portfolio)
       if (std::find(configs.begin(), configs.end(), entry) == configs.end()) configs.push_back(entry);
     if (configs.size() > 1) spdlog::info("portfolio: {} configurations go first, after the default", configs.size() - 1);
   }
@@ -839,7 +881,7 @@ int search(const SearchOptions& o, std::ostream& out) {
   task.space_fingerprint = setup.space.fingerprint();
   task.describe = [&](const space::UnitVector& unit_point) { return space::to_json(setup.space.decode(unit_point)); };
   task.objective = objective;
-  task.initial_configs = initial_configs(setup, o.portfolio);
+  task.initial_configs = initial_configs(setup, rungs.portfolio, o.resume ? existing : std::nullopt);
   exec::SearchOptions search_options;
   search_options.study_name = study_name;
   search_options.optimizer = o.optimizer;

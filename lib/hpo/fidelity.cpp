@@ -136,4 +136,8 @@ FidelityPlan plan_fidelity(const FidelityInputs& in) {
   return plan;
 }
 
+bool portfolio_entry_fits(double seconds_to_largest_rung, double search_seconds, std::size_t workers) {
+  return seconds_to_largest_rung <= k_portfolio_share * search_seconds * static_cast<double>(workers);
+}
+
 } // namespace automl::hpo

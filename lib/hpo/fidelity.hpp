@@ -71,6 +71,13 @@ constexpr double k_max_trial_share = 0.85;
 
 FidelityPlan plan_fidelity(const FidelityInputs& in);
 
+// A portfolio configuration (config/preset.hpp) goes into a search only when training it from scratch to the
+// largest rung, at its own measured pace, takes at most this share of the search's worker-seconds: a
+// configuration that alone would take more cannot be one of the several that a Hyperband cycle carries to the
+// top, and in a short search it would hold the only worker while smaller configurations could have finished.
+constexpr double k_portfolio_share = 0.25;
+bool portfolio_entry_fits(double seconds_to_largest_rung, double search_seconds, std::size_t workers);
+
 // Worker-seconds of one Hyperband cycle (each bracket once, promotions continuing from their checkpoints), for
 // configurations k_typical_pace times slower than `pace`.
 double cycle_seconds(const TrialPace& pace, double eta, double min_budget, double max_budget, bool hyperband);

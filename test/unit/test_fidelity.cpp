@@ -174,3 +174,18 @@ TEST(Fidelity, NotEvenTheSmallestStepFitsAndTheMessageSaysWhatWould) {
   EXPECT_FALSE(none.fits);
   EXPECT_NE(none.reason.find("the smallest trial (0.04 epochs) takes about 21.3 s"), std::string::npos) << none.reason;
 }
+
+TEST(Fidelity, APortfolioEntryMustReachTheLargestRungInAQuarterOfTheWorkerSeconds) {
+  // 600 s on one worker: 150 s; two workers: 300 s.
+  EXPECT_TRUE(portfolio_entry_fits(150.0, 600.0, 1));
+  EXPECT_FALSE(portfolio_entry_fits(151.0, 600.0, 1));
+  EXPECT_TRUE(portfolio_entry_fits(151.0, 600.0, 2));
+  // The pace of a deep configuration measured on a busy core (about 30 s an epoch): 3 epochs fit a 600 s
+  // search, 1 epoch does not fit a 90 s one.
+  TrialPace deep;
+  deep.setup_seconds = 1;
+  deep.epoch_seconds = 30;
+  deep.eval_seconds = 2;
+  EXPECT_TRUE(portfolio_entry_fits(deep.with_largest_rung(3).seconds(3), 580.0, 1));
+  EXPECT_FALSE(portfolio_entry_fits(deep.with_largest_rung(1).seconds(1), 80.0, 1));
+}
