@@ -136,19 +136,6 @@ private:
   bool m_done = false;
 };
 
-std::string metrics_to_json(const std::vector<Metric>& metrics) {
-  nlohmann::json j = nlohmann::json::array();
-  for (const auto& m : metrics) j.push_back({m.step, m.value});
-  return j.dump();
-}
-
-std::vector<Metric> metrics_from_json(const std::string& text) {
-  std::vector<Metric> metrics;
-  if (text.empty() || text == "[]") return metrics;
-  for (const auto& m : nlohmann::json::parse(text)) metrics.push_back(Metric{m.at(0).get<double>(), m.at(1).get<double>()});
-  return metrics;
-}
-
 Trial read_trial(const Statement& s) {
   Trial t;
   t.id = s.int64(0);
@@ -174,16 +161,6 @@ Trial read_trial(const Statement& s) {
   t.error = s.text(20);
   t.attempts = static_cast<int>(s.int64(21));
   return t;
-}
-
-// Settings are compared key by key so that the message can name what changed.
-void check_same_settings(const std::string& study, const nlohmann::json& stored, const nlohmann::json& wanted) {
-  for (const auto& [key, value] : wanted.items()) {
-    const auto it = stored.find(key);
-    if (it == stored.end() || *it != value)
-      throw InputError(fmt::format("study '{}' cannot be resumed: setting '{}' was {}, now {}", study, key,
-                                   it == stored.end() ? std::string("unset") : it->dump(), value.dump()));
-  }
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 #include "study/storage.hpp"
 
 #include "core/error.hpp"
+#include "study/postgres_storage.hpp"
 #include "study/sqlite_storage.hpp"
 
 #include <fmt/format.h>
@@ -28,6 +29,15 @@ const StorageScheme k_storage_schemes[] = {
        sqlite.busy_timeout_ms = static_cast<int>(std::clamp(options.lock_timeout_s, 0.0, 3600.0) * 1000);
        return std::make_unique<SqliteStorage>(rest.substr(1), sqlite);
      }},
+    // libpq reads the URL itself (user, password, host, port, database, ?parameters; PG* variables fill the rest).
+    {"postgresql", "postgresql://user:password@host:5432/db",
+     [](const std::string&, const std::string& url, const StorageOptions& options) -> std::unique_ptr<Storage> {
+       return std::make_unique<PostgresStorage>(url, options);
+     }},
+    {"postgres", "postgres://user:password@host:5432/db",
+     [](const std::string&, const std::string& url, const StorageOptions& options) -> std::unique_ptr<Storage> {
+       return std::make_unique<PostgresStorage>(url, options);
+     }},
 };
 
 } // namespace
@@ -41,6 +51,16 @@ void check_same_space_and_seed(const StudyRecord& stored, const std::string& spa
   if (stored.seed != seed)
     throw InputError(fmt::format("study '{}' cannot be resumed: setting 'seed' was {}, now {}", stored.name,
                                  stored.seed, seed));
+}
+
+// Settings are compared key by key so that the message can name what changed.
+void check_same_settings(const std::string& study, const nlohmann::json& stored, const nlohmann::json& wanted) {
+  for (const auto& [key, value] : wanted.items()) {
+    const auto it = stored.find(key);
+    if (it == stored.end() || *it != value)
+      throw InputError(fmt::format("study '{}' cannot be resumed: setting '{}' was {}, now {}", study, key,
+                                   it == stored.end() ? std::string("unset") : it->dump(), value.dump()));
+  }
 }
 
 std::vector<std::string> storage_schemes() {

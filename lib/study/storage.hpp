@@ -42,6 +42,9 @@ struct StudyRecord {
 void check_same_space_and_seed(const StudyRecord& stored, const std::string& space_fingerprint, std::uint64_t seed,
                                const std::string& where);
 
+// Throws InputError naming the first setting in `wanted` whose stored value differs (or is missing).
+void check_same_settings(const std::string& study, const nlohmann::json& stored, const nlohmann::json& wanted);
+
 // What claim()'s decider chose: nothing, a new trial, or running an existing one again.
 struct ClaimDecision {
   enum class Kind { none, insert, rerun };

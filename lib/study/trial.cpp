@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <limits>
 #include <string_view>
 
@@ -84,6 +85,19 @@ space::UnitVector unit_from_json(const std::string& text) {
     if (*p == ']') return unit;
     throw fail();
   }
+}
+
+std::string metrics_to_json(const std::vector<Metric>& metrics) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& m : metrics) j.push_back({m.step, m.value});
+  return j.dump();
+}
+
+std::vector<Metric> metrics_from_json(const std::string& text) {
+  std::vector<Metric> metrics;
+  if (text.empty() || text == "[]") return metrics;
+  for (const auto& m : nlohmann::json::parse(text)) metrics.push_back(Metric{m.at(0).get<double>(), m.at(1).get<double>()});
+  return metrics;
 }
 
 } // namespace automl::study

@@ -82,4 +82,8 @@ std::string unit_to_json(const space::UnitVector& unit);
 // Throws automl::Error on malformed text.
 space::UnitVector unit_from_json(const std::string& text);
 
+// Metrics as the storages keep them: [[step, value], ...].
+std::string metrics_to_json(const std::vector<Metric>& metrics);
+std::vector<Metric> metrics_from_json(const std::string& text);
+
 } // namespace automl::study

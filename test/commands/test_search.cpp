@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "study/storage.hpp"
 #include "support/expect_error.hpp"
+#include "support/postgres.hpp"
 #include "support/search_fixture.hpp"
 #include "support/test_files.hpp"
 
@@ -513,8 +514,8 @@ TEST(SearchCommand, TrialsBelowAnEpochAreValidatedOnAStratifiedSubset) {
   EXPECT_GT(subset_only, 0); // a count out of 2000 that is not one out of 2500
 }
 
-// A space file's portfolio is tried right after the default, in order; --no-portfolio leaves it out; a resume
-// with another portfolio is refused.
+// A space file's portfolio is tried right after the default, in order; --no-portfolio leaves it out; a resumed
+// study keeps the initial configurations it started with.
 TEST(SearchCommand, ThePortfolioGoesFirstAfterTheDefault) {
   TempDir dir;
   test::write_search_files(dir.path());
@@ -549,6 +550,51 @@ TEST(SearchCommand, ThePortfolioGoesFirstAfterTheDefault) {
   o.out = (dir / "with").string();
   o.resume = true;
   o.portfolio = false;
-  test::expect_input_error([&] { std::ostringstream out; commands::search(o, out); },
-                           {"cannot be resumed", "setting 'initial_configs'"});
+  o.iterations = 3;
+  run_json(o);
+  const auto effective = read_json(dir / "with/effective_config.json");
+  EXPECT_TRUE(effective["fidelity"]["resumed"].get<bool>());
+  auto storage = study::open_storage("sqlite:///" + (dir / "with/study.db").string());
+  const auto study = storage->studies().at(0);
+  EXPECT_EQ(study.settings["initial_configs"].size(), 3u);
+  EXPECT_GT(storage->trials(study.id).size(), 6u); // the third iteration ran
+}
+
+// A search whose study lives in PostgreSQL: the same trials as on SQLite, `show --storage` reads them, and a
+// resume continues the study.
+TEST(SearchCommand, APostgresqlStorageHoldsTheStudy) {
+  TempDir dir;
+  test::write_search_files(dir.path());
+  test::PostgresSchema schema;
+  auto o = small_search(dir);
+  o.optimizer = "hyperband";
+  o.storage = schema.url();
+  const auto j = run_json(o);
+  EXPECT_EQ(j["trials"]["complete"], 6);
+  EXPECT_TRUE(std::filesystem::exists(dir / "run/best_model.pt"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "run/study.db"));
+  auto on_sqlite = small_search(dir);
+  on_sqlite.optimizer = "hyperband";
+  on_sqlite.out = (dir / "sqlite").string();
+  run_json(on_sqlite);
+  const auto rows = [](study::Storage& storage) {
+    std::vector<std::tuple<std::string, double, std::uint64_t>> r;
+    for (const auto& t : storage.trials(storage.studies().at(0).id)) r.emplace_back(t.config, t.budget, t.seed);
+    return r;
+  };
+  auto pg = study::open_storage(schema.url());
+  auto lite = study::open_storage("sqlite:///" + (dir / "sqlite/study.db").string());
+  EXPECT_EQ(rows(*pg), rows(*lite));
+
+  commands::ShowOptions show;
+  show.storage = schema.url();
+  show.json = true;
+  std::ostringstream out;
+  EXPECT_EQ(commands::show(show, out), 0);
+  EXPECT_EQ(nlohmann::json::parse(out.str())["trials"]["total"], 6);
+
+  o.resume = true;
+  o.iterations = 3;
+  run_json(o);
+  EXPECT_GT(pg->trials(pg->studies().at(0).id).size(), 6u);
 }

@@ -1,8 +1,17 @@
+// The storage tests, run against every storage: SQLite (a file in a temp folder) and PostgreSQL (a schema of its
+// own on the project's throwaway server, support/postgres.hpp). Scheme-specific cases at the end.
+
+#include "study/postgres_storage.hpp"
 #include "study/sqlite_storage.hpp"
 #include "support/expect_error.hpp"
+#include "support/postgres.hpp"
 #include "support/test_files.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
 
 #include <cmath>
 #include <set>
@@ -37,7 +46,30 @@ ClaimDecision insert_next(const std::vector<Trial>& trials) {
   return d;
 }
 
+// One store per test, of the parameter's kind; url() opens it again as another process would.
+class StorageTest : public testing::TestWithParam<std::string> {
+protected:
+  void SetUp() override {
+    if (GetParam() == "postgresql") {
+      m_schema = std::make_unique<automl::test::PostgresSchema>();
+      m_url = m_schema->url();
+    } else {
+      m_url = "sqlite:///" + (m_dir / "study.db").string();
+    }
+  }
+  const std::string& url() const { return m_url; }
+  std::unique_ptr<automl::study::Storage> open() const { return automl::study::open_storage(m_url); }
+
+private:
+  TempDir m_dir;
+  std::unique_ptr<automl::test::PostgresSchema> m_schema;
+  std::string m_url;
+};
+
 } // namespace
+
+INSTANTIATE_TEST_SUITE_P(Storages, StorageTest, testing::Values("sqlite", "postgresql"),
+                         [](const testing::TestParamInfo<std::string>& p) { return p.param; });
 
 TEST(Storage, UrlSchemes) {
   TempDir dir;
@@ -49,8 +81,9 @@ TEST(Storage, UrlSchemes) {
   std::filesystem::create_directories(dir / "a/b");
   const auto storage = automl::study::open_storage("sqlite:///" + (dir / "a/b/study.db").string());
   EXPECT_TRUE(std::filesystem::exists(dir / "a/b/study.db"));
-  automl::test::expect_input_error([] { automl::study::open_storage("postgres://host/db"); },
-                                   {"storage URL 'postgres://host/db': unknown scheme 'postgres'; valid: sqlite:///runs/study.db"});
+  automl::test::expect_input_error([] { automl::study::open_storage("postgre://host/db"); },
+                                   {"storage URL 'postgre://host/db': unknown scheme 'postgre'; valid: sqlite:///runs/study.db, "
+                                    "postgresql://user:password@host:5432/db"});
   automl::test::expect_input_error([] { automl::study::open_storage("study.db"); },
                                    {"storage URL 'study.db': expected SCHEME://...; valid: sqlite:///"});
   automl::test::expect_input_error([] { automl::study::open_storage("sqlite://study.db"); },
@@ -67,18 +100,17 @@ TEST(Storage, CannotOpenADirectory) {
   }
 }
 
-TEST(Storage, ResumesTheSameStudyAndRefusesAChangedSpace) {
-  TempDir dir;
-  const auto path = (dir / "study.db").string();
+TEST_P(StorageTest, ResumesTheSameStudyAndRefusesAChangedSpace) {
   std::int64_t id = 0;
   {
-    automl::study::SqliteStorage storage(path);
-    const auto record = storage.open_study(spec());
+    const auto first = open();
+    const auto record = first->open_study(spec());
     EXPECT_FALSE(record.resumed);
     id = record.id;
-    storage.claim(id, insert_next, "me", 100.0);
+    first->claim(id, insert_next, "me", 100.0);
   }
-  automl::study::SqliteStorage storage(path);
+  const auto opened = open();
+  auto& storage = *opened;
   const auto record = storage.open_study(spec());
   EXPECT_TRUE(record.resumed);
   EXPECT_EQ(record.id, id);
@@ -94,9 +126,9 @@ TEST(Storage, ResumesTheSameStudyAndRefusesAChangedSpace) {
   automl::test::expect_input_error([&] { storage.open_study(other); }, {"setting 'seed' was 42, now 1"});
 }
 
-TEST(Storage, TrialRoundTrip) {
-  TempDir dir;
-  automl::study::SqliteStorage storage((dir / "study.db").string());
+TEST_P(StorageTest, TrialRoundTrip) {
+  const auto opened = open();
+  auto& storage = *opened;
   const auto study = storage.open_study(spec());
   const auto claimed = storage.claim(study.id, insert_next, "worker-1", 100.5);
   ASSERT_TRUE(claimed);
@@ -140,9 +172,9 @@ TEST(Storage, TrialRoundTrip) {
   EXPECT_EQ(rerun->worker, "worker-2");
 }
 
-TEST(Storage, ADeciderThatThrowsWritesNothing) {
-  TempDir dir;
-  automl::study::SqliteStorage storage((dir / "study.db").string());
+TEST_P(StorageTest, ADeciderThatThrowsWritesNothing) {
+  const auto opened = open();
+  auto& storage = *opened;
   const auto study = storage.open_study(spec());
   EXPECT_THROW(storage.claim(study.id, [](const std::vector<Trial>&) -> ClaimDecision { throw std::runtime_error("no"); },
                              "w", 1.0),
@@ -151,22 +183,20 @@ TEST(Storage, ADeciderThatThrowsWritesNothing) {
   EXPECT_FALSE(storage.claim(study.id, [](const std::vector<Trial>&) { return ClaimDecision{}; }, "w", 1.0));
 }
 
-TEST(Storage, ManyConnectionsClaimWithoutLossOrDuplicates) {
+TEST_P(StorageTest, ManyConnectionsClaimWithoutLossOrDuplicates) {
   // Four threads, each with its own connection (as separate processes would have), claim at once; every claim
   // reads the trials and inserts slot = count, so a lost update would show up as a UNIQUE violation or a gap.
-  TempDir dir;
-  const auto path = (dir / "study.db").string();
-  std::int64_t study_id = automl::study::SqliteStorage(path).open_study(spec()).id;
+  std::int64_t study_id = open()->open_study(spec()).id;
   constexpr int k_threads = 4, k_claims = 40;
   std::vector<std::thread> threads;
   std::atomic<int> errors{0};
   for (int t = 0; t < k_threads; ++t) {
     threads.emplace_back([&, t] {
       try {
-        automl::study::SqliteStorage storage(path);
+        const auto storage = open();
         for (int i = 0; i < k_claims; ++i) {
-          const auto trial = storage.claim(study_id, insert_next, "w" + std::to_string(t), 1.0);
-          storage.finish(trial->id, TrialState::complete, 0.5, {}, "", 2.0);
+          const auto trial = storage->claim(study_id, insert_next, "w" + std::to_string(t), 1.0);
+          storage->finish(trial->id, TrialState::complete, 0.5, {}, "", 2.0);
         }
       } catch (const std::exception& e) {
         ++errors;
@@ -176,7 +206,7 @@ TEST(Storage, ManyConnectionsClaimWithoutLossOrDuplicates) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(errors.load(), 0);
-  const auto trials = automl::study::SqliteStorage(path).trials(study_id);
+  const auto trials = open()->trials(study_id);
   ASSERT_EQ(trials.size(), static_cast<std::size_t>(k_threads * k_claims));
   std::set<std::size_t> slots;
   for (const auto& t : trials) {
@@ -200,9 +230,9 @@ TEST(Storage, UnitVectorJson) {
   EXPECT_THROW(automl::study::unit_from_json("{}"), automl::Error);
 }
 
-TEST(SqliteStorage, ListsStudiesWithoutCreatingAny) {
-  TempDir dir;
-  automl::study::SqliteStorage storage((dir / "study.db").string());
+TEST_P(StorageTest, ListsStudiesWithoutCreatingAny) {
+  const auto opened = open();
+  auto& storage = *opened;
   EXPECT_TRUE(storage.studies().empty());
   auto a = spec();
   a.name = "a";
@@ -218,4 +248,74 @@ TEST(SqliteStorage, ListsStudiesWithoutCreatingAny) {
   EXPECT_EQ(studies[1].seed, 42u);
   EXPECT_EQ(studies[1].settings, b.settings);
   EXPECT_EQ(storage.studies().size(), 2u);
+}
+
+TEST_P(StorageTest, ResultsRoundTripExactlyIncludingInfinity) {
+  const auto storage = open();
+  const auto study = storage->open_study(spec());
+  const auto a = storage->claim(study.id, insert_next, "w", 1.0);
+  const auto b = storage->claim(study.id, insert_next, "w", 1.0);
+  storage->finish(a->id, TrialState::complete, 0.1 + 0.2, {{0.5, 1.0 / 3.0}}, "", 1.25);
+  storage->finish(b->id, TrialState::fail, std::numeric_limits<double>::infinity(), {}, "it's \"quoted\"\nand multi-line", 2.0);
+  const auto trials = open()->trials(study.id);
+  ASSERT_EQ(trials.size(), 2u);
+  EXPECT_EQ(trials[0].loss, 0.1 + 0.2);
+  EXPECT_EQ(trials[0].metrics.at(0).step, 0.5);
+  EXPECT_EQ(trials[0].metrics.at(0).value, 1.0 / 3.0);
+  EXPECT_EQ(trials[1].loss, std::numeric_limits<double>::infinity());
+  EXPECT_EQ(trials[1].error, "it's \"quoted\"\nand multi-line");
+  EXPECT_EQ(trials[1].state, TrialState::fail);
+  EXPECT_THROW(storage->finish(999999, TrialState::complete, 0.5, {}, "", 3.0), automl::Error);
+}
+
+TEST(PostgresStorage, UrlsAndErrors) {
+  EXPECT_EQ(automl::study::redact_url_password("postgresql://bob:s3cret@db:5432/x"), "postgresql://bob:***@db:5432/x");
+  EXPECT_EQ(automl::study::redact_url_password("postgresql://bob@db/x"), "postgresql://bob@db/x");
+  EXPECT_EQ(automl::study::redact_url_password("postgres://db/x?user=a"), "postgres://db/x?user=a");
+  // Nothing listens on port 1: a clear error naming the server, without the password.
+  try {
+    automl::study::open_storage("postgresql://bob:s3cret@127.0.0.1:1/x?connect_timeout=5");
+    ADD_FAILURE() << "connected to port 1";
+  } catch (const automl::Error& e) {
+    EXPECT_THAT(e.what(), testing::HasSubstr("cannot connect to study database postgresql://bob:***@127.0.0.1:1/x"));
+    EXPECT_THAT(e.what(), testing::Not(testing::HasSubstr("s3cret")));
+  }
+  // Both spellings of the scheme reach the same server.
+  automl::test::PostgresSchema schema;
+  const auto other = "postgres://" + schema.url().substr(std::string("postgresql://").size());
+  automl::study::open_storage(schema.url())->open_study(spec());
+  EXPECT_EQ(automl::study::open_storage(other)->studies().size(), 1u);
+}
+
+TEST(PostgresStorage, ADatabaseOfANewerSchemaVersionIsRefused) {
+  automl::test::PostgresSchema schema;
+  automl::study::open_storage(schema.url())->open_study(spec());
+  automl::test::postgres_exec(schema.url(), "UPDATE automl_meta SET value = '99' WHERE key = 'schema_version'");
+  automl::test::expect_input_error([&] { automl::study::open_storage(schema.url()); },
+                                   {"has automl schema version 99; this automl reads version 1"});
+  automl::test::postgres_exec(schema.url(), "UPDATE automl_meta SET value = 'x' WHERE key = 'schema_version'");
+  automl::test::expect_input_error([&] { automl::study::open_storage(schema.url()); }, {"schema_version is 'x'"});
+}
+
+TEST(PostgresStorage, ALockHeldElsewhereFailsAfterTheLockTimeout) {
+  automl::test::PostgresSchema schema;
+  const auto study = automl::study::open_storage(schema.url())->open_study(spec()).id;
+  automl::study::StorageOptions options;
+  options.lock_timeout_s = 0.2;
+  const auto storage = automl::study::open_storage(schema.url(), options);
+  // Another session holds the study's row (as a claim does) for longer than this storage waits.
+  std::thread locker([&] {
+    automl::test::postgres_exec(schema.url(), "BEGIN; SELECT * FROM studies WHERE id = " + std::to_string(study) +
+                                                  " FOR UPDATE; SELECT pg_sleep(2); COMMIT;");
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  try {
+    storage->claim(study, insert_next, "w", 1.0);
+    ADD_FAILURE() << "claimed while another session held the study";
+  } catch (const automl::Error& e) {
+    EXPECT_THAT(e.what(), testing::HasSubstr("holds a lock for longer than the lock timeout"));
+  }
+  locker.join();
+  EXPECT_TRUE(storage->claim(study, insert_next, "w", 1.0)); // the connection is usable after the failure
+  EXPECT_EQ(storage->trials(study).size(), 1u);
 }

@@ -1,0 +1,399 @@
+#include "study/postgres_storage.hpp"
+
+#include "core/error.hpp"
+
+#include <fmt/format.h>
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <utility>
+
+namespace automl::study {
+namespace {
+
+// The version of the tables below. A database written by a newer automl (a higher version) is refused.
+constexpr int k_schema_version = 1;
+
+// Taken while the tables are created, so that two processes opening a new database do not race.
+constexpr std::int64_t k_schema_lock_key = 0x6175746f6d6c; // "automl"
+
+constexpr const char* k_schema = R"sql(
+CREATE TABLE IF NOT EXISTS automl_meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS studies (
+  id BIGSERIAL PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  space_fingerprint TEXT NOT NULL,
+  seed BIGINT NOT NULL,
+  settings TEXT NOT NULL,
+  created_at DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE IF NOT EXISTS trials (
+  id BIGSERIAL PRIMARY KEY,
+  study_id BIGINT NOT NULL REFERENCES studies(id),
+  config_id TEXT NOT NULL,
+  iteration BIGINT NOT NULL,
+  bracket BIGINT NOT NULL,
+  rung BIGINT NOT NULL,
+  slot BIGINT NOT NULL,
+  budget DOUBLE PRECISION NOT NULL,
+  cost DOUBLE PRECISION NOT NULL,
+  unit TEXT NOT NULL,
+  config TEXT NOT NULL,
+  info TEXT NOT NULL,
+  parent_id BIGINT REFERENCES trials(id),
+  state TEXT NOT NULL,
+  loss DOUBLE PRECISION,
+  metrics TEXT NOT NULL DEFAULT '[]',
+  submitted_at DOUBLE PRECISION NOT NULL,
+  started_at DOUBLE PRECISION NOT NULL,
+  finished_at DOUBLE PRECISION,
+  worker TEXT NOT NULL,
+  seed BIGINT NOT NULL,
+  error TEXT NOT NULL DEFAULT '',
+  attempts INTEGER NOT NULL DEFAULT 1,
+  UNIQUE (study_id, iteration, rung, slot)
+);
+CREATE INDEX IF NOT EXISTS trials_by_study ON trials (study_id, id);
+CREATE TABLE IF NOT EXISTS checkpoints (
+  trial_id BIGINT NOT NULL REFERENCES trials(id),
+  budget DOUBLE PRECISION NOT NULL,
+  reference TEXT NOT NULL,
+  PRIMARY KEY (trial_id, budget)
+);
+)sql";
+
+constexpr const char* k_trial_columns =
+    "id, study_id, iteration, bracket, rung, slot, budget, cost, unit, config, info, parent_id, state, loss, "
+    "metrics, submitted_at, started_at, finished_at, worker, seed, error, attempts";
+
+// Text parameters for PQexecParams: numbers in their shortest exact form, NULL for an empty optional.
+class Params {
+public:
+  Params& add(const std::string& v) { return push(v); }
+  Params& add(const char* v) { return push(v); }
+  Params& add(std::int64_t v) { return push(std::to_string(v)); }
+  Params& add(double v) { return push(fmt::format("{}", v)); }
+  template <typename T> Params& add(const std::optional<T>& v) {
+    if (v) return add(*v);
+    m_null.push_back(true);
+    m_text.emplace_back();
+    return *this;
+  }
+  std::vector<const char*> pointers() const {
+    std::vector<const char*> p;
+    for (std::size_t i = 0; i < m_text.size(); ++i) p.push_back(m_null[i] ? nullptr : m_text[i].c_str());
+    return p;
+  }
+  int size() const { return static_cast<int>(m_text.size()); }
+
+private:
+  Params& push(std::string v) {
+    m_text.push_back(std::move(v));
+    m_null.push_back(false);
+    return *this;
+  }
+  std::vector<std::string> m_text;
+  std::vector<bool> m_null;
+};
+
+// A query's result, cleared on scope exit.
+class Result {
+public:
+  explicit Result(PGresult* r) : m_result(r) {}
+  ~Result() { PQclear(m_result); }
+  Result(Result&& other) noexcept : m_result(std::exchange(other.m_result, nullptr)) {}
+  Result(const Result&) = delete;
+  Result& operator=(const Result&) = delete;
+
+  int rows() const { return PQntuples(m_result); }
+  bool is_null(int row, int col) const { return PQgetisnull(m_result, row, col) != 0; }
+  std::string text(int row, int col) const {
+    return std::string(PQgetvalue(m_result, row, col), static_cast<std::size_t>(PQgetlength(m_result, row, col)));
+  }
+  std::int64_t int64(int row, int col) const { return std::strtoll(PQgetvalue(m_result, row, col), nullptr, 10); }
+  double real(int row, int col) const { return std::strtod(PQgetvalue(m_result, row, col), nullptr); }
+  std::int64_t affected() const { return std::strtoll(PQcmdTuples(m_result), nullptr, 10); }
+
+private:
+  PGresult* m_result;
+};
+
+// Runs one statement; throws Error with the server's message when it fails.
+Result query(pg_conn* conn, const std::string& where, const std::string& sql, const Params& params = Params{}) {
+  const auto values = params.pointers();
+  PGresult* raw = PQexecParams(conn, sql.c_str(), params.size(), nullptr, values.data(), nullptr, nullptr, 0);
+  Result r(raw);
+  const auto status = PQresultStatus(raw);
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    std::string message = raw ? PQresultErrorMessage(raw) : PQerrorMessage(conn);
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    const char* state = raw ? PQresultErrorField(raw, PG_DIAG_SQLSTATE) : nullptr;
+    // 55P03: lock_not_available (lock_timeout); 57014: query_canceled (statement_timeout).
+    if (state && (std::string(state) == "55P03" || std::string(state) == "57014"))
+      throw Error(fmt::format("study database {}: another session holds a lock for longer than the lock timeout ({})",
+                              where, message));
+    throw Error(fmt::format("study database {}: {}", where, message));
+  }
+  return r;
+}
+
+// BEGIN ... COMMIT, rolled back when the scope is left by an exception.
+class Transaction {
+public:
+  Transaction(pg_conn* conn, const std::string& where) : m_conn(conn), m_where(where) { query(conn, where, "BEGIN"); }
+  ~Transaction() {
+    if (!m_done) PQclear(PQexec(m_conn, "ROLLBACK"));
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  void commit() {
+    query(m_conn, m_where, "COMMIT");
+    m_done = true;
+  }
+
+private:
+  pg_conn* m_conn;
+  const std::string& m_where;
+  bool m_done = false;
+};
+
+Trial read_trial(const Result& r, int row) {
+  Trial t;
+  t.id = r.int64(row, 0);
+  t.study_id = r.int64(row, 1);
+  t.iteration = static_cast<std::size_t>(r.int64(row, 2));
+  t.bracket = static_cast<std::size_t>(r.int64(row, 3));
+  t.rung = static_cast<std::size_t>(r.int64(row, 4));
+  t.slot = static_cast<std::size_t>(r.int64(row, 5));
+  t.budget = r.real(row, 6);
+  t.cost = r.real(row, 7);
+  t.unit = unit_from_json(r.text(row, 8));
+  t.config = r.text(row, 9);
+  t.info = r.text(row, 10);
+  if (!r.is_null(row, 11)) t.parent_id = r.int64(row, 11);
+  t.state = parse_trial_state(r.text(row, 12));
+  if (!r.is_null(row, 13)) t.loss = r.real(row, 13);
+  t.metrics = metrics_from_json(r.text(row, 14));
+  t.submitted_at = r.real(row, 15);
+  t.started_at = r.real(row, 16);
+  if (!r.is_null(row, 17)) t.finished_at = r.real(row, 17);
+  t.worker = r.text(row, 18);
+  t.seed = static_cast<std::uint64_t>(r.int64(row, 19));
+  t.error = r.text(row, 20);
+  t.attempts = static_cast<int>(r.int64(row, 21));
+  return t;
+}
+
+std::vector<Trial> load_trials(pg_conn* conn, const std::string& where, const char* column, std::int64_t key) {
+  const auto r = query(conn, where, fmt::format("SELECT {} FROM trials WHERE {} = $1 ORDER BY id", k_trial_columns, column),
+                       Params().add(key));
+  std::vector<Trial> result;
+  result.reserve(static_cast<std::size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) result.push_back(read_trial(r, i));
+  return result;
+}
+
+StudyRecord read_study(const Result& r, int row) {
+  StudyRecord s;
+  s.id = r.int64(row, 0);
+  s.name = r.text(row, 1);
+  s.space_fingerprint = r.text(row, 2);
+  s.seed = static_cast<std::uint64_t>(r.int64(row, 3));
+  s.settings = nlohmann::json::parse(r.text(row, 4));
+  s.resumed = true;
+  return s;
+}
+
+void ignore_notice(void*, const char*) {}
+
+} // namespace
+
+std::string redact_url_password(const std::string& url) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return url;
+  const auto authority_start = scheme_end + 3;
+  const auto authority_end = url.find_first_of("/?", authority_start);
+  const auto at = url.rfind('@', authority_end == std::string::npos ? std::string::npos : authority_end);
+  if (at == std::string::npos || at < authority_start) return url;
+  const auto colon = url.find(':', authority_start);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+PostgresStorage::PostgresStorage(const std::string& url, const StorageOptions& options) : m_where(redact_url_password(url)) {
+  m_conn = PQconnectdb(url.c_str());
+  if (!m_conn) throw Error("study database " + m_where + ": out of memory");
+  if (PQstatus(m_conn) != CONNECTION_OK) {
+    std::string message = PQerrorMessage(m_conn);
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    PQfinish(m_conn);
+    m_conn = nullptr;
+    throw Error(fmt::format("cannot connect to study database {}: {}", m_where, message));
+  }
+  PQsetNoticeProcessor(m_conn, ignore_notice, nullptr);
+  try {
+    const auto timeout_ms = static_cast<std::int64_t>(std::clamp(options.lock_timeout_s, 0.001, 3600.0) * 1000);
+    query(m_conn, m_where, fmt::format("SET lock_timeout = {}", timeout_ms));
+    Transaction tx(m_conn, m_where);
+    query(m_conn, m_where, "SELECT pg_advisory_xact_lock($1)", Params().add(k_schema_lock_key));
+    PGresult* created = PQexec(m_conn, k_schema); // several statements: PQexec, not PQexecParams
+    const bool ok = PQresultStatus(created) == PGRES_COMMAND_OK;
+    const std::string message = ok ? "" : PQresultErrorMessage(created);
+    PQclear(created);
+    if (!ok) throw Error(fmt::format("study database {}: cannot create the tables: {}", m_where, message));
+    const auto version = query(m_conn, m_where, "SELECT value FROM automl_meta WHERE key = 'schema_version'");
+    if (version.rows() == 0) {
+      query(m_conn, m_where, "INSERT INTO automl_meta (key, value) VALUES ('schema_version', $1)",
+            Params().add(std::to_string(k_schema_version)));
+    } else {
+      const auto text = version.text(0, 0);
+      char* end = nullptr;
+      errno = 0;
+      const long stored = std::strtol(text.c_str(), &end, 10);
+      if (errno != 0 || end == text.c_str() || *end != '\0' || stored < 1)
+        throw InputError(fmt::format("study database {}: automl_meta.schema_version is '{}', not a version", m_where, text));
+      if (stored > k_schema_version)
+        throw InputError(fmt::format("study database {} has automl schema version {}; this automl reads version {} "
+                                     "(a newer automl wrote it)",
+                                     m_where, stored, k_schema_version));
+    }
+    tx.commit();
+  } catch (...) {
+    PQfinish(m_conn);
+    m_conn = nullptr;
+    throw;
+  }
+}
+
+PostgresStorage::~PostgresStorage() {
+  if (m_conn) PQfinish(m_conn);
+}
+
+StudyRecord PostgresStorage::open_study(const StudySpec& spec) {
+  if (spec.name.empty()) throw InputError("study name: must not be empty");
+  if (spec.space_fingerprint.empty()) throw InputError("space fingerprint: must not be empty");
+  std::lock_guard lock(m_mutex);
+  Transaction tx(m_conn, m_where);
+  // Two processes creating the same study: the second one waits here, then finds it.
+  query(m_conn, m_where, "LOCK TABLE studies IN SHARE ROW EXCLUSIVE MODE");
+  const auto found = query(m_conn, m_where, "SELECT id, name, space_fingerprint, seed, settings FROM studies WHERE name = $1",
+                           Params().add(spec.name));
+  if (found.rows() > 0) {
+    auto record = read_study(found, 0);
+    check_same_space_and_seed(record, spec.space_fingerprint, spec.seed, m_where);
+    check_same_settings(spec.name, record.settings, spec.settings);
+    tx.commit();
+    return record;
+  }
+  const auto inserted = query(m_conn, m_where,
+                              "INSERT INTO studies (name, space_fingerprint, seed, settings, created_at) "
+                              "VALUES ($1, $2, $3, $4, extract(epoch from clock_timestamp())) RETURNING id",
+                              Params().add(spec.name).add(spec.space_fingerprint).add(static_cast<std::int64_t>(spec.seed))
+                                  .add(spec.settings.dump()));
+  StudyRecord record;
+  record.id = inserted.int64(0, 0);
+  record.name = spec.name;
+  record.space_fingerprint = spec.space_fingerprint;
+  record.seed = spec.seed;
+  record.settings = spec.settings;
+  tx.commit();
+  return record;
+}
+
+std::vector<StudyRecord> PostgresStorage::studies() {
+  std::lock_guard lock(m_mutex);
+  const auto r = query(m_conn, m_where, "SELECT id, name, space_fingerprint, seed, settings FROM studies ORDER BY id");
+  std::vector<StudyRecord> result;
+  for (int i = 0; i < r.rows(); ++i) result.push_back(read_study(r, i));
+  return result;
+}
+
+std::optional<Trial> PostgresStorage::claim(std::int64_t study_id, const ClaimDecider& decide, const std::string& worker,
+                                            double now) {
+  std::lock_guard lock(m_mutex);
+  Transaction tx(m_conn, m_where);
+  const auto study = query(m_conn, m_where, "SELECT seed FROM studies WHERE id = $1 FOR UPDATE", Params().add(study_id));
+  if (study.rows() == 0) throw Error(fmt::format("claim: no study with id {}", study_id));
+  const auto study_seed = static_cast<std::uint64_t>(study.int64(0, 0));
+  const ClaimDecision decision = decide(load_trials(m_conn, m_where, "study_id", study_id));
+  if (decision.kind == ClaimDecision::Kind::none) {
+    tx.commit();
+    return std::nullopt;
+  }
+  std::int64_t id = 0;
+  if (decision.kind == ClaimDecision::Kind::rerun) {
+    id = decision.rerun_id;
+    const auto r = query(m_conn, m_where,
+                         "UPDATE trials SET state = 'RUNNING', loss = NULL, metrics = '[]', error = '', finished_at = NULL, "
+                         "started_at = $1, worker = $2, attempts = attempts + 1 WHERE id = $3 AND study_id = $4",
+                         Params().add(now).add(worker).add(id).add(study_id));
+    if (r.affected() != 1) throw Error(fmt::format("claim: trial {} is not in study {}", id, study_id));
+  } else {
+    const NewTrial& t = decision.trial;
+    Params p;
+    p.add(study_id).add(fmt::format("[{}, 0, {}]", t.iteration, t.slot)).add(static_cast<std::int64_t>(t.iteration));
+    p.add(static_cast<std::int64_t>(t.bracket)).add(static_cast<std::int64_t>(t.rung)).add(static_cast<std::int64_t>(t.slot));
+    p.add(t.budget).add(t.cost).add(unit_to_json(t.unit)).add(t.config).add(t.info).add(t.parent_id).add(now).add(now);
+    p.add(worker).add(static_cast<std::int64_t>(trial_seed(study_seed, static_cast<std::int64_t>(t.iteration),
+                                                           static_cast<std::int64_t>(t.slot), static_cast<std::int64_t>(t.rung))));
+    const auto r = query(m_conn, m_where,
+                         "INSERT INTO trials (study_id, config_id, iteration, bracket, rung, slot, budget, cost, unit, "
+                         "config, info, parent_id, state, submitted_at, started_at, worker, seed) VALUES "
+                         "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'RUNNING', $13, $14, $15, $16) RETURNING id",
+                         p);
+    id = r.int64(0, 0);
+  }
+  auto written = load_trials(m_conn, m_where, "id", id);
+  tx.commit();
+  return written.at(0);
+}
+
+std::vector<Trial> PostgresStorage::trials(std::int64_t study_id) {
+  std::lock_guard lock(m_mutex);
+  return load_trials(m_conn, m_where, "study_id", study_id); // one statement: one consistent snapshot
+}
+
+Trial PostgresStorage::trial(std::int64_t trial_id) {
+  std::lock_guard lock(m_mutex);
+  auto result = load_trials(m_conn, m_where, "id", trial_id);
+  if (result.empty()) throw Error(fmt::format("no trial with id {} in {}", trial_id, m_where));
+  return result[0];
+}
+
+void PostgresStorage::set_metrics(std::int64_t trial_id, const std::vector<Metric>& metrics) {
+  std::lock_guard lock(m_mutex);
+  query(m_conn, m_where, "UPDATE trials SET metrics = $1 WHERE id = $2", Params().add(metrics_to_json(metrics)).add(trial_id));
+}
+
+void PostgresStorage::finish(std::int64_t trial_id, TrialState state, std::optional<double> loss,
+                             const std::vector<Metric>& metrics, const std::string& error, double now) {
+  if (state == TrialState::running) throw Error("finish: a finished trial cannot be RUNNING");
+  std::lock_guard lock(m_mutex);
+  const auto r = query(m_conn, m_where,
+                       "UPDATE trials SET state = $1, loss = $2, metrics = $3, error = $4, finished_at = $5 WHERE id = $6",
+                       Params().add(to_string(state)).add(loss).add(metrics_to_json(metrics)).add(error).add(now).add(trial_id));
+  if (r.affected() != 1) throw Error(fmt::format("finish: no trial with id {}", trial_id));
+}
+
+void PostgresStorage::set_checkpoint(std::int64_t trial_id, double budget, const std::string& reference) {
+  std::lock_guard lock(m_mutex);
+  query(m_conn, m_where,
+        "INSERT INTO checkpoints (trial_id, budget, reference) VALUES ($1, $2, $3) "
+        "ON CONFLICT (trial_id, budget) DO UPDATE SET reference = excluded.reference",
+        Params().add(trial_id).add(budget).add(reference));
+}
+
+std::optional<std::string> PostgresStorage::checkpoint(std::int64_t trial_id) {
+  std::lock_guard lock(m_mutex);
+  const auto r = query(m_conn, m_where, "SELECT reference FROM checkpoints WHERE trial_id = $1 ORDER BY budget DESC LIMIT 1",
+                       Params().add(trial_id));
+  if (r.rows() == 0) return std::nullopt;
+  return r.text(0, 0);
+}
+
+} // namespace automl::study
