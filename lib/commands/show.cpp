@@ -96,7 +96,9 @@ int show(const ShowOptions& o, std::ostream& out) {
       if (fs::exists(fs::path(o.dir) / f)) report.files.push_back(f);
   }
   check_storage_exists(storage_url);
-  const auto storage = study::open_storage(storage_url);
+  study::StorageOptions read_only;
+  read_only.read_only = true; // show never writes, and works while a search runs
+  const auto storage = study::open_storage(storage_url, read_only);
   const auto studies = storage->studies();
   std::vector<std::string> names;
   for (const auto& s : studies) names.push_back(s.name);

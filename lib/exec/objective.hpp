@@ -63,7 +63,10 @@ struct TrialContext {
   // must stop now (deadline): return what was reached with TrialResult::stopped set.
   std::function<bool(double step, double metric)> report;
 
-  bool stop_requested() const { return stop && stop->stop_requested(); }
+  // Set while the trial runs: true once this attempt has lost the trial (its lease expired and another worker
+  // runs it now); the trial should stop, and what it writes is refused.
+  const std::atomic<bool>* lease_lost = nullptr;
+  bool stop_requested() const { return (stop && stop->stop_requested()) || (lease_lost && lease_lost->load()); }
   bool time_limit_reached() const { return time_limit && Clock::now() >= *time_limit; }
 };
 

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <limits>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -75,7 +76,8 @@ hpo::JobStatus job_status(const study::Trial& t) {
   case study::TrialState::fail: return hpo::JobStatus::failed;
   case study::TrialState::pruned: return hpo::JobStatus::interrupted;
   case study::TrialState::running:
-    return owner_is_alive(t.worker) ? hpo::JobStatus::running : hpo::JobStatus::interrupted;
+    // Its lease expired (judged on the database's clock: any host), or its process on this host is gone.
+    return !t.lease_expired && owner_is_alive(t.worker) ? hpo::JobStatus::running : hpo::JobStatus::interrupted;
   }
   return hpo::JobStatus::failed;
 }
@@ -101,8 +103,43 @@ std::vector<hpo::JobRecord> to_jobs(const std::vector<study::Trial>& trials) {
 
 } // namespace
 
+// The leases of the trials this process runs: the heartbeat renews them; an attempt whose renewal is refused has
+// lost its trial (it ran past its lease, and another worker runs it now) and stops.
+class LeaseKeeper {
+public:
+  struct Held {
+    std::int64_t trial_id = 0;
+    int attempt = 0;
+    std::atomic<bool> lost{false};
+  };
+
+  std::shared_ptr<Held> hold(std::int64_t trial_id, int attempt) {
+    auto held = std::make_shared<Held>();
+    held->trial_id = trial_id;
+    held->attempt = attempt;
+    std::lock_guard lock(m_mutex);
+    m_held[trial_id] = held;
+    return held;
+  }
+  void release(std::int64_t trial_id) {
+    std::lock_guard lock(m_mutex);
+    m_held.erase(trial_id);
+  }
+  std::vector<std::shared_ptr<Held>> held() {
+    std::lock_guard lock(m_mutex);
+    std::vector<std::shared_ptr<Held>> all;
+    for (const auto& [id, h] : m_held) all.push_back(h);
+    return all;
+  }
+
+private:
+  std::mutex m_mutex;
+  std::map<std::int64_t, std::shared_ptr<Held>> m_held;
+};
+
 struct Search::Impl {
   study::Storage& storage;
+  LeaseKeeper leases;
   SearchTask task;
   SearchOptions options;
   OwnerToken owner;
@@ -154,6 +191,7 @@ Search::Search(study::Storage& storage, SearchTask task, const SearchOptions& op
     throw InputError(fmt::format("search: {} initial configurations, at most {}", task.initial_configs.size(), k_max_initial_configs));
   if (options.workers == 0) throw InputError("workers: must be >= 1, got 0");
   if (!(options.poll_seconds > 0.0)) throw InputError("poll_seconds: must be > 0");
+  if (!(options.lease_s > 0.0) || !std::isfinite(options.lease_s)) throw InputError("lease_s: must be a positive number of seconds");
   if (!task.describe) {
     const space::UnitCubeSpace* space = task.space;
     task.describe = [space](const space::UnitVector& unit) { return default_describe(*space, unit); };
@@ -262,7 +300,8 @@ AskResult Search::ask(const std::string& worker_suffix) {
     t.info = info.dump();
     return decision;
   };
-  result.trial = impl.storage.claim(m_study.id, decide, impl.owner.str() + "#" + worker_suffix, unix_now());
+  result.trial = impl.storage.claim(m_study.id, decide, impl.owner.str() + "#" + worker_suffix, unix_now(),
+                                    impl.options.lease_s);
   if (result.trial && slow_limit_per_unit > 0)
     result.time_limit_s = std::max(impl.options.min_trial_limit_s, slow_limit_per_unit * std::max(result.trial->cost, 1e-9));
   return result;
@@ -293,10 +332,13 @@ study::TrialState Search::run_trial(const study::Trial& trial, std::optional<dou
   // this trial like any other error of the objective, not the whole search.
   if (!impl.options.checkpoint_dir.empty())
     ctx.checkpoint_dir = (std::filesystem::path(impl.options.checkpoint_dir) / ("trial_" + std::to_string(trial.id))).string();
+  // The heartbeat keeps this attempt's lease; when the attempt has lost the trial, the trial stops.
+  const auto lease = impl.leases.hold(trial.id, trial.attempts);
+  ctx.lease_lost = &lease->lost;
   ctx.report = [&](double step, double metric) {
     metrics.push_back(study::Metric{step, metric});
-    impl.storage.set_metrics(trial.id, metrics);
-    return !impl.stop.stop_requested();
+    impl.storage.set_metrics(trial.id, trial.attempts, metrics);
+    return !ctx.stop_requested();
   };
 
   study::TrialState state = study::TrialState::complete;
@@ -325,6 +367,11 @@ study::TrialState Search::run_trial(const study::Trial& trial, std::optional<dou
     } else {
       loss = r.loss;
     }
+  } catch (const study::FencedError& e) { // a report of an attempt that lost its trial
+    spdlog::warn("{}", e.what());
+    impl.leases.release(trial.id);
+    impl.trial_finished.notify_all();
+    return study::TrialState::running;
   } catch (const std::exception& e) {
     state = study::TrialState::fail;
     error = e.what();
@@ -332,8 +379,17 @@ study::TrialState Search::run_trial(const study::Trial& trial, std::optional<dou
     state = study::TrialState::fail;
     error = "unknown exception";
   }
-  if (checkpoint) impl.storage.set_checkpoint(trial.id, trial.budget, *checkpoint);
-  impl.storage.finish(trial.id, state, loss, metrics, error, unix_now());
+  try {
+    if (checkpoint) impl.storage.set_checkpoint(trial.id, trial.attempts, trial.budget, *checkpoint);
+    impl.storage.finish(trial.id, trial.attempts, state, loss, metrics, error, unix_now());
+  } catch (const study::FencedError& e) {
+    // Another worker runs this trial now (this process was frozen or cut off past its lease): its result counts.
+    spdlog::warn("{}", e.what());
+    impl.leases.release(trial.id);
+    impl.trial_finished.notify_all();
+    return study::TrialState::running;
+  }
+  impl.leases.release(trial.id);
   if (state == study::TrialState::fail)
     spdlog::warn("trial {} (config {}, budget {}) failed: {}", trial.id, trial.config_id(), trial.budget, error);
   {
@@ -375,10 +431,40 @@ SearchSummary Search::run() {
       impl.trial_finished.notify_all();
     }
   };
+  // The heartbeat: renews the leases of the running trials every quarter of the lease, on its own thread so that a
+  // long batch or validation pass does not delay it.
+  std::mutex heartbeat_mutex;
+  std::condition_variable heartbeat_wake;
+  bool workers_done = false;
+  std::thread heartbeat([&] {
+    const auto period = std::chrono::duration<double>(std::max(0.01, impl.options.lease_s / 4));
+    std::unique_lock lock(heartbeat_mutex);
+    while (!heartbeat_wake.wait_for(lock, period, [&] { return workers_done; })) {
+      lock.unlock();
+      for (const auto& held : impl.leases.held()) {
+        try {
+          if (!held->lost && !impl.storage.renew_lease(held->trial_id, held->attempt, impl.options.lease_s)) {
+            held->lost = true;
+            spdlog::warn("trial {} attempt {} lost its lease (another worker runs it now): stopping it", held->trial_id,
+                         held->attempt);
+          }
+        } catch (const std::exception& e) {
+          spdlog::warn("trial {}: the lease could not be renewed: {}", held->trial_id, e.what());
+        }
+      }
+      lock.lock();
+    }
+  });
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < impl.options.workers; ++i) threads.emplace_back(worker, i);
   worker(0);
   for (auto& t : threads) t.join();
+  {
+    std::lock_guard lock(heartbeat_mutex);
+    workers_done = true;
+  }
+  heartbeat_wake.notify_all();
+  heartbeat.join();
   if (failure) std::rethrow_exception(failure);
 
   const std::vector<study::Trial> trials = impl.storage.trials(m_study.id);

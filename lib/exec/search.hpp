@@ -59,6 +59,10 @@ struct SearchOptions {
   std::optional<double> max_total_budget;    // stop starting trials once this much budget is spent
   std::optional<Clock::time_point> deadline; // the whole search ends by then
   std::string checkpoint_dir;                // per-trial checkpoint folders go here; empty: none
+  // Seconds a claimed trial stays its worker's without a heartbeat (renewed every quarter of it): a trial whose
+  // worker died, froze or lost the database for longer is run again by any worker, as attempt + 1, and the late
+  // writes of the lost attempt are refused.
+  double lease_s = 60.0;
   double poll_seconds = 0.05;                // how often an idle worker looks again for runnable work
   // Seconds of wall time per budget unit assumed until a trial has completed (a measurement made before the
   // search); 0: none, anything may start until then.

@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS trials (
   seed BIGINT NOT NULL,
   error TEXT NOT NULL DEFAULT '',
   attempts INTEGER NOT NULL DEFAULT 1,
+  lease_expires_at DOUBLE PRECISION,
   UNIQUE (study_id, iteration, rung, slot)
 );
 CREATE INDEX IF NOT EXISTS trials_by_study ON trials (study_id, id);
@@ -67,9 +68,13 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 );
 )sql";
 
+// Now on the server's clock, in seconds since the Unix epoch: every worker judges leases by the same clock.
+#define AUTOML_PG_NOW "extract(epoch from clock_timestamp())"
+
 constexpr const char* k_trial_columns =
     "id, study_id, iteration, bracket, rung, slot, budget, cost, unit, config, info, parent_id, state, loss, "
-    "metrics, submitted_at, started_at, finished_at, worker, seed, error, attempts";
+    "metrics, submitted_at, started_at, finished_at, worker, seed, error, attempts, lease_expires_at, "
+    "(state = 'RUNNING' AND lease_expires_at IS NOT NULL AND lease_expires_at < " AUTOML_PG_NOW ")";
 
 // Text parameters for PQexecParams: numbers in their shortest exact form, NULL for an empty optional.
 class Params {
@@ -186,6 +191,8 @@ Trial read_trial(const Result& r, int row) {
   t.seed = static_cast<std::uint64_t>(r.int64(row, 19));
   t.error = r.text(row, 20);
   t.attempts = static_cast<int>(r.int64(row, 21));
+  if (!r.is_null(row, 22)) t.lease_expires_at = r.real(row, 22);
+  t.lease_expired = r.text(row, 23) == "t";
   return t;
 }
 
@@ -210,6 +217,21 @@ StudyRecord read_study(const Result& r, int row) {
 }
 
 void ignore_notice(void*, const char*) {}
+
+void check_version(const std::string& where, const Result& version) {
+  if (version.rows() == 0) throw InputError(fmt::format("study database {}: automl_meta has no schema_version", where));
+  const auto text = version.text(0, 0);
+  char* end = nullptr;
+  errno = 0;
+  const long stored = std::strtol(text.c_str(), &end, 10);
+  if (errno != 0 || end == text.c_str() || *end != '\0' || stored < 1)
+    throw InputError(fmt::format("study database {}: automl_meta.schema_version is '{}', not a version", where, text));
+  if (stored > k_schema_version)
+    throw InputError(fmt::format("study database {} has automl schema version {}; this automl reads version {} "
+                                 "(a newer automl wrote it)",
+                                 where, stored, k_schema_version));
+}
+
 
 } // namespace
 
@@ -239,6 +261,14 @@ PostgresStorage::PostgresStorage(const std::string& url, const StorageOptions& o
   try {
     const auto timeout_ms = static_cast<std::int64_t>(std::clamp(options.lock_timeout_s, 0.001, 3600.0) * 1000);
     query(m_conn, m_where, fmt::format("SET lock_timeout = {}", timeout_ms));
+    if (options.read_only) {
+      query(m_conn, m_where, "SET default_transaction_read_only = on");
+      const auto tables = query(m_conn, m_where, "SELECT to_regclass('automl_meta') IS NOT NULL, to_regclass('trials') IS NOT NULL");
+      if (tables.text(0, 0) != "t" || tables.text(0, 1) != "t")
+        throw InputError(fmt::format("study database {} holds no automl studies (no automl tables in its search_path)", m_where));
+      check_version(m_where, query(m_conn, m_where, "SELECT value FROM automl_meta WHERE key = 'schema_version'"));
+      return;
+    }
     Transaction tx(m_conn, m_where);
     query(m_conn, m_where, "SELECT pg_advisory_xact_lock($1)", Params().add(k_schema_lock_key));
     PGresult* created = PQexec(m_conn, k_schema); // several statements: PQexec, not PQexecParams
@@ -247,21 +277,11 @@ PostgresStorage::PostgresStorage(const std::string& url, const StorageOptions& o
     PQclear(created);
     if (!ok) throw Error(fmt::format("study database {}: cannot create the tables: {}", m_where, message));
     const auto version = query(m_conn, m_where, "SELECT value FROM automl_meta WHERE key = 'schema_version'");
-    if (version.rows() == 0) {
+    if (version.rows() == 0)
       query(m_conn, m_where, "INSERT INTO automl_meta (key, value) VALUES ('schema_version', $1)",
             Params().add(std::to_string(k_schema_version)));
-    } else {
-      const auto text = version.text(0, 0);
-      char* end = nullptr;
-      errno = 0;
-      const long stored = std::strtol(text.c_str(), &end, 10);
-      if (errno != 0 || end == text.c_str() || *end != '\0' || stored < 1)
-        throw InputError(fmt::format("study database {}: automl_meta.schema_version is '{}', not a version", m_where, text));
-      if (stored > k_schema_version)
-        throw InputError(fmt::format("study database {} has automl schema version {}; this automl reads version {} "
-                                     "(a newer automl wrote it)",
-                                     m_where, stored, k_schema_version));
-    }
+    else
+      check_version(m_where, version);
     tx.commit();
   } catch (...) {
     PQfinish(m_conn);
@@ -314,7 +334,7 @@ std::vector<StudyRecord> PostgresStorage::studies() {
 }
 
 std::optional<Trial> PostgresStorage::claim(std::int64_t study_id, const ClaimDecider& decide, const std::string& worker,
-                                            double now) {
+                                            double now, double lease_s) {
   std::lock_guard lock(m_mutex);
   Transaction tx(m_conn, m_where);
   const auto study = query(m_conn, m_where, "SELECT seed FROM studies WHERE id = $1 FOR UPDATE", Params().add(study_id));
@@ -330,8 +350,9 @@ std::optional<Trial> PostgresStorage::claim(std::int64_t study_id, const ClaimDe
     id = decision.rerun_id;
     const auto r = query(m_conn, m_where,
                          "UPDATE trials SET state = 'RUNNING', loss = NULL, metrics = '[]', error = '', finished_at = NULL, "
-                         "started_at = $1, worker = $2, attempts = attempts + 1 WHERE id = $3 AND study_id = $4",
-                         Params().add(now).add(worker).add(id).add(study_id));
+                         "started_at = $1, worker = $2, attempts = attempts + 1, lease_expires_at = " AUTOML_PG_NOW " + $5 "
+                         "WHERE id = $3 AND study_id = $4",
+                         Params().add(now).add(worker).add(id).add(study_id).add(lease_s));
     if (r.affected() != 1) throw Error(fmt::format("claim: trial {} is not in study {}", id, study_id));
   } else {
     const NewTrial& t = decision.trial;
@@ -343,9 +364,10 @@ std::optional<Trial> PostgresStorage::claim(std::int64_t study_id, const ClaimDe
                                                            static_cast<std::int64_t>(t.slot), static_cast<std::int64_t>(t.rung))));
     const auto r = query(m_conn, m_where,
                          "INSERT INTO trials (study_id, config_id, iteration, bracket, rung, slot, budget, cost, unit, "
-                         "config, info, parent_id, state, submitted_at, started_at, worker, seed) VALUES "
-                         "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'RUNNING', $13, $14, $15, $16) RETURNING id",
-                         p);
+                         "config, info, parent_id, state, submitted_at, started_at, worker, seed, lease_expires_at) VALUES "
+                         "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'RUNNING', $13, $14, $15, $16, " AUTOML_PG_NOW
+                         " + $17) RETURNING id",
+                         p.add(lease_s));
     id = r.int64(0, 0);
   }
   auto written = load_trials(m_conn, m_where, "id", id);
@@ -365,27 +387,56 @@ Trial PostgresStorage::trial(std::int64_t trial_id) {
   return result[0];
 }
 
-void PostgresStorage::set_metrics(std::int64_t trial_id, const std::vector<Metric>& metrics) {
-  std::lock_guard lock(m_mutex);
-  query(m_conn, m_where, "UPDATE trials SET metrics = $1 WHERE id = $2", Params().add(metrics_to_json(metrics)).add(trial_id));
+void PostgresStorage::check_owner(std::int64_t trial_id, int attempt, const char* what) {
+  const auto r = query(m_conn, m_where, "SELECT state, attempts FROM trials WHERE id = $1 FOR UPDATE", Params().add(trial_id));
+  if (r.rows() == 0) throw Error(fmt::format("{}: no trial with id {}", what, trial_id));
+  const auto state = r.text(0, 0);
+  const auto attempts = r.int64(0, 1);
+  if (state != "RUNNING" || attempts != attempt)
+    throw FencedError(fmt::format("{} of trial {} attempt {} refused: the trial is {} at attempt {} (its lease expired "
+                                  "and it was run again, or it finished)",
+                                  what, trial_id, attempt, state, attempts));
 }
 
-void PostgresStorage::finish(std::int64_t trial_id, TrialState state, std::optional<double> loss,
+bool PostgresStorage::renew_lease(std::int64_t trial_id, int attempt, double lease_s) {
+  std::lock_guard lock(m_mutex);
+  const auto r = query(m_conn, m_where,
+                       "UPDATE trials SET lease_expires_at = " AUTOML_PG_NOW " + $1 WHERE id = $2 AND attempts = $3 AND "
+                       "state = 'RUNNING'",
+                       Params().add(lease_s).add(trial_id).add(static_cast<std::int64_t>(attempt)));
+  return r.affected() == 1;
+}
+
+void PostgresStorage::set_metrics(std::int64_t trial_id, int attempt, const std::vector<Metric>& metrics) {
+  std::lock_guard lock(m_mutex);
+  Transaction tx(m_conn, m_where);
+  check_owner(trial_id, attempt, "metrics");
+  query(m_conn, m_where, "UPDATE trials SET metrics = $1 WHERE id = $2", Params().add(metrics_to_json(metrics)).add(trial_id));
+  tx.commit();
+}
+
+void PostgresStorage::finish(std::int64_t trial_id, int attempt, TrialState state, std::optional<double> loss,
                              const std::vector<Metric>& metrics, const std::string& error, double now) {
   if (state == TrialState::running) throw Error("finish: a finished trial cannot be RUNNING");
   std::lock_guard lock(m_mutex);
-  const auto r = query(m_conn, m_where,
-                       "UPDATE trials SET state = $1, loss = $2, metrics = $3, error = $4, finished_at = $5 WHERE id = $6",
-                       Params().add(to_string(state)).add(loss).add(metrics_to_json(metrics)).add(error).add(now).add(trial_id));
-  if (r.affected() != 1) throw Error(fmt::format("finish: no trial with id {}", trial_id));
+  Transaction tx(m_conn, m_where);
+  check_owner(trial_id, attempt, "the result");
+  query(m_conn, m_where,
+        "UPDATE trials SET state = $1, loss = $2, metrics = $3, error = $4, finished_at = $5, lease_expires_at = NULL "
+        "WHERE id = $6",
+        Params().add(to_string(state)).add(loss).add(metrics_to_json(metrics)).add(error).add(now).add(trial_id));
+  tx.commit();
 }
 
-void PostgresStorage::set_checkpoint(std::int64_t trial_id, double budget, const std::string& reference) {
+void PostgresStorage::set_checkpoint(std::int64_t trial_id, int attempt, double budget, const std::string& reference) {
   std::lock_guard lock(m_mutex);
+  Transaction tx(m_conn, m_where);
+  check_owner(trial_id, attempt, "the checkpoint");
   query(m_conn, m_where,
         "INSERT INTO checkpoints (trial_id, budget, reference) VALUES ($1, $2, $3) "
         "ON CONFLICT (trial_id, budget) DO UPDATE SET reference = excluded.reference",
         Params().add(trial_id).add(budget).add(reference));
+  tx.commit();
 }
 
 std::optional<std::string> PostgresStorage::checkpoint(std::int64_t trial_id) {

@@ -31,17 +31,21 @@ public:
 
   StudyRecord open_study(const StudySpec& spec) override;
   std::optional<Trial> claim(std::int64_t study_id, const ClaimDecider& decide, const std::string& worker,
-                             double now) override;
+                             double now, double lease_s) override;
+  bool renew_lease(std::int64_t trial_id, int attempt, double lease_s) override;
   std::vector<StudyRecord> studies() override;
   std::vector<Trial> trials(std::int64_t study_id) override;
   Trial trial(std::int64_t trial_id) override;
-  void set_metrics(std::int64_t trial_id, const std::vector<Metric>& metrics) override;
-  void finish(std::int64_t trial_id, TrialState state, std::optional<double> loss, const std::vector<Metric>& metrics,
-              const std::string& error, double now) override;
-  void set_checkpoint(std::int64_t trial_id, double budget, const std::string& reference) override;
+  void set_metrics(std::int64_t trial_id, int attempt, const std::vector<Metric>& metrics) override;
+  void finish(std::int64_t trial_id, int attempt, TrialState state, std::optional<double> loss,
+              const std::vector<Metric>& metrics, const std::string& error, double now) override;
+  void set_checkpoint(std::int64_t trial_id, int attempt, double budget, const std::string& reference) override;
   std::optional<std::string> checkpoint(std::int64_t trial_id) override;
 
 private:
+  // Throws FencedError unless attempt `attempt` of the trial is RUNNING (inside a transaction, row locked).
+  void check_owner(std::int64_t trial_id, int attempt, const char* what);
+
   std::string m_where; // the URL without its password, for messages
   pg_conn* m_conn = nullptr;
   std::mutex m_mutex;

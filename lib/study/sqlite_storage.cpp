@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS trials (
   seed INTEGER NOT NULL,
   error TEXT NOT NULL DEFAULT '',
   attempts INTEGER NOT NULL DEFAULT 1,
+  lease_expires_at REAL,
   UNIQUE (study_id, iteration, rung, slot)
 );
 CREATE TABLE IF NOT EXISTS checkpoints (
@@ -56,9 +57,13 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 );
 )sql";
 
+// Now on the database's clock, in seconds since the Unix epoch. (SQLite is a file on one host: its clock.)
+#define AUTOML_SQLITE_NOW "((julianday('now') - 2440587.5) * 86400.0)"
+
 constexpr const char* k_trial_columns =
     "id, study_id, iteration, bracket, rung, slot, budget, cost, unit, config, info, parent_id, state, loss, "
-    "metrics, submitted_at, started_at, finished_at, worker, seed, error, attempts";
+    "metrics, submitted_at, started_at, finished_at, worker, seed, error, attempts, lease_expires_at, "
+    "(state = 'RUNNING' AND lease_expires_at IS NOT NULL AND lease_expires_at < " AUTOML_SQLITE_NOW ")";
 
 // A prepared statement, finalized on scope exit.
 class Statement {
@@ -160,6 +165,8 @@ Trial read_trial(const Statement& s) {
   t.seed = static_cast<std::uint64_t>(s.int64(19));
   t.error = s.text(20);
   t.attempts = static_cast<int>(s.int64(21));
+  if (!s.is_null(22)) t.lease_expires_at = s.real(22);
+  t.lease_expired = s.int64(23) != 0;
   return t;
 }
 
@@ -176,8 +183,10 @@ SqliteStorage::SqliteStorage(const std::string& path, const SqliteOptions& optio
                                  path, parent.string()));
   if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
     throw InputError(fmt::format("study database {}: not a regular file", path));
-  if (sqlite3_open_v2(path.c_str(), &m_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
+  if (options.read_only && !std::filesystem::exists(path, ec))
+    throw InputError(fmt::format("study database {} does not exist", path));
+  const int flags = (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_FULLMUTEX;
+  if (sqlite3_open_v2(path.c_str(), &m_db, flags, nullptr) != SQLITE_OK) {
     const std::string message = m_db ? sqlite3_errmsg(m_db) : "out of memory";
     sqlite3_close(m_db);
     m_db = nullptr;
@@ -190,24 +199,64 @@ SqliteStorage::SqliteStorage(const std::string& path, const SqliteOptions& optio
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(options.busy_timeout_ms);
   for (int attempt = 1;; ++attempt) {
     try {
-      exec(m_db, "PRAGMA journal_mode=WAL");
-      exec(m_db, "PRAGMA synchronous=NORMAL");
-      exec(m_db, "PRAGMA foreign_keys=ON");
-      WriteTransaction tx(m_db);
-      exec(m_db, k_schema);
-      tx.commit();
+      check_schema(options.read_only);
       break;
+    } catch (const InputError&) {
+      sqlite3_close(m_db);
+      m_db = nullptr;
+      throw;
     } catch (const Error& e) {
       const int code = sqlite3_errcode(m_db) & 0xFF;
       if ((code == SQLITE_BUSY || code == SQLITE_LOCKED) && std::chrono::steady_clock::now() < give_up) {
         std::this_thread::sleep_for(std::chrono::milliseconds(std::min(5 * attempt, 100)));
         continue;
       }
+      const bool foreign = code == SQLITE_NOTADB || code == SQLITE_CORRUPT;
       sqlite3_close(m_db);
       m_db = nullptr;
+      if (foreign) throw InputError(fmt::format("study database {}: not an automl study database ({})", path, e.what()));
       throw e.with_context("study database " + path);
     }
   }
+}
+
+void SqliteStorage::check_schema(bool read_only) {
+  const auto version = [&] { // the statement ends here: WAL cannot be switched on while one is active
+    Statement version_of(m_db, "PRAGMA user_version");
+    version_of.step();
+    return version_of.int64(0);
+  }();
+  if (version > k_sqlite_schema_version)
+    throw InputError(fmt::format("study database {} has automl schema version {}; this automl reads version {} (a newer "
+                                 "automl wrote it)",
+                                 m_path, version, k_sqlite_schema_version));
+  const auto has_table = [&](const char* name) {
+    Statement find(m_db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+    find.bind(1, std::string(name));
+    return find.step();
+  };
+  if (read_only) {
+    if (!has_table("studies") || !has_table("trials"))
+      throw InputError(fmt::format("study database {}: not an automl study database (no studies or trials table)", m_path));
+    return;
+  }
+  exec(m_db, "PRAGMA journal_mode=WAL");
+  exec(m_db, "PRAGMA synchronous=NORMAL");
+  exec(m_db, "PRAGMA foreign_keys=ON");
+  WriteTransaction tx(m_db);
+  const bool existed = has_table("trials");
+  exec(m_db, k_schema);
+  if (existed && version < 1) { // version 0: before leases
+    bool has_lease = false;
+    {
+      Statement columns(m_db, "PRAGMA table_info(trials)");
+      while (columns.step()) has_lease = has_lease || columns.text(1) == "lease_expires_at";
+    }
+    if (!has_lease) exec(m_db, "ALTER TABLE trials ADD COLUMN lease_expires_at REAL");
+  }
+  if (version != k_sqlite_schema_version) // written only when it changes: opening a study must not touch its file
+    exec(m_db, fmt::format("PRAGMA user_version = {}", k_sqlite_schema_version).c_str());
+  tx.commit();
 }
 
 SqliteStorage::~SqliteStorage() { sqlite3_close(m_db); }
@@ -271,7 +320,7 @@ std::vector<Trial> SqliteStorage::load_trials(const char* where, std::int64_t ke
 }
 
 std::optional<Trial> SqliteStorage::claim(std::int64_t study_id, const ClaimDecider& decide, const std::string& worker,
-                                          double now) {
+                                          double now, double lease_s) {
   std::lock_guard lock(m_mutex);
   WriteTransaction tx(m_db);
   const std::vector<Trial> current = load_trials("study_id", study_id);
@@ -284,8 +333,9 @@ std::optional<Trial> SqliteStorage::claim(std::int64_t study_id, const ClaimDeci
   if (decision.kind == ClaimDecision::Kind::rerun) {
     id = decision.rerun_id;
     Statement update(m_db, "UPDATE trials SET state = 'RUNNING', loss = NULL, metrics = '[]', error = '', "
-                           "finished_at = NULL, started_at = ?, worker = ?, attempts = attempts + 1 WHERE id = ? AND study_id = ?");
-    update.bind(1, now).bind(2, worker).bind(3, id).bind(4, study_id).run();
+                           "finished_at = NULL, started_at = ?, worker = ?, attempts = attempts + 1, "
+                           "lease_expires_at = " AUTOML_SQLITE_NOW " + ? WHERE id = ? AND study_id = ?");
+    update.bind(1, now).bind(2, worker).bind(3, lease_s).bind(4, id).bind(5, study_id).run();
     if (sqlite3_changes(m_db) != 1) throw Error(fmt::format("claim: trial {} is not in study {}", id, study_id));
   } else {
     Statement seed_of(m_db, "SELECT seed FROM studies WHERE id = ?");
@@ -297,14 +347,14 @@ std::optional<Trial> SqliteStorage::claim(std::int64_t study_id, const ClaimDeci
     id = next_id.int64(0);
     const NewTrial& t = decision.trial;
     Statement insert(m_db, "INSERT INTO trials (id, study_id, config_id, iteration, bracket, rung, slot, budget, cost, "
-                           "unit, config, info, parent_id, state, submitted_at, started_at, worker, seed) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?)");
+                           "unit, config, info, parent_id, state, submitted_at, started_at, worker, seed, lease_expires_at) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?, " AUTOML_SQLITE_NOW " + ?)");
     insert.bind(1, id).bind(2, study_id).bind(3, fmt::format("[{}, 0, {}]", t.iteration, t.slot));
     insert.bind(4, static_cast<std::int64_t>(t.iteration)).bind(5, static_cast<std::int64_t>(t.bracket));
     insert.bind(6, static_cast<std::int64_t>(t.rung)).bind(7, static_cast<std::int64_t>(t.slot));
     insert.bind(8, t.budget).bind(9, t.cost).bind(10, unit_to_json(t.unit)).bind(11, t.config).bind(12, t.info);
     insert.bind(13, t.parent_id).bind(14, now).bind(15, now).bind(16, worker);
-    insert.bind(17, static_cast<std::int64_t>(trial_seed(study_seed, t.iteration, t.slot, t.rung)));
+    insert.bind(17, static_cast<std::int64_t>(trial_seed(study_seed, t.iteration, t.slot, t.rung))).bind(18, lease_s);
     insert.run();
   }
   std::vector<Trial> written = load_trials("id", id);
@@ -333,29 +383,55 @@ Trial SqliteStorage::trial(std::int64_t trial_id) {
   return result[0];
 }
 
-void SqliteStorage::set_metrics(std::int64_t trial_id, const std::vector<Metric>& metrics) {
+void SqliteStorage::check_owner(std::int64_t trial_id, int attempt, const char* what) {
+  Statement select(m_db, "SELECT state, attempts FROM trials WHERE id = ?");
+  select.bind(1, trial_id);
+  if (!select.step()) throw Error(fmt::format("{}: no trial with id {}", what, trial_id));
+  const auto state = select.text(0);
+  const auto attempts = select.int64(1);
+  if (state != "RUNNING" || attempts != attempt)
+    throw FencedError(fmt::format("{} of trial {} attempt {} refused: the trial is {} at attempt {} (its lease expired "
+                                  "and it was run again, or it finished)",
+                                  what, trial_id, attempt, state, attempts));
+}
+
+bool SqliteStorage::renew_lease(std::int64_t trial_id, int attempt, double lease_s) {
   std::lock_guard lock(m_mutex);
   WriteTransaction tx(m_db);
+  Statement update(m_db, "UPDATE trials SET lease_expires_at = " AUTOML_SQLITE_NOW " + ? "
+                         "WHERE id = ? AND attempts = ? AND state = 'RUNNING'");
+  update.bind(1, lease_s).bind(2, trial_id).bind(3, static_cast<std::int64_t>(attempt)).run();
+  const bool owned = sqlite3_changes(m_db) == 1;
+  tx.commit();
+  return owned;
+}
+
+void SqliteStorage::set_metrics(std::int64_t trial_id, int attempt, const std::vector<Metric>& metrics) {
+  std::lock_guard lock(m_mutex);
+  WriteTransaction tx(m_db);
+  check_owner(trial_id, attempt, "metrics");
   Statement update(m_db, "UPDATE trials SET metrics = ? WHERE id = ?");
   update.bind(1, metrics_to_json(metrics)).bind(2, trial_id).run();
   tx.commit();
 }
 
-void SqliteStorage::finish(std::int64_t trial_id, TrialState state, std::optional<double> loss,
+void SqliteStorage::finish(std::int64_t trial_id, int attempt, TrialState state, std::optional<double> loss,
                            const std::vector<Metric>& metrics, const std::string& error, double now) {
   if (state == TrialState::running) throw Error("finish: a finished trial cannot be RUNNING");
   std::lock_guard lock(m_mutex);
   WriteTransaction tx(m_db);
-  Statement update(m_db, "UPDATE trials SET state = ?, loss = ?, metrics = ?, error = ?, finished_at = ? WHERE id = ?");
+  check_owner(trial_id, attempt, "the result");
+  Statement update(m_db, "UPDATE trials SET state = ?, loss = ?, metrics = ?, error = ?, finished_at = ?, "
+                         "lease_expires_at = NULL WHERE id = ?");
   update.bind(1, to_string(state)).bind(2, loss).bind(3, metrics_to_json(metrics)).bind(4, error).bind(5, now);
   update.bind(6, trial_id).run();
-  if (sqlite3_changes(m_db) != 1) throw Error(fmt::format("finish: no trial with id {}", trial_id));
   tx.commit();
 }
 
-void SqliteStorage::set_checkpoint(std::int64_t trial_id, double budget, const std::string& reference) {
+void SqliteStorage::set_checkpoint(std::int64_t trial_id, int attempt, double budget, const std::string& reference) {
   std::lock_guard lock(m_mutex);
   WriteTransaction tx(m_db);
+  check_owner(trial_id, attempt, "the checkpoint");
   Statement upsert(m_db, "INSERT INTO checkpoints (trial_id, budget, reference) VALUES (?, ?, ?) "
                          "ON CONFLICT (trial_id, budget) DO UPDATE SET reference = excluded.reference");
   upsert.bind(1, trial_id).bind(2, budget).bind(3, reference).run();

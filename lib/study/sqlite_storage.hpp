@@ -16,7 +16,12 @@ namespace automl::study {
 // Example: SqliteOptions o; o.busy_timeout_ms = 120000;
 struct SqliteOptions {
   int busy_timeout_ms = 60000; // how long a writer waits for another one before failing
+  bool read_only = false;      // open an existing database without creating, migrating or writing anything
 };
+
+// The version of the tables this automl writes (PRAGMA user_version). Version 0 (before leases) is migrated
+// when opened for writing; a higher version, written by a newer automl, is refused.
+constexpr int k_sqlite_schema_version = 1;
 
 class SqliteStorage final : public Storage {
 public:
@@ -29,18 +34,23 @@ public:
 
   StudyRecord open_study(const StudySpec& spec) override;
   std::optional<Trial> claim(std::int64_t study_id, const ClaimDecider& decide, const std::string& worker,
-                             double now) override;
+                             double now, double lease_s) override;
+  bool renew_lease(std::int64_t trial_id, int attempt, double lease_s) override;
   std::vector<StudyRecord> studies() override;
   std::vector<Trial> trials(std::int64_t study_id) override;
   Trial trial(std::int64_t trial_id) override;
-  void set_metrics(std::int64_t trial_id, const std::vector<Metric>& metrics) override;
-  void finish(std::int64_t trial_id, TrialState state, std::optional<double> loss, const std::vector<Metric>& metrics,
-              const std::string& error, double now) override;
-  void set_checkpoint(std::int64_t trial_id, double budget, const std::string& reference) override;
+  void set_metrics(std::int64_t trial_id, int attempt, const std::vector<Metric>& metrics) override;
+  void finish(std::int64_t trial_id, int attempt, TrialState state, std::optional<double> loss,
+              const std::vector<Metric>& metrics, const std::string& error, double now) override;
+  void set_checkpoint(std::int64_t trial_id, int attempt, double budget, const std::string& reference) override;
   std::optional<std::string> checkpoint(std::int64_t trial_id) override;
 
 private:
   std::vector<Trial> load_trials(const char* where, std::int64_t key);
+  // Refuses a newer or foreign database; creates or migrates the tables unless read_only.
+  void check_schema(bool read_only);
+  // Throws FencedError unless attempt `attempt` of the trial is RUNNING (inside a write transaction).
+  void check_owner(std::int64_t trial_id, int attempt, const char* what);
 
   std::string m_path;
   sqlite3* m_db = nullptr;

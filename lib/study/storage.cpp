@@ -27,6 +27,7 @@ const StorageScheme k_storage_schemes[] = {
          throw InputError("storage URL '" + url + "': expected sqlite:///path/to/study.db");
        SqliteOptions sqlite;
        sqlite.busy_timeout_ms = static_cast<int>(std::clamp(options.lock_timeout_s, 0.0, 3600.0) * 1000);
+       sqlite.read_only = options.read_only;
        return std::make_unique<SqliteStorage>(rest.substr(1), sqlite);
      }},
     // libpq reads the URL itself (user, password, host, port, database, ?parameters; PG* variables fill the rest).

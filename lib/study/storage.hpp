@@ -6,6 +6,7 @@
 // Thread safety: every method may be called from several threads at once; each call is atomic. Several
 // processes may open the same database at once. Times are seconds since the Unix epoch.
 
+#include "core/error.hpp"
 #include "study/trial.hpp"
 
 #include <nlohmann/json.hpp>
@@ -56,6 +57,13 @@ struct ClaimDecision {
 // Sees every trial of the study (by id) inside the claim's transaction. May throw; nothing is written then.
 using ClaimDecider = std::function<ClaimDecision(const std::vector<Trial>& trials)>;
 
+// A write of an attempt that no longer owns its trial: the trial was run again (its lease expired, attempt + 1
+// runs it now) or has finished. The write is refused, nothing changes (fencing by attempt).
+class FencedError : public Error {
+public:
+  using Error::Error;
+};
+
 class Storage {
 public:
   virtual ~Storage() = default;
@@ -65,9 +73,14 @@ public:
   virtual StudyRecord open_study(const StudySpec& spec) = 0;
 
   // One atomic step for every writer of the study: read all its trials, let `decide` choose, write the choice as
-  // a RUNNING trial owned by `worker`. Returns the trial as written, or nothing when the decider chose none.
+  // a RUNNING trial owned by `worker` with a lease of `lease_s` seconds (on the database's clock). Returns the
+  // trial as written, or nothing when the decider chose none.
   virtual std::optional<Trial> claim(std::int64_t study_id, const ClaimDecider& decide, const std::string& worker,
-                                     double now) = 0;
+                                     double now, double lease_s) = 0;
+
+  // Extends the lease of attempt `attempt` of a RUNNING trial to `lease_s` seconds from now (database clock).
+  // False when that attempt no longer owns the trial (it was run again, or finished): its worker should stop.
+  virtual bool renew_lease(std::int64_t trial_id, int attempt, double lease_s) = 0;
 
   // Every study in the storage, by id, without creating or changing any (for `automl show`).
   virtual std::vector<StudyRecord> studies() = 0;
@@ -75,15 +88,16 @@ public:
   virtual std::vector<Trial> trials(std::int64_t study_id) = 0;
   virtual Trial trial(std::int64_t trial_id) = 0;
 
+  // The writes of a running attempt. Each is fenced: it throws FencedError, changing nothing, unless attempt
+  // `attempt` of the trial is still RUNNING (a late result of an attempt whose lease expired is refused).
+  //
   // Replaces the trial's metrics (called after each report, so that a crash keeps what was reached).
-  virtual void set_metrics(std::int64_t trial_id, const std::vector<Metric>& metrics) = 0;
-
+  virtual void set_metrics(std::int64_t trial_id, int attempt, const std::vector<Metric>& metrics) = 0;
   // Records the end of a trial: its state (not running), loss, metrics and error message.
-  virtual void finish(std::int64_t trial_id, TrialState state, std::optional<double> loss,
+  virtual void finish(std::int64_t trial_id, int attempt, TrialState state, std::optional<double> loss,
                       const std::vector<Metric>& metrics, const std::string& error, double now) = 0;
-
   // A checkpoint (a file path or a blob reference) of `trial_id` at `budget`; one per trial and budget.
-  virtual void set_checkpoint(std::int64_t trial_id, double budget, const std::string& reference) = 0;
+  virtual void set_checkpoint(std::int64_t trial_id, int attempt, double budget, const std::string& reference) = 0;
   // The latest (largest budget) checkpoint of the trial, if any.
   virtual std::optional<std::string> checkpoint(std::int64_t trial_id) = 0;
 };
@@ -93,6 +107,8 @@ struct StorageOptions {
   // How long one operation waits for a lock that another process holds before failing with Error. A search
   // passes a share of its budget, so that a locked database cannot hold it far past its end.
   double lock_timeout_s = 60;
+  // Only read (`automl show`): nothing is created or written; a missing database is an InputError.
+  bool read_only = false;
 };
 
 // Opens the storage a URL names. InputError for a malformed URL or an unknown scheme (listing the valid ones);

@@ -51,6 +51,10 @@ struct Trial {
   std::uint64_t seed = 0;
   std::string error;
   int attempts = 1; // > 1 when it was run again after its worker died or the search stopped it
+  // A RUNNING trial belongs to its claimer until its lease expires (claim() and renew_lease() set it, on the
+  // database's clock): then any worker may run it again as attempt + 1. Seconds since the Unix epoch.
+  std::optional<double> lease_expires_at;
+  bool lease_expired = false; // RUNNING and past its lease when it was read (judged by the database's clock)
 
   // HpBandSter's config id [iteration, 0, slot] as JSON text.
   std::string config_id() const;

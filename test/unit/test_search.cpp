@@ -503,3 +503,76 @@ TEST(Search, InitialConfigIndexCountsTheRungZeroSlotsOfEarlierIterations) {
   EXPECT_EQ(automl::exec::initial_config_index(schedule, 2, 1), 13u);
   EXPECT_EQ(automl::exec::initial_config_index(schedule, 3, 0), 15u);
 }
+
+TEST(Search, ATrialOfAnotherHostWhoseLeaseExpiredIsRunAgainAndItsLateResultIsRefused) {
+  // A worker on another host (its liveness cannot be checked from here) claimed the first job, then went silent.
+  TempDir dir;
+  automl::study::SqliteStorage storage((dir / "s.db").string());
+  auto o = options("random", 1);
+  o.lease_s = 60;
+  // A search that stops at once records the study and nothing else.
+  const auto t = task();
+  automl::exec::Search first(storage, t, o);
+  const auto claimed = storage.claim(
+      first.study().id,
+      [&](const std::vector<Trial>&) {
+        automl::study::ClaimDecision d;
+        d.kind = automl::study::ClaimDecision::Kind::insert;
+        d.trial.budget = 9;
+        d.trial.cost = 9;
+        d.trial.unit = {0.25, 0.25, 0.5, 0.5};
+        return d;
+      },
+      "elsewhere:123:456:1#w0", 1.0, 0.2);
+  ASSERT_TRUE(claimed);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  const auto summary = automl::exec::run_search(storage, t, o);
+  EXPECT_EQ(summary.complete, 1u);
+  const auto trials = storage.trials(first.study().id);
+  ASSERT_EQ(trials.size(), 1u);
+  EXPECT_EQ(trials[0].attempts, 2);
+  EXPECT_EQ(trials[0].state, TrialState::complete);
+  EXPECT_THROW(storage.finish(claimed->id, 1, TrialState::complete, 0.0, {}, "", 2.0), automl::study::FencedError);
+  EXPECT_EQ(storage.trial(claimed->id).loss, trials[0].loss);
+}
+
+TEST(Search, AnAttemptThatLosesItsLeaseStopsAndItsResultIsRefused) {
+  TempDir dir;
+  automl::study::SqliteStorage storage((dir / "s.db").string());
+  auto o = options("random", 1);
+  o.lease_s = 0.2; // renewed every 50 ms
+  std::atomic<bool> saw_stop{false};
+  std::atomic<std::int64_t> running_id{0};
+  auto t = task([&](const TrialContext& ctx) {
+    running_id = ctx.trial_id;
+    // Another worker takes the trial over (as after this process froze past its lease).
+    for (int i = 0; i < 400 && !ctx.stop_requested(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    saw_stop = ctx.stop_requested();
+    TrialResult r;
+    r.loss = 0.5;
+    r.stopped = true;
+    return r;
+  });
+  std::thread thief([&] {
+    while (running_id == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    automl::study::SqliteStorage other((dir / "s.db").string());
+    other.claim(
+        1,
+        [&](const std::vector<Trial>&) {
+          automl::study::ClaimDecision d;
+          d.kind = automl::study::ClaimDecision::Kind::rerun;
+          d.rerun_id = running_id;
+          return d;
+        },
+        "thief", 2.0, 60.0);
+  });
+  o.max_iterations = 1;                              // one job
+  o.deadline = automl::exec::deadline_in(1.5);       // then it waits for the thief's attempt until its deadline
+  automl::exec::run_search(storage, t, o);
+  thief.join();
+  EXPECT_TRUE(saw_stop.load());
+  const auto trial = storage.trial(running_id);
+  EXPECT_EQ(trial.attempts, 2);
+  EXPECT_EQ(trial.worker, "thief");
+  EXPECT_EQ(trial.state, TrialState::running); // the thief's attempt; the first attempt's end was refused
+}

@@ -9,6 +9,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <atomic>
 #include <memory>
@@ -107,7 +108,7 @@ TEST_P(StorageTest, ResumesTheSameStudyAndRefusesAChangedSpace) {
     const auto record = first->open_study(spec());
     EXPECT_FALSE(record.resumed);
     id = record.id;
-    first->claim(id, insert_next, "me", 100.0);
+    first->claim(id, insert_next, "me", 100.0, 60.0);
   }
   const auto opened = open();
   auto& storage = *opened;
@@ -130,7 +131,7 @@ TEST_P(StorageTest, TrialRoundTrip) {
   const auto opened = open();
   auto& storage = *opened;
   const auto study = storage.open_study(spec());
-  const auto claimed = storage.claim(study.id, insert_next, "worker-1", 100.5);
+  const auto claimed = storage.claim(study.id, insert_next, "worker-1", 100.5, 60.0);
   ASSERT_TRUE(claimed);
   EXPECT_EQ(claimed->state, TrialState::running);
   EXPECT_EQ(claimed->worker, "worker-1");
@@ -141,10 +142,10 @@ TEST_P(StorageTest, TrialRoundTrip) {
   EXPECT_TRUE(std::isnan(claimed->unit[1]));
   EXPECT_EQ(claimed->unit[2], 1.0 / 3.0); // exact round trip through JSON text
   EXPECT_EQ(claimed->config_id(), "[0, 0, 0]");
-  storage.set_metrics(claimed->id, {{1, 0.5}});
-  storage.finish(claimed->id, TrialState::complete, 0.25, {{1, 0.5}, {2, 0.25}}, "", 101.5);
-  storage.set_checkpoint(claimed->id, 1.0, "/ckpt/1");
-  storage.set_checkpoint(claimed->id, 3.0, "/ckpt/3");
+  storage.set_metrics(claimed->id, 1, {{1, 0.5}});
+  storage.set_checkpoint(claimed->id, 1, 1.0, "/ckpt/1");
+  storage.set_checkpoint(claimed->id, 1, 3.0, "/ckpt/3");
+  storage.finish(claimed->id, 1, TrialState::complete, 0.25, {{1, 0.5}, {2, 0.25}}, "", 101.5);
   const Trial t = storage.trial(claimed->id);
   EXPECT_EQ(t.state, TrialState::complete);
   EXPECT_EQ(t.loss, 0.25);
@@ -161,7 +162,7 @@ TEST_P(StorageTest, TrialRoundTrip) {
         d.rerun_id = claimed->id;
         return d;
       },
-      "worker-2", 200.0);
+      "worker-2", 200.0, 60.0);
   ASSERT_TRUE(rerun);
   EXPECT_EQ(rerun->id, claimed->id);
   EXPECT_EQ(rerun->seed, claimed->seed);
@@ -177,10 +178,10 @@ TEST_P(StorageTest, ADeciderThatThrowsWritesNothing) {
   auto& storage = *opened;
   const auto study = storage.open_study(spec());
   EXPECT_THROW(storage.claim(study.id, [](const std::vector<Trial>&) -> ClaimDecision { throw std::runtime_error("no"); },
-                             "w", 1.0),
+                             "w", 1.0, 60.0),
                std::runtime_error);
   EXPECT_TRUE(storage.trials(study.id).empty());
-  EXPECT_FALSE(storage.claim(study.id, [](const std::vector<Trial>&) { return ClaimDecision{}; }, "w", 1.0));
+  EXPECT_FALSE(storage.claim(study.id, [](const std::vector<Trial>&) { return ClaimDecision{}; }, "w", 1.0, 60.0));
 }
 
 TEST_P(StorageTest, ManyConnectionsClaimWithoutLossOrDuplicates) {
@@ -195,8 +196,8 @@ TEST_P(StorageTest, ManyConnectionsClaimWithoutLossOrDuplicates) {
       try {
         const auto storage = open();
         for (int i = 0; i < k_claims; ++i) {
-          const auto trial = storage->claim(study_id, insert_next, "w" + std::to_string(t), 1.0);
-          storage->finish(trial->id, TrialState::complete, 0.5, {}, "", 2.0);
+          const auto trial = storage->claim(study_id, insert_next, "w" + std::to_string(t), 1.0, 60.0);
+          storage->finish(trial->id, trial->attempts, TrialState::complete, 0.5, {}, "", 2.0);
         }
       } catch (const std::exception& e) {
         ++errors;
@@ -253,10 +254,10 @@ TEST_P(StorageTest, ListsStudiesWithoutCreatingAny) {
 TEST_P(StorageTest, ResultsRoundTripExactlyIncludingInfinity) {
   const auto storage = open();
   const auto study = storage->open_study(spec());
-  const auto a = storage->claim(study.id, insert_next, "w", 1.0);
-  const auto b = storage->claim(study.id, insert_next, "w", 1.0);
-  storage->finish(a->id, TrialState::complete, 0.1 + 0.2, {{0.5, 1.0 / 3.0}}, "", 1.25);
-  storage->finish(b->id, TrialState::fail, std::numeric_limits<double>::infinity(), {}, "it's \"quoted\"\nand multi-line", 2.0);
+  const auto a = storage->claim(study.id, insert_next, "w", 1.0, 60.0);
+  const auto b = storage->claim(study.id, insert_next, "w", 1.0, 60.0);
+  storage->finish(a->id, 1, TrialState::complete, 0.1 + 0.2, {{0.5, 1.0 / 3.0}}, "", 1.25);
+  storage->finish(b->id, 1, TrialState::fail, std::numeric_limits<double>::infinity(), {}, "it's \"quoted\"\nand multi-line", 2.0);
   const auto trials = open()->trials(study.id);
   ASSERT_EQ(trials.size(), 2u);
   EXPECT_EQ(trials[0].loss, 0.1 + 0.2);
@@ -265,7 +266,7 @@ TEST_P(StorageTest, ResultsRoundTripExactlyIncludingInfinity) {
   EXPECT_EQ(trials[1].loss, std::numeric_limits<double>::infinity());
   EXPECT_EQ(trials[1].error, "it's \"quoted\"\nand multi-line");
   EXPECT_EQ(trials[1].state, TrialState::fail);
-  EXPECT_THROW(storage->finish(999999, TrialState::complete, 0.5, {}, "", 3.0), automl::Error);
+  EXPECT_THROW(storage->finish(999999, 1, TrialState::complete, 0.5, {}, "", 3.0), automl::Error);
 }
 
 TEST(PostgresStorage, UrlsAndErrors) {
@@ -310,12 +311,111 @@ TEST(PostgresStorage, ALockHeldElsewhereFailsAfterTheLockTimeout) {
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   try {
-    storage->claim(study, insert_next, "w", 1.0);
+    storage->claim(study, insert_next, "w", 1.0, 60.0);
     ADD_FAILURE() << "claimed while another session held the study";
   } catch (const automl::Error& e) {
     EXPECT_THAT(e.what(), testing::HasSubstr("holds a lock for longer than the lock timeout"));
   }
   locker.join();
-  EXPECT_TRUE(storage->claim(study, insert_next, "w", 1.0)); // the connection is usable after the failure
+  EXPECT_TRUE(storage->claim(study, insert_next, "w", 1.0, 60.0)); // the connection is usable after the failure
   EXPECT_EQ(storage->trials(study).size(), 1u);
+}
+
+TEST_P(StorageTest, LeasesExpireOnTheDatabasesClockAndLateWritesAreFenced) {
+  const auto storage = open();
+  const auto study = storage->open_study(spec()).id;
+  const auto first = storage->claim(study, insert_next, "w1", 1.0, 0.3);
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(first->lease_expires_at);
+  EXPECT_FALSE(first->lease_expired);
+  EXPECT_TRUE(storage->renew_lease(first->id, 1, 0.3));
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  EXPECT_TRUE(open()->trial(first->id).lease_expired); // as every other worker sees it
+  // Another worker runs it again (attempt 2); the first attempt's writes are refused and change nothing.
+  const auto second = open()->claim(
+      study,
+      [&](const std::vector<Trial>& trials) {
+        EXPECT_TRUE(trials.at(0).lease_expired);
+        ClaimDecision d;
+        d.kind = ClaimDecision::Kind::rerun;
+        d.rerun_id = first->id;
+        return d;
+      },
+      "w2", 2.0, 60.0);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->attempts, 2);
+  EXPECT_FALSE(second->lease_expired);
+  EXPECT_FALSE(storage->renew_lease(first->id, 1, 60.0));
+  EXPECT_THROW(storage->set_metrics(first->id, 1, {{1, 0.9}}), automl::study::FencedError);
+  EXPECT_THROW(storage->set_checkpoint(first->id, 1, 1.0, "/late"), automl::study::FencedError);
+  try {
+    storage->finish(first->id, 1, TrialState::complete, 0.9, {}, "", 3.0);
+    ADD_FAILURE() << "a late result was accepted";
+  } catch (const automl::study::FencedError& e) {
+    EXPECT_THAT(e.what(), testing::HasSubstr("attempt 1 refused: the trial is RUNNING at attempt 2"));
+  }
+  storage->finish(first->id, 2, TrialState::complete, 0.4, {{1, 0.4}}, "", 4.0);
+  const auto t = storage->trial(first->id);
+  EXPECT_EQ(t.loss, 0.4);
+  EXPECT_EQ(t.worker, "w2");
+  EXPECT_FALSE(storage->checkpoint(first->id));
+  EXPECT_FALSE(t.lease_expires_at); // a finished trial holds no lease
+  EXPECT_THROW(storage->finish(first->id, 2, TrialState::complete, 0.1, {}, "", 5.0), automl::study::FencedError);
+}
+
+TEST_P(StorageTest, ReadOnlyOpensNeverWrite) {
+  automl::study::StorageOptions read_only;
+  read_only.read_only = true;
+  if (GetParam() == "sqlite") {
+    automl::test::expect_input_error([&] { automl::study::open_storage(url(), read_only); }, {"does not exist"});
+  } else {
+    automl::test::expect_input_error([&] { automl::study::open_storage(url(), read_only); }, {"holds no automl studies"});
+  }
+  open()->open_study(spec());
+  const auto reader = automl::study::open_storage(url(), read_only);
+  EXPECT_EQ(reader->studies().size(), 1u);
+  auto other = spec();
+  other.name = "other";
+  EXPECT_THROW(reader->open_study(other), automl::Error);
+  EXPECT_EQ(open()->studies().size(), 1u);
+}
+
+TEST(SqliteStorage, ForeignNewerAndOldDatabases) {
+  TempDir dir;
+  automl::test::write_file(dir / "text.db", "this is not a database, just text long enough to have a header.......\n");
+  automl::test::expect_input_error([&] { automl::study::open_storage("sqlite:///" + (dir / "text.db").string()); },
+                                   {"text.db: not an automl study database"});
+  const auto path = (dir / "study.db").string();
+  automl::study::SqliteStorage(path).open_study(spec());
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    sqlite3_exec(db, "PRAGMA user_version = 7", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+  }
+  automl::test::expect_input_error([&] { automl::study::SqliteStorage storage(path); },
+                                   {"has automl schema version 7; this automl reads version 1"});
+  // A database of the version before leases (no lease column, user_version 0) is migrated when opened.
+  const auto old_path = (dir / "old.db").string();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(old_path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE studies (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, "
+                               "space_fingerprint TEXT NOT NULL, seed INTEGER NOT NULL, settings TEXT NOT NULL, created_at REAL NOT NULL);"
+                               "CREATE TABLE trials (id INTEGER PRIMARY KEY AUTOINCREMENT, study_id INTEGER NOT NULL, config_id TEXT NOT NULL, "
+                               "iteration INTEGER NOT NULL, bracket INTEGER NOT NULL, rung INTEGER NOT NULL, slot INTEGER NOT NULL, "
+                               "budget REAL NOT NULL, cost REAL NOT NULL, unit TEXT NOT NULL, config TEXT NOT NULL, info TEXT NOT NULL, "
+                               "parent_id INTEGER, state TEXT NOT NULL, loss REAL, metrics TEXT NOT NULL DEFAULT '[]', "
+                               "submitted_at REAL NOT NULL, started_at REAL NOT NULL, finished_at REAL, worker TEXT NOT NULL, "
+                               "seed INTEGER NOT NULL, error TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 1, "
+                               "UNIQUE (study_id, iteration, rung, slot));",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  automl::study::SqliteStorage migrated(old_path);
+  const auto study = migrated.open_study(spec()).id;
+  const auto t = migrated.claim(study, insert_next, "w", 1.0, 60.0);
+  ASSERT_TRUE(t);
+  EXPECT_TRUE(t->lease_expires_at);
 }
