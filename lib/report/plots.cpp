@@ -209,25 +209,28 @@ Plot timeline_plot(const std::vector<study::Trial>& trials, const TimelineLayout
     s += fmt::format(R"~(<text x="{}" y="{}" text-anchor="end" data-tip="{}">{}</text>)~", px(f.x0() - 4),
                      px(f.y1() + row_height * (static_cast<double>(r) + 0.5) + 4), escape(layout.rows[r]), escape(name));
   }
-  // Bars of a row in time order; a bar that starts within k_timeline_merge_px of the previous one's end, in the
-  // same state, extends it (thousands of short trials would otherwise be thousands of sub-pixel rectangles).
+  // Bars of a row in time order; a bar narrower than k_timeline_merge_px that starts within a pixel of the end of
+  // a run of such bars in the same state extends it (thousands of short trials would otherwise be thousands of
+  // sub-pixel rectangles). Wider bars stand alone, drawn half a pixel short so that neighbours stay apart.
   struct Run {
     double x0, x1;
     study::TrialState state;
     std::size_t first, last, count;
+    bool narrow; // made of bars narrower than k_timeline_merge_px
   };
   std::vector<std::vector<Run>> runs(rows);
   for (const auto& b : layout.bars) {
     if (b.row >= rows) continue;
     const auto& t = trials[b.trial];
     const double x0 = x(b.start - t0), x1 = std::max(x(b.end - t0), x0 + 0.5);
+    const bool narrow = x1 - x0 < k_timeline_merge_px;
     auto& row = runs[b.row];
-    if (!row.empty() && row.back().state == t.state && x0 - row.back().x1 < k_timeline_merge_px) {
+    if (narrow && !row.empty() && row.back().narrow && row.back().state == t.state && x0 - row.back().x1 < 1.0) {
       row.back().x1 = std::max(row.back().x1, x1);
       row.back().last = b.trial;
       ++row.back().count;
     } else {
-      row.push_back({x0, x1, t.state, b.trial, b.trial, 1});
+      row.push_back({x0, x1, t.state, b.trial, b.trial, 1, narrow});
     }
   }
   std::size_t merged = 0;
@@ -245,8 +248,9 @@ Plot timeline_plot(const std::vector<study::Trial>& trials, const TimelineLayout
         merged += run.count;
         tip = fmt::format("{} {} trials, {} to {}", run.count, study::to_string(run.state), first.id, trials[run.last].id);
       }
+      const double width = run.narrow ? run.x1 - run.x0 : std::max(run.x1 - run.x0 - 0.5, 0.5);
       s += fmt::format(R"~(<rect x="{}" y="{}" width="{}" height="{}" fill="{}"{} data-tip="{}"/>)~", px(run.x0), px(y0),
-                       px(run.x1 - run.x0), px(row_height - 4), state_colour(run.state), key, escape(tip));
+                       px(width), px(row_height - 4), state_colour(run.state), key, escape(tip));
     }
   }
   s += legend(f, {{"COMPLETE", state_colour(study::TrialState::complete)},
@@ -258,7 +262,8 @@ Plot timeline_plot(const std::vector<study::Trial>& trials, const TimelineLayout
   s += "</svg>";
   std::string note;
   if (layout.bars.empty()) note = "No trial has started yet.";
-  if (merged > 0) note = fmt::format("{} trials shorter than a pixel are drawn as runs of their row and state.", merged);
+  if (merged > 0)
+    note = fmt::format("{} trials narrower than {:g} pixels are drawn as runs of their row and state.", merged, k_timeline_merge_px);
   if (rows < layout.rows.size())
     note += fmt::format(" {} of {} rows drawn.", rows, layout.rows.size());
   return {s, note};

@@ -18,8 +18,8 @@ namespace automl::report {
 constexpr std::size_t k_max_history_points = 2500;
 // At most this many configurations in the loss-against-budget plot (those that reached the largest budgets first).
 constexpr std::size_t k_max_curves = 400;
-// Bars of one timeline row closer than this many pixels and in the same state are drawn as one.
-constexpr double k_timeline_merge_px = 1.0;
+// Timeline bars narrower than this many pixels, side by side in one row and in the same state, are drawn as one.
+constexpr double k_timeline_merge_px = 2.0;
 constexpr std::size_t k_max_timeline_rows = 64;
 // Configurations and parameter axes in the parallel coordinates.
 constexpr std::size_t k_parallel_configs = 30;
