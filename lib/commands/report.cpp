@@ -1,6 +1,7 @@
 #include "commands/report.hpp"
 
 #include "commands/study_source.hpp"
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "data/source.hpp"
@@ -22,8 +23,6 @@ namespace automl::commands {
 namespace {
 
 namespace fs = std::filesystem;
-
-double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 std::string string_at(const nlohmann::json& j, const char* key) {
   const auto it = j.is_object() ? j.find(key) : j.end();
@@ -76,6 +75,20 @@ void add_test_results(report::ReportInput& in, const fs::path& model_file, const
 
 } // namespace
 
+report::ReportInput report_input(const StudyReport& study, const nlohmann::json& effective) {
+  report::ReportInput in;
+  in.study = study.study;
+  in.storage = study.storage;
+  in.budget_unit = study.budget_unit;
+  in.trials = study.trials;
+  in.best = study.best;
+  in.best_config = study.best_config;
+  in.effective = effective;
+  in.now = core::unix_now();
+  in.generator = std::string("automl ") + AUTOML_VERSION;
+  return in;
+}
+
 void check_report_path(const fs::path& file) {
   const auto dir = file.parent_path().empty() ? fs::path(".") : file.parent_path();
   std::error_code ec;
@@ -107,7 +120,7 @@ std::size_t write_report(const report::ReportInput& input, const fs::path& file)
 }
 
 int report(const ReportOptions& o, std::ostream& out) {
-  if (o.dir.empty() && o.output.empty())
+  if (o.dir.empty() && !o.storage.empty() && o.output.empty())
     throw InputError("report: give -o FILE for the report when reading a --storage URL without an output directory");
   const fs::path file = o.output.empty() ? fs::path(o.dir) / "report.html" : fs::path(o.output);
   // Checked first when it does not depend on the directory: a typo in -o fails before anything is read.
@@ -116,16 +129,7 @@ int report(const ReportOptions& o, std::ostream& out) {
   check_report_path(file);
   const auto start = std::chrono::steady_clock::now();
 
-  report::ReportInput in;
-  in.study = source.report.study;
-  in.storage = source.report.storage;
-  in.budget_unit = source.report.budget_unit;
-  in.trials = std::move(source.report.trials);
-  in.best = source.report.best;
-  in.best_config = source.report.best_config;
-  in.effective = source.effective;
-  in.now = unix_now();
-  in.generator = std::string("automl ") + AUTOML_VERSION;
+  auto in = report_input(source.report, source.effective);
   const fs::path model_file = o.dir.empty() ? fs::path() : fs::path(o.dir) / "best_model.pt";
   add_test_results(in, model_file, o.data_dir);
   add_model_graph(in, model_file);

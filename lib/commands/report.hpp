@@ -3,6 +3,7 @@
 // sections). Reads the study read-only, so it works on a running search too, and never changes the output
 // directory except for the report file itself (written atomically).
 
+#include "commands/study_report.hpp"
 #include "report/html_report.hpp"
 
 #include <filesystem>
@@ -26,6 +27,10 @@ struct ReportOptions {
 // existed, best_model.pt is evaluated on the recorded test source when it loads. Throws InputError (exit 2) for a
 // missing directory or study, a bad storage URL, or an output whose directory is missing or not writable.
 int report(const ReportOptions& options, std::ostream& out);
+
+// The page's input from a study as show and search hold it (trials, best trial, best_config.json) and the
+// directory's effective_config.json; the time is now. Test results and the graph are left to the caller.
+report::ReportInput report_input(const StudyReport& study, const nlohmann::json& effective);
 
 // The forward graph of the model in `model_file` drawn into input.model_graph_svg, or input.model_graph_note
 // saying why not (no model file, Graphviz missing). Used by `report` and by `automl search --report`.

@@ -985,27 +985,6 @@ int search(const SearchOptions& o, std::ostream& out) {
   trials = storage->trials(study_id);
   export_::write_trial_logs(out_dir, trials);
   storage.reset(); // closing checkpoints the SQLite WAL (an fsync): inside the budget, before the time is taken
-  if (o.report) {
-    report::ReportInput page;
-    page.study = study_name;
-    page.storage = storage_url;
-    page.budget_unit = unit;
-    page.trials = trials;
-    page.best = best;
-    page.best_config = best_config;
-    page.effective = effective;
-    page.test_confusion = test_confusion;
-    page.test_note = o.test.empty() ? "The search had no --test set." : "No model was exported.";
-    page.now = unix_now();
-    page.generator = std::string("automl ") + AUTOML_VERSION;
-    // Graphviz only when its share of the reserve is still there: the budget comes first.
-    const double left = std::chrono::duration<double>(end - Clock::now()).count();
-    const double page_seconds = k_report_seconds_per_trial * static_cast<double>(trials.size());
-    if (left > page_seconds + k_report_graph_s) add_model_graph(page, best ? model_path : fs::path());
-    else page.model_graph_note = fmt::format("Not drawn: {:.1f} s of the budget were left for the report.", left);
-    write_report(page, out_dir / "report.html");
-  }
-
   StudyReport report;
   report.study = study_name;
   report.storage = storage_url;
@@ -1015,8 +994,20 @@ int search(const SearchOptions& o, std::ostream& out) {
   report.best_config = best_config;
   report.out_dir = out_dir.string();
   for (const char* f : {"best_model.pt", "best_config.json", "effective_config.json", "trials.csv", "configs.json",
-                        "results.json", "study.db", "search.log", "test_trace.csv", "report.html"})
+                        "results.json", "study.db", "search.log", "test_trace.csv"})
     if (fs::exists(out_dir / f)) report.files.push_back(f);
+  if (o.report) {
+    auto page = report_input(report, effective);
+    page.test_confusion = test_confusion;
+    page.test_note = o.test.empty() ? "The search had no --test set." : "No model was exported.";
+    // Graphviz only when its share of the reserve is still there: the budget comes first.
+    const double left = std::chrono::duration<double>(end - Clock::now()).count();
+    const double page_seconds = k_report_seconds_per_trial * static_cast<double>(trials.size());
+    if (left > page_seconds + k_report_graph_s) add_model_graph(page, best ? model_path : fs::path());
+    else page.model_graph_note = fmt::format("Not drawn: {:.1f} s of the budget were left for the report.", left);
+    write_report(page, out_dir / "report.html");
+    report.files.push_back("report.html");
+  }
 
   // --fail-under looks at the test accuracy when there is a test set, else at the validation accuracy.
   double checked = std::nan("");

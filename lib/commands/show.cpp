@@ -2,12 +2,12 @@
 
 #include "commands/study_report.hpp"
 #include "commands/study_source.hpp"
+#include "core/clock.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 #include <nlohmann/json.hpp>
 
-#include <chrono>
 #include <ostream>
 
 namespace automl::commands {
@@ -32,7 +32,7 @@ nlohmann::json trial_json(const study::Trial& t, double now) {
 
 int show(const ShowOptions& o, std::ostream& out) {
   const auto report = read_study(o.dir, o.storage, o.study, "show").report;
-  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const double now = core::unix_now();
   if (o.json) {
     auto j = summary_json(report);
     j["all_trials"] = nlohmann::json::array();

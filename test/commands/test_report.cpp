@@ -46,7 +46,7 @@ void run_search(const TempDir& dir) {
   ASSERT_EQ(commands::search(o, out), 0);
 }
 
-int report(const commands::ReportOptions& o) {
+int run_report(const commands::ReportOptions& o) {
   std::ostringstream out;
   return commands::report(o, out);
 }
@@ -76,7 +76,7 @@ TEST(ReportCommand, SearchWritesTheReportAndReportRewritesIt) {
   commands::ReportOptions o;
   o.dir = (dir / "run").string();
   o.output = (dir / "again.html").string();
-  EXPECT_EQ(report(o), 0);
+  EXPECT_EQ(run_report(o), 0);
   const auto again = test::read_file(dir / "again.html");
   EXPECT_THAT(again, HasSubstr("id=\"plot-confusion\""));
   EXPECT_THAT(again, HasSubstr("4 trials"));
@@ -84,9 +84,9 @@ TEST(ReportCommand, SearchWritesTheReportAndReportRewritesIt) {
   // From the storage URL alone: no best_config.json, so no test results, and -o is required.
   commands::ReportOptions s;
   s.storage = "sqlite:///" + (dir / "run/study.db").string();
-  test::expect_input_error([&] { report(s); }, {"-o FILE"});
+  test::expect_input_error([&] { run_report(s); }, {"-o FILE"});
   s.output = (dir / "storage.html").string();
-  EXPECT_EQ(report(s), 0);
+  EXPECT_EQ(run_report(s), 0);
   EXPECT_THAT(test::read_file(dir / "storage.html"), HasSubstr("No best_config.json"));
 }
 
@@ -99,7 +99,7 @@ TEST(ReportCommand, EvaluatesTheTestSetWhenBestConfigDoesNotRecordIt) {
   test::write_file(dir / "run/best_config.json", best.dump(2));
   commands::ReportOptions o;
   o.dir = (dir / "run").string();
-  ASSERT_EQ(report(o), 0);
+  ASSERT_EQ(run_report(o), 0);
   const auto html = test::read_file(dir / "run/report.html");
   EXPECT_THAT(html, HasSubstr("Computed by automl report from"));
   EXPECT_THAT(html, HasSubstr("id=\"plot-confusion\""));
@@ -110,31 +110,31 @@ TEST(ReportCommand, EvaluatesTheTestSetWhenBestConfigDoesNotRecordIt) {
 
   // A test source that is gone is a note, not a failure.
   std::filesystem::remove(dir / "test.csv");
-  ASSERT_EQ(report(o), 0);
+  ASSERT_EQ(run_report(o), 0);
   EXPECT_THAT(test::read_file(dir / "run/report.html"), HasSubstr("could not be evaluated"));
 }
 
 TEST(ReportCommand, BadInputNamesThePath) {
   TempDir dir;
   commands::ReportOptions o;
-  test::expect_input_error([&] { report(o); }, {"report: give an output directory (DIR) or --storage URL"});
+  test::expect_input_error([&] { run_report(o); }, {"report: give an output directory (DIR) or --storage URL"});
   o.dir = (dir / "missing").string();
-  test::expect_input_error([&] { report(o); }, {(dir / "missing").string(), "no such directory"});
+  test::expect_input_error([&] { run_report(o); }, {(dir / "missing").string(), "no such directory"});
   o.dir.clear();
   o.storage = "sqlite:///" + (dir / "none.db").string();
   o.output = (dir / "r.html").string();
-  test::expect_input_error([&] { report(o); }, {"no such database file", (dir / "none.db").string()});
+  test::expect_input_error([&] { run_report(o); }, {"no such database file", (dir / "none.db").string()});
   o.storage = "mysql://host/db";
-  test::expect_input_error([&] { report(o); }, {"mysql"});
+  test::expect_input_error([&] { run_report(o); }, {"mysql"});
 
   run_search(dir);
   o.storage = "sqlite:///" + (dir / "run/study.db").string();
   o.study = "nope";
-  test::expect_input_error([&] { report(o); }, {"no study 'nope'"});
+  test::expect_input_error([&] { run_report(o); }, {"no study 'nope'"});
   o.study.clear();
   o.output = (dir / "no/such/dir/r.html").string();
-  test::expect_input_error([&] { report(o); }, {(dir / "no/such/dir/r.html").string(), "no such directory"});
+  test::expect_input_error([&] { run_report(o); }, {(dir / "no/such/dir/r.html").string(), "no such directory"});
   o.output = (dir / "run").string();
-  test::expect_input_error([&] { report(o); }, {"is a directory"});
+  test::expect_input_error([&] { run_report(o); }, {"is a directory"});
   EXPECT_FALSE(std::filesystem::exists(dir / "r.html"));
 }

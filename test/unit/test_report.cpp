@@ -213,8 +213,8 @@ TEST(ReportSvg, AccuracyScaleAndEscaping) {
   const auto y = report::accuracy_scale(0.5, 0.98, 300, 0);
   EXPECT_DOUBLE_EQ(y.lo, 0.01); // errors 0.01..1: whole decades
   EXPECT_DOUBLE_EQ(y.hi, 1.0);
-  EXPECT_DOUBLE_EQ(y(report::error_of(0.99)), 0.0);   // the best accuracy at the top
-  EXPECT_DOUBLE_EQ(y(report::error_of(0.0)), 300.0);  // error 1 at the bottom
+  EXPECT_NEAR(y(report::error_of(0.99)), 0.0, 1e-9);   // the best accuracy at the top
+  EXPECT_NEAR(y(report::error_of(0.0)), 300.0, 1e-9);  // error 1 at the bottom
   EXPECT_EQ(report::px(12.04), "12");
   EXPECT_EQ(report::px(-0.01), "0");
 }
