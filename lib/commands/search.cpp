@@ -60,8 +60,9 @@ constexpr double k_max_budget_s = 365.0 * 24 * 3600;
 // 1.5 ms a trial, on the 2-core development machine (strace timestamps); kept with a margin in the export's
 // reserve, which grows as trials start.
 constexpr double k_log_seconds_per_trial = 2e-3;
-// With --report, what the report costs (reading the trials, the analysis, the page): under 2 s for 10,000 trials
-// on the development machine (bench/README.md "report"), kept with a margin; plus Graphviz drawing the model.
+// With --report, what the report costs (the analysis and the page, from trials already read): 0.04 s for 10,000
+// trials on the development machine, 0.55 s with reading them in a fresh process (bench/README.md "report"),
+// kept with a wide margin; plus Graphviz drawing the model.
 constexpr double k_report_seconds_per_trial = 4e-4;
 constexpr double k_report_graph_s = 1.0;
 // A study database locked by another process is waited for at most this share of the budget (1-60 s) per
