@@ -14,7 +14,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
-#include <iterator>
+#include <sstream>
 #include <unordered_map>
 
 namespace automl::export_ {
@@ -112,7 +112,9 @@ std::optional<std::string> graph_svg(torch::jit::Module& module) {
   const auto drawn = core::temporary_path_for(std::filesystem::temp_directory_path() / "automl-graph.svg");
   if (!run_dot(forward_dot(module), "svg", drawn)) return std::nullopt;
   std::ifstream in(drawn);
-  std::string svg((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::ostringstream text;
+  text << in.rdbuf();
+  const std::string svg = text.str();
   std::error_code ignored;
   std::filesystem::remove(drawn, ignored);
   // Graphviz starts with an XML declaration, a DOCTYPE and comments, which HTML does not want inline.

@@ -168,7 +168,9 @@ TEST(ReportTimeline, OneRowPerWorkerAndLanesForOverlaps) {
   // No two bars of a row overlap.
   for (const auto& a : layout.bars)
     for (const auto& b : layout.bars)
-      if (&a != &b && a.row == b.row) EXPECT_TRUE(a.end <= b.start || b.end <= a.start);
+      if (&a != &b && a.row == b.row) {
+        EXPECT_TRUE(a.end <= b.start || b.end <= a.start);
+      }
 }
 
 TEST(ReportCurves, OneCurvePerConfigurationBestFirst) {
