@@ -36,7 +36,7 @@ void evaluate_test_set(report::ReportInput& in, const fs::path& model_file, cons
   try {
     auto model = export_::load_model(model_file);
     data::SourceOptions options;
-    options.target = string_at(in.effective.value("options", nlohmann::json::object()), "target");
+    if (in.effective.is_object()) options.target = string_at(in.effective.value("options", nlohmann::json::object()), "target");
     if (!data_dir.empty()) options.data_dir = data_dir;
     const auto data = data::load_source(test, options);
     export_::check_input(model.info.schema, data);

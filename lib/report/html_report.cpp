@@ -138,7 +138,7 @@ std::string summary_section(const ReportInput& in) {
   std::string s = "<dl class=\"summary\">";
   s += row("study", escape(in.study));
   s += row("storage", escape(in.storage));
-  if (const auto* d = find_path(in.effective, {"data"})) {
+  if (const auto* d = find_path(in.effective, {"data"}); d && d->is_object()) {
     std::string text = value_text(d->value("source", nlohmann::json("?")));
     if (d->contains("samples"))
       text += fmt::format(" · {} samples ({} train, {} validation)", value_text((*d)["samples"]),
@@ -147,7 +147,7 @@ std::string summary_section(const ReportInput& in) {
     if (const auto c = d->find("classes"); c != d->end() && c->is_array()) text += fmt::format(" · {} classes", c->size());
     s += row("data", escape(text));
   }
-  if (const auto* b = find_path(in.effective, {"run", "budget"})) {
+  if (const auto* b = find_path(in.effective, {"run", "budget"}); b && b->is_object()) {
     s += row("trial budgets", escape(fmt::format("{}-{} {}, eta {}", value_text(b->value("min_budget", nlohmann::json("?"))),
                                                  value_text(b->value("max_budget", nlohmann::json("?"))), in.budget_unit,
                                                  value_text(b->value("eta", nlohmann::json("?"))))));
