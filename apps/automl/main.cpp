@@ -4,6 +4,7 @@
 #include "commands/data_inspect.hpp"
 #include "commands/model.hpp"
 #include "commands/predict.hpp"
+#include "commands/report.hpp"
 #include "commands/search.hpp"
 #include "commands/show.hpp"
 #include "commands/space.hpp"
@@ -186,12 +187,26 @@ int run(int argc, char** argv) {
       "--trace-test", search.trace_test,
       "Evaluate each new best trial on --test, into test_trace.csv (for benchmarks; never used for selection)");
 
+  search_cmd->add_flag("--report", search.report,
+                       "Also write report.html (automl report) into the output directory, inside the budget");
+
   automl::commands::ShowOptions show;
   auto* show_cmd = app.add_subcommand("show", "Summary, trials and errors of a study (finished or running)");
   show_cmd->add_option("dir", show.dir, "Output directory of automl search");
   show_cmd->add_option("--storage", show.storage, "Storage URL, e.g. sqlite:///runs/x/study.db");
   show_cmd->add_option("--study", show.study, "Study name (optional when the storage holds one)");
   show_cmd->add_flag("--json", show.json, "Print one JSON object");
+
+  automl::commands::ReportOptions report;
+  auto* report_cmd =
+      app.add_subcommand("report", "Write one self-contained HTML file with the plots of a study (finished or running)");
+  report_cmd->add_option("dir", report.dir, "Output directory of automl search");
+  report_cmd->add_option("--storage", report.storage, "Storage URL, e.g. sqlite:///runs/x/study.db");
+  report_cmd->add_option("--study", report.study, "Study name (optional when the storage holds one)");
+  report_cmd->add_option("-o,--output", report.output, "The HTML file (default DIR/report.html)");
+  report_cmd->add_option("--data-dir", report.data_dir,
+                         "Where named sources live, when the test set must be evaluated again");
+  report_cmd->add_flag("--json", report.json, "Print one JSON object");
 
   const auto dispatch = [&] {
     if (inspect_cmd->parsed()) return automl::commands::data_inspect(inspect, std::cout);
@@ -204,6 +219,7 @@ int run(int argc, char** argv) {
       return automl::commands::search(search, std::cout);
     }
     if (show_cmd->parsed()) return automl::commands::show(show, std::cout);
+    if (report_cmd->parsed()) return automl::commands::report(report, std::cout);
     return static_cast<int>(automl::ExitCode::usage);
   };
   // --json: an error is a JSON object on stdout too, so that a pipeline reading stdout sees why it failed.

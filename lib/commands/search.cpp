@@ -1,5 +1,6 @@
 #include "commands/search.hpp"
 
+#include "commands/report.hpp"
 #include "commands/study_report.hpp"
 #include "config/preset.hpp"
 #include "core/cpus.hpp"
@@ -59,6 +60,11 @@ constexpr double k_max_budget_s = 365.0 * 24 * 3600;
 // 1.5 ms a trial, on the 2-core development machine (strace timestamps); kept with a margin in the export's
 // reserve, which grows as trials start.
 constexpr double k_log_seconds_per_trial = 2e-3;
+// With --report, what the report costs (the analysis and the page, from trials already read): 0.04 s for 10,000
+// trials on the development machine, 0.55 s with reading them in a fresh process (bench/README.md "report"),
+// kept with a wide margin; plus Graphviz drawing the model.
+constexpr double k_report_seconds_per_trial = 4e-4;
+constexpr double k_report_graph_s = 1.0;
 // A study database locked by another process is waited for at most this share of the budget (1-60 s) per
 // operation, then the search fails: a 10 s search must not wait a minute for a lock.
 constexpr double k_lock_wait_share = 0.05;
@@ -725,7 +731,9 @@ int search(const SearchOptions& o, std::ostream& out) {
   std::atomic<std::size_t> trials_known{stored ? storage->trials(stored->id).size() : 0};
   const auto export_reserve = [&] {
     const double measured = k_export_min_s + k_export_safety * eval_pace.seconds_for(test_samples);
-    return std::max(static_export_reserve, measured) + k_log_seconds_per_trial * static_cast<double>(trials_known.load());
+    const double per_trial = k_log_seconds_per_trial + (o.report ? k_report_seconds_per_trial : 0.0);
+    return std::max(static_export_reserve, measured) + (o.report ? k_report_graph_s : 0.0) +
+           per_trial * static_cast<double>(trials_known.load());
   };
 
   const auto deadline_for_search = [&] { return after(end, -(export_reserve() + refit_reserve)); };
@@ -936,6 +944,7 @@ int search(const SearchOptions& o, std::ostream& out) {
   const fs::path model_path = out_dir / "best_model.pt";
   nlohmann::json best_config;
   std::optional<double> test_accuracy;
+  std::optional<report::ConfusionMatrix> test_confusion;
   if (best) {
     const auto export_start = Clock::now();
     const core::Hyperparameters hp(nlohmann::json::parse(best->config));
@@ -995,7 +1004,11 @@ int search(const SearchOptions& o, std::ostream& out) {
       auto loaded = export_::load_model(model_path);
       const auto probabilities = export_::predict_probabilities(loaded.module, test->features);
       const auto labels = export_::labels_for_model(loaded.info.schema, *test);
-      test_accuracy = probabilities.argmax(1).eq(labels).to(torch::kFloat64).mean().item<double>();
+      const auto predicted = probabilities.argmax(1);
+      test_accuracy = predicted.eq(labels).to(torch::kFloat64).mean().item<double>();
+      test_confusion = report::confusion_matrix(export_::to_indices(labels), export_::to_indices(predicted),
+                                                loaded.info.schema.class_names);
+      test_confusion->source = o.test;
     }
     const double finished = unix_now();
     best_config = {{"study", study_name},
@@ -1009,6 +1022,7 @@ int search(const SearchOptions& o, std::ostream& out) {
                    {"val_accuracy", 1.0 - *best->loss},
                    {"test", o.test},
                    {"test_accuracy", number_or_null(test_accuracy)},
+                   {"test_confusion", test_confusion ? report::to_json(*test_confusion) : nlohmann::json()},
                    {"refit", refit},
                    {"seed", o.seed},
                    {"trial_seed", best->seed},
@@ -1032,7 +1046,6 @@ int search(const SearchOptions& o, std::ostream& out) {
   trials = storage->trials(study_id);
   export_::write_trial_logs(out_dir, trials);
   storage.reset(); // closing checkpoints the SQLite WAL (an fsync): inside the budget, before the time is taken
-
   StudyReport report;
   report.study = study_name;
   report.storage = storage_url;
@@ -1044,6 +1057,18 @@ int search(const SearchOptions& o, std::ostream& out) {
   for (const char* f : {"best_model.pt", "best_config.json", "effective_config.json", "trials.csv", "configs.json",
                         "results.json", "study.db", "search.log", "test_trace.csv"})
     if (fs::exists(out_dir / f)) report.files.push_back(f);
+  if (o.report) {
+    auto page = report_input(report, effective);
+    page.test_confusion = test_confusion;
+    page.test_note = o.test.empty() ? "The search had no --test set." : "No model was exported.";
+    // Graphviz only when its share of the reserve is still there: the budget comes first.
+    const double left = std::chrono::duration<double>(end - Clock::now()).count();
+    const double page_seconds = k_report_seconds_per_trial * static_cast<double>(trials.size());
+    if (left > page_seconds + k_report_graph_s) add_model_graph(page, best ? model_path : fs::path());
+    else page.model_graph_note = fmt::format("Not drawn: {:.1f} s of the budget were left for the report.", left);
+    write_report(page, out_dir / "report.html");
+    report.files.push_back("report.html");
+  }
 
   // --fail-under looks at the test accuracy when there is a test set, else at the validation accuracy.
   double checked = std::nan("");

@@ -53,6 +53,7 @@ struct SearchOptions {
   bool live_progress = false;             // redraw one progress line on stderr (the CLI sets it on a terminal)
   std::optional<double> fail_under;       // exit 3 when the test (else validation) accuracy is below this
   bool trace_test = false;                // evaluate each new incumbent on `test` into test_trace.csv (benchmarks)
+  bool report = false;                    // write <out>/report.html (automl report) at the end, inside the budget
 };
 
 // Writes the summary (or the JSON object) to `out`; logs and progress go to stderr and <out>/search.log.

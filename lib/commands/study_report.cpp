@@ -1,5 +1,7 @@
 #include "commands/study_report.hpp"
 
+#include "report/analysis.hpp"
+
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
@@ -26,15 +28,6 @@ std::string value_text(const nlohmann::json& v) {
 std::string short_name(const std::string& name) {
   const auto colon = name.rfind(':');
   return colon == std::string::npos ? name : name.substr(colon + 1);
-}
-
-nlohmann::json config_of(const study::Trial& t) {
-  try {
-    auto j = nlohmann::json::parse(t.config);
-    return j.is_object() ? j : nlohmann::json::object();
-  } catch (const nlohmann::json::exception&) {
-    return nlohmann::json::object();
-  }
 }
 
 std::string budget_text(double budget) { return fmt::format("{:g}", budget); }
@@ -83,28 +76,11 @@ TrialCounts count_trials(const std::vector<study::Trial>& trials) {
 
 double trial_seconds(const study::Trial& t, double now) { return t.finished_at.value_or(now) - t.started_at; }
 
-std::optional<double> trial_accuracy(const study::Trial& t) {
-  if (t.loss && std::isfinite(*t.loss)) return 1.0 - *t.loss;
-  if (!t.metrics.empty() && std::isfinite(t.metrics.back().value)) return 1.0 - t.metrics.back().value;
-  return std::nullopt;
-}
-
 std::vector<std::string> varying_parameters(const std::vector<study::Trial>& trials) {
-  std::map<std::string, std::set<std::string>> values;
-  std::size_t configs = 0;
-  for (const auto& t : trials) {
-    ++configs;
-    const auto config = config_of(t);
-    for (const auto& [key, value] : config.items()) values[key].insert(value.dump());
-  }
-  std::vector<std::string> names;
-  for (const auto& [key, seen] : values) {
-    // A key missing from some configurations (inactive there) varies too.
-    std::size_t with_key = 0;
-    for (const auto& t : trials) with_key += config_of(t).contains(key) ? 1 : 0;
-    if (seen.size() > 1 || with_key != configs) names.push_back(key);
-  }
-  return names;
+  std::vector<nlohmann::json> configs;
+  configs.reserve(trials.size());
+  for (const auto& t : trials) configs.push_back(study::config_object(t));
+  return report::varying_parameters(configs);
 }
 
 void print_summary(std::ostream& out, const StudyReport& r) {
@@ -128,7 +104,7 @@ void print_summary(std::ostream& out, const StudyReport& r) {
                                      : "the trial's own weights (refit skipped: " + extra->refit_reason + ")");
     }
     fmt::print(out, "  params:\n");
-    const auto config = config_of(b);
+    const auto config = study::config_object(b);
     for (const auto& [key, value] : config.items()) fmt::print(out, "    {}: {}\n", key, value_text(value));
   }
   if (!r.out_dir.empty()) {
@@ -151,7 +127,7 @@ void print_trial_table(std::ostream& out, const StudyReport& r, double now) {
                                  budget_text(t.budget),
                                  acc ? fmt::format("{:.4f}", *acc) : "-",
                                  fmt::format("{:.1f}", trial_seconds(t, now))};
-    const auto config = config_of(t);
+    const auto config = study::config_object(t);
     for (const auto& p : params) {
       auto cell = config.contains(p) ? value_text(config[p]) : "-";
       if (cell.size() > k_max_cell) cell = cell.substr(0, k_max_cell - 1) + "~";
@@ -193,7 +169,7 @@ nlohmann::json summary_json(const StudyReport& r) {
                  {"budget", r.best->budget},
                  {"val_accuracy", acc ? nlohmann::json(*acc) : nlohmann::json()},
                  {"seed", r.best->seed},
-                 {"params", config_of(*r.best)}};
+                 {"params", study::config_object(*r.best)}};
   } else {
     j["best"] = nullptr;
   }

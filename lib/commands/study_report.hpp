@@ -28,8 +28,7 @@ TrialCounts count_trials(const std::vector<study::Trial>& trials);
 // Seconds the trial's last attempt ran (until now while it runs).
 double trial_seconds(const study::Trial& trial, double now);
 
-// Validation accuracy of a trial: 1 - loss, or the last reported metric when it has no loss yet.
-std::optional<double> trial_accuracy(const study::Trial& trial);
+using study::trial_accuracy;
 
 struct StudyReport {
   std::string study;

@@ -66,4 +66,9 @@ torch::Tensor predict_probabilities(torch::jit::Module& module, const torch::Ten
   return torch::cat(out);
 }
 
+std::vector<std::int64_t> to_indices(const torch::Tensor& tensor) {
+  const auto t = tensor.to(torch::kInt64).contiguous();
+  return std::vector<std::int64_t>(t.data_ptr<std::int64_t>(), t.data_ptr<std::int64_t>() + t.numel());
+}
+
 } // namespace automl::export_

@@ -21,4 +21,7 @@ torch::Tensor labels_for_model(const data::Schema& model_schema, const data::Dat
 torch::Tensor predict_probabilities(torch::jit::Module& module, const torch::Tensor& inputs,
                                     std::int64_t batch_size = 1024);
 
+// A 1-D integer tensor (labels, argmax predictions) as int64 values, for code that does not use torch.
+std::vector<std::int64_t> to_indices(const torch::Tensor& tensor);
+
 } // namespace automl::export_

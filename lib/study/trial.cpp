@@ -29,6 +29,21 @@ TrialState parse_trial_state(const std::string& name) {
 
 std::string Trial::config_id() const { return fmt::format("[{}, 0, {}]", iteration, slot); }
 
+std::optional<double> trial_accuracy(const Trial& t) {
+  if (t.loss && std::isfinite(*t.loss)) return 1.0 - *t.loss;
+  if (!t.metrics.empty() && std::isfinite(t.metrics.back().value)) return 1.0 - t.metrics.back().value;
+  return std::nullopt;
+}
+
+nlohmann::json config_object(const Trial& t) {
+  try {
+    auto j = nlohmann::json::parse(t.config);
+    return j.is_object() ? j : nlohmann::json::object();
+  } catch (const nlohmann::json::exception&) {
+    return nlohmann::json::object();
+  }
+}
+
 std::uint64_t trial_seed(std::uint64_t study_seed, std::int64_t iteration, std::int64_t slot, std::int64_t rung) {
   // Distinct for every (iteration, slot, rung) a schedule can hold: rungs < 64, slots < 2^20.
   const auto job = (static_cast<std::uint64_t>(iteration) << 26) ^ (static_cast<std::uint64_t>(slot) << 6) ^

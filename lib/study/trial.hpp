@@ -3,6 +3,8 @@
 
 #include "space/unit_cube.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -59,6 +61,11 @@ struct Trial {
   // HpBandSter's config id [iteration, 0, slot] as JSON text.
   std::string config_id() const;
 };
+
+// Validation accuracy of a trial: 1 - loss, or 1 - the last reported metric when it has no loss yet.
+std::optional<double> trial_accuracy(const Trial& trial);
+// The trial's configuration as a JSON object (an empty object when the stored text is not one).
+nlohmann::json config_object(const Trial& trial);
 
 // What the optimizer decides to run; the storage assigns id, seed and timestamps.
 struct NewTrial {
