@@ -315,12 +315,7 @@ StudyRecord PostgresStorage::open_study(const StudySpec& spec) {
                               "VALUES ($1, $2, $3, $4, extract(epoch from clock_timestamp())) RETURNING id",
                               Params().add(spec.name).add(spec.space_fingerprint).add(static_cast<std::int64_t>(spec.seed))
                                   .add(spec.settings.dump()));
-  StudyRecord record;
-  record.id = inserted.int64(0, 0);
-  record.name = spec.name;
-  record.space_fingerprint = spec.space_fingerprint;
-  record.seed = spec.seed;
-  record.settings = spec.settings;
+  const auto record = created_study(inserted.int64(0, 0), spec);
   tx.commit();
   return record;
 }
@@ -390,12 +385,7 @@ Trial PostgresStorage::trial(std::int64_t trial_id) {
 void PostgresStorage::check_owner(std::int64_t trial_id, int attempt, const char* what) {
   const auto r = query(m_conn, m_where, "SELECT state, attempts FROM trials WHERE id = $1 FOR UPDATE", Params().add(trial_id));
   if (r.rows() == 0) throw Error(fmt::format("{}: no trial with id {}", what, trial_id));
-  const auto state = r.text(0, 0);
-  const auto attempts = r.int64(0, 1);
-  if (state != "RUNNING" || attempts != attempt)
-    throw FencedError(fmt::format("{} of trial {} attempt {} refused: the trial is {} at attempt {} (its lease expired "
-                                  "and it was run again, or it finished)",
-                                  what, trial_id, attempt, state, attempts));
+  check_attempt(what, trial_id, attempt, r.text(0, 0), r.int64(0, 1));
 }
 
 bool PostgresStorage::renew_lease(std::int64_t trial_id, int attempt, double lease_s) {

@@ -285,11 +285,7 @@ StudyRecord SqliteStorage::open_study(const StudySpec& spec) {
                          "VALUES (?, ?, ?, ?, (julianday('now') - 2440587.5) * 86400.0)");
   insert.bind(1, spec.name).bind(2, spec.space_fingerprint).bind(3, static_cast<std::int64_t>(spec.seed)).bind(4, spec.settings.dump());
   insert.run();
-  record.id = sqlite3_last_insert_rowid(m_db);
-  record.name = spec.name;
-  record.space_fingerprint = spec.space_fingerprint;
-  record.seed = spec.seed;
-  record.settings = spec.settings;
+  record = created_study(sqlite3_last_insert_rowid(m_db), spec);
   tx.commit();
   return record;
 }
@@ -387,12 +383,7 @@ void SqliteStorage::check_owner(std::int64_t trial_id, int attempt, const char* 
   Statement select(m_db, "SELECT state, attempts FROM trials WHERE id = ?");
   select.bind(1, trial_id);
   if (!select.step()) throw Error(fmt::format("{}: no trial with id {}", what, trial_id));
-  const auto state = select.text(0);
-  const auto attempts = select.int64(1);
-  if (state != "RUNNING" || attempts != attempt)
-    throw FencedError(fmt::format("{} of trial {} attempt {} refused: the trial is {} at attempt {} (its lease expired "
-                                  "and it was run again, or it finished)",
-                                  what, trial_id, attempt, state, attempts));
+  check_attempt(what, trial_id, attempt, select.text(0), select.int64(1));
 }
 
 bool SqliteStorage::renew_lease(std::int64_t trial_id, int attempt, double lease_s) {

@@ -54,6 +54,24 @@ void check_same_space_and_seed(const StudyRecord& stored, const std::string& spa
                                  stored.seed, seed));
 }
 
+StudyRecord created_study(std::int64_t id, const StudySpec& spec) {
+  StudyRecord record;
+  record.id = id;
+  record.name = spec.name;
+  record.space_fingerprint = spec.space_fingerprint;
+  record.seed = spec.seed;
+  record.settings = spec.settings;
+  return record;
+}
+
+void check_attempt(const char* what, std::int64_t trial_id, int attempt, const std::string& stored_state,
+                   std::int64_t stored_attempts) {
+  if (stored_state != "RUNNING" || stored_attempts != attempt)
+    throw FencedError(fmt::format("{} of trial {} attempt {} refused: the trial is {} at attempt {} (its lease expired "
+                                  "and it was run again, or it finished)",
+                                  what, trial_id, attempt, stored_state, stored_attempts));
+}
+
 // Settings are compared key by key so that the message can name what changed.
 void check_same_settings(const std::string& study, const nlohmann::json& stored, const nlohmann::json& wanted) {
   for (const auto& [key, value] : wanted.items()) {

@@ -43,6 +43,14 @@ struct StudyRecord {
 void check_same_space_and_seed(const StudyRecord& stored, const std::string& space_fingerprint, std::uint64_t seed,
                                const std::string& where);
 
+// The record of a study just created from `spec` (resumed = false).
+StudyRecord created_study(std::int64_t id, const StudySpec& spec);
+
+// For the storages' fenced writes: throws FencedError naming `what` unless the trial, as stored now, is RUNNING at
+// attempt `attempt`.
+void check_attempt(const char* what, std::int64_t trial_id, int attempt, const std::string& stored_state,
+                   std::int64_t stored_attempts);
+
 // Throws InputError naming the first setting in `wanted` whose stored value differs (or is missing).
 void check_same_settings(const std::string& study, const nlohmann::json& stored, const nlohmann::json& wanted);
 

@@ -27,20 +27,9 @@ namespace {
 // A finished search with --report: 3 + 1 trials of a one-layer MLP on Gaussian blobs, with a test set.
 void run_search(const TempDir& dir) {
   test::write_search_files(dir.path());
-  commands::SearchOptions o;
-  o.space_file = (dir / "space.yaml").string();
-  o.data = (dir / "train.csv").string();
-  o.test = (dir / "test.csv").string();
-  o.budget = 60;
-  o.min_budget = 1;
-  o.max_budget = 3;
-  o.eta = 3;
+  auto o = test::small_search(dir.path());
   o.iterations = 1;
-  o.threads = 1;
-  o.device = "cpu";
-  o.out = (dir / "run").string();
-  o.json = true;
-  o.log_level = "warn";
+  o.seed = 0;
   o.report = true;
   std::ostringstream out;
   ASSERT_EQ(commands::search(o, out), 0);

@@ -29,24 +29,7 @@ using testing::HasSubstr;
 
 namespace {
 
-commands::SearchOptions small_search(const TempDir& dir) {
-  commands::SearchOptions o;
-  o.space_file = (dir / "space.yaml").string();
-  o.data = (dir / "train.csv").string();
-  o.test = (dir / "test.csv").string();
-  o.budget = 60;
-  o.min_budget = 1;
-  o.max_budget = 3;
-  o.eta = 3;
-  o.iterations = 2; // 3 + 1 + 2 trials: the study finishes long before the budget
-  o.threads = 1;
-  o.device = "cpu";
-  o.seed = 3;
-  o.out = (dir / "run").string();
-  o.json = true;
-  o.log_level = "warn";
-  return o;
-}
+commands::SearchOptions small_search(const TempDir& dir) { return test::small_search(dir.path()); }
 
 nlohmann::json run_json(const commands::SearchOptions& o, int expected_code = 0) {
   std::ostringstream out;

@@ -47,4 +47,23 @@ void write_search_files(const std::filesystem::path& dir, int train, int test, i
                                  "  batch_size: 32\n");
 }
 
+commands::SearchOptions small_search(const std::filesystem::path& dir) {
+  commands::SearchOptions o;
+  o.space_file = (dir / "space.yaml").string();
+  o.data = (dir / "train.csv").string();
+  o.test = (dir / "test.csv").string();
+  o.budget = 60;
+  o.min_budget = 1;
+  o.max_budget = 3;
+  o.eta = 3;
+  o.iterations = 2;
+  o.threads = 1;
+  o.device = "cpu";
+  o.seed = 3;
+  o.out = (dir / "run").string();
+  o.json = true;
+  o.log_level = "warn";
+  return o;
+}
+
 } // namespace automl::test
