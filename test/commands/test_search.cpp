@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -122,6 +123,19 @@ TEST(SearchCommand, WritesOutputsAndTheModelReproducesTheTestAccuracy) {
   EXPECT_EQ(commands::show(s, shown_json), 0);
   const auto sj = nlohmann::json::parse(shown_json.str());
   EXPECT_EQ(sj["all_trials"].size(), 6u);
+  // Every trial says who ran it and when: the worker token, its host and pid, start and end times, its lease.
+  for (const auto& t : sj["all_trials"]) {
+    EXPECT_EQ(t["pid"], static_cast<long>(getpid()));
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    EXPECT_EQ(t["host"], std::string(host));
+    EXPECT_THAT(t["worker"].get<std::string>(), testing::StartsWith(std::string(host) + ":"));
+    EXPECT_GT(t["finished_at"].get<double>(), 1.7e9);
+    EXPECT_LE(t["started_at"].get<double>(), t["finished_at"].get<double>());
+    EXPECT_TRUE(t["lease_expires_at"].is_null()); // finished trials hold no lease
+    EXPECT_EQ(t["lease_expired"], false);
+    EXPECT_EQ(t["attempts"], 1);
+  }
   EXPECT_EQ(sj["best"]["trial_id"], j["best"]["trial_id"]);
 }
 
