@@ -3,45 +3,21 @@
 #include "commands/study_report.hpp"
 #include "commands/study_source.hpp"
 #include "core/clock.hpp"
+#include "exec/owner.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 #include <nlohmann/json.hpp>
 
 #include <ostream>
-#include <string>
-#include <vector>
 
 namespace automl::commands {
 
 namespace {
 
-// A worker token is "host:pid:start-ticks:run#wN" (exec/owner.hpp); other writers may put anything there.
-std::vector<std::string> token_fields(const std::string& worker) {
-  std::vector<std::string> fields;
-  const std::string token = worker.substr(0, worker.find('#'));
-  std::size_t start = 0;
-  for (std::size_t colon; (colon = token.find(':', start)) != std::string::npos; start = colon + 1)
-    fields.push_back(token.substr(start, colon - start));
-  fields.push_back(token.substr(start));
-  return fields;
-}
-
-nlohmann::json worker_host(const std::string& worker) {
-  const auto fields = token_fields(worker);
-  return fields.size() == 4 ? nlohmann::json(fields[0]) : nlohmann::json();
-}
-
-nlohmann::json worker_pid(const std::string& worker) {
-  const auto fields = token_fields(worker);
-  if (fields.size() != 4 || fields[1].empty() || fields[1].find_first_not_of("0123456789") != std::string::npos ||
-      fields[1].size() > 9)
-    return nullptr;
-  return std::stol(fields[1]);
-}
-
 nlohmann::json trial_json(const study::Trial& t, double now) {
   const auto acc = trial_accuracy(t);
+  const auto owner = exec::parse_owner(t.worker);
   return {{"id", t.id},
           {"config_id", nlohmann::json::parse(t.config_id())},
           {"state", study::to_string(t.state)},
@@ -50,8 +26,8 @@ nlohmann::json trial_json(const study::Trial& t, double now) {
           {"seconds", trial_seconds(t, now)},
           {"attempts", t.attempts},
           {"worker", t.worker},
-          {"host", worker_host(t.worker)},
-          {"pid", worker_pid(t.worker)},
+          {"host", owner ? nlohmann::json(owner->host) : nlohmann::json()},
+          {"pid", owner ? nlohmann::json(owner->pid) : nlohmann::json()},
           {"started_at", t.started_at},
           {"finished_at", t.finished_at ? nlohmann::json(*t.finished_at) : nlohmann::json()},
           {"lease_expires_at", t.lease_expires_at ? nlohmann::json(*t.lease_expires_at) : nlohmann::json()},

@@ -69,23 +69,31 @@ OwnerToken::~OwnerToken() {
   live_runs().erase(m_token);
 }
 
-bool owner_is_alive(const std::string& worker) {
-  const std::string token = worker.substr(0, worker.find('#'));
-  const auto parts = split(token, ':');
-  if (parts.size() != 4) return true; // not ours to judge
-  if (parts[0] != host_name()) return true;
-  long pid = 0;
+std::optional<OwnerFields> parse_owner(const std::string& worker) {
+  OwnerFields fields;
+  fields.token = worker.substr(0, worker.find('#'));
+  const auto parts = split(fields.token, ':');
+  if (parts.size() != 4) return std::nullopt;
+  fields.host = parts[0];
   try {
-    pid = std::stol(parts[1]);
+    fields.pid = std::stol(parts[1]);
   } catch (...) {
-    return true;
+    return std::nullopt;
   }
-  if (pid == static_cast<long>(getpid())) {
+  fields.start_ticks = parts[2];
+  return fields;
+}
+
+bool owner_is_alive(const std::string& worker) {
+  const auto owner = parse_owner(worker);
+  if (!owner) return true; // not ours to judge
+  if (owner->host != host_name()) return true;
+  if (owner->pid == static_cast<long>(getpid())) {
     std::lock_guard lock(live_runs_mutex());
-    return live_runs().count(token) > 0;
+    return live_runs().count(owner->token) > 0;
   }
-  const std::string ticks = process_start_ticks(pid);
-  return !ticks.empty() && ticks == parts[2];
+  const std::string ticks = process_start_ticks(owner->pid);
+  return !ticks.empty() && ticks == owner->start_ticks;
 }
 
 } // namespace automl::exec

@@ -3,6 +3,7 @@
 // killed, or its search ended without recording it) is run again. An owner token is
 // "host:pid:process-start-ticks:run", unique per search run even when a pid is reused.
 
+#include <optional>
 #include <string>
 
 namespace automl::exec {
@@ -20,6 +21,16 @@ public:
 private:
   std::string m_token;
 };
+
+// The parts of an owner token "host:pid:process-start-ticks:run" (optionally followed by "#suffix"); none when
+// `worker` is not such a token (another writer may store anything there).
+struct OwnerFields {
+  std::string token; // without the "#suffix"
+  std::string host;
+  long pid = 0;
+  std::string start_ticks;
+};
+std::optional<OwnerFields> parse_owner(const std::string& worker);
 
 // Whether the owner of `worker` (a token, optionally followed by "#suffix") may still be running it: false when
 // it names this host and its process is gone (or is another process with the same pid), or names this process
