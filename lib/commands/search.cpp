@@ -4,6 +4,7 @@
 #include "commands/study_report.hpp"
 #include "config/preset.hpp"
 #include "core/cpus.hpp"
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/log.hpp"
@@ -105,8 +106,6 @@ constexpr double k_slow_trial_factor = 8.0;
 constexpr double k_min_trial_limit_share = 0.02;
 // Trials on less than an epoch are validated on at least this many samples (or the whole validation set).
 constexpr std::int64_t k_min_validation_samples = 2000;
-
-double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -336,7 +335,7 @@ private:
   void poll() {
     const auto trials = m_storage.trials(m_study_id);
     const auto best = exec::best_trial(trials);
-    const double now = unix_now();
+    const double now = core::unix_now();
     if (m_live && m_drawn) std::cerr << "\r\033[K";
     for (const auto& t : trials) {
       if (t.state == study::TrialState::running || !m_seen.insert({t.id, t.attempts}).second) continue;
@@ -393,7 +392,7 @@ double chain_seconds(const std::vector<study::Trial>& trials, const study::Trial
   while (id) {
     const auto it = std::find_if(trials.begin(), trials.end(), [&](const study::Trial& t) { return t.id == *id; });
     if (it == trials.end()) break;
-    seconds += trial_seconds(*it, unix_now());
+    seconds += trial_seconds(*it, core::unix_now());
     id = it->parent_id;
   }
   return seconds;
@@ -610,7 +609,8 @@ RungPlan plan_rungs(const SearchOptions& o, config::LoadedSetup& setup, const da
                                            split.train, split.validation, o.seed, device, probe);
     eval_pace.observe(first.eval_seconds_per_sample * static_cast<double>(first.samples_evaluated),
                       first.samples_evaluated);
-    const auto planned = plan_budgets(o, setup, split, workers, search_seconds(), first);
+    const double seconds_for_search = search_seconds();
+    const auto planned = plan_budgets(o, setup, split, workers, seconds_for_search, first);
     if (!planned.plan.fits)
       throw Error(fmt::format("search: no trial can finish within --budget {:g}: {}", *o.budget, planned.plan.reason));
     spdlog::info("rungs: {}", planned.plan.reason);
@@ -619,7 +619,7 @@ RungPlan plan_rungs(const SearchOptions& o, config::LoadedSetup& setup, const da
     plan.prior_seconds_per_unit = planned.plan.first_trial_seconds / planned.plan.min_budget; // the default goes first
     plan.fidelity = planned.json;
     if (o.portfolio && !setup.portfolio.empty())
-      plan.portfolio = portfolio_that_fits(setup, split, o, device, workers, planned.json.at("search_s").get<double>(), plan.fidelity);
+      plan.portfolio = portfolio_that_fits(setup, split, o, device, workers, seconds_for_search, plan.fidelity);
   }
   if (budget.budget_type == config::BudgetType::epochs) plan.schedule_scale = budget.max_budget / preset_max_budget;
   plan.fidelity["schedule_scale"] = plan.schedule_scale;
@@ -660,7 +660,7 @@ struct ExportResult {
 int search(const SearchOptions& o, std::ostream& out) {
   const auto start = Clock::now();
   const core::StopSignals signals;
-  const double started_unix = unix_now();
+  const double started_unix = core::unix_now();
   check_flags(o);
   if (!o.log_level.empty()) core::set_log_level(o.log_level);
   const double budget = *o.budget;
@@ -881,7 +881,7 @@ int search(const SearchOptions& o, std::ostream& out) {
       pipeline.module.eval();
       const auto probabilities = export_::predict_probabilities(pipeline.module, test->features, run.training.eval_batch_size);
       const double accuracy = probabilities.argmax(1).eq(labels).to(torch::kFloat64).mean().item<double>();
-      const double found = t.finished_at.value_or(unix_now()) - started_unix;
+      const double found = t.finished_at.value_or(core::unix_now()) - started_unix;
       trace_file << fmt::format("{:.3f},{},{:g},{:.6f},{:.6f}\n", found, t.id, t.budget, 1.0 - *t.loss, accuracy) << std::flush;
       spdlog::info("test trace: incumbent trial {} (found at {:.1f} s) has test accuracy {:.4f}", t.id, found, accuracy);
     };
@@ -1010,7 +1010,7 @@ int search(const SearchOptions& o, std::ostream& out) {
                                                 loaded.info.schema.class_names);
       test_confusion->source = o.test;
     }
-    const double finished = unix_now();
+    const double finished = core::unix_now();
     best_config = {{"study", study_name},
                    {"storage", storage_url},
                    {"trial_id", best->id},

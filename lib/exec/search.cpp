@@ -1,5 +1,6 @@
 #include "exec/search.hpp"
 
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "exec/owner.hpp"
 #include "hpo/bracket.hpp"
@@ -46,10 +47,6 @@ Clock::time_point deadline_in(double seconds) {
 }
 
 namespace {
-
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 // The proposal stream of configuration `slot` of `iteration`: a function of the study seed and the job's place
 // only, so that a resumed or parallel search proposes what a single uninterrupted one would.
@@ -300,7 +297,7 @@ AskResult Search::ask(const std::string& worker_suffix) {
     t.info = info.dump();
     return decision;
   };
-  result.trial = impl.storage.claim(m_study.id, decide, impl.owner.str() + "#" + worker_suffix, unix_now(),
+  result.trial = impl.storage.claim(m_study.id, decide, impl.owner.str() + "#" + worker_suffix, core::unix_now(),
                                     impl.options.lease_s);
   if (result.trial && slow_limit_per_unit > 0)
     result.time_limit_s = std::max(impl.options.min_trial_limit_s, slow_limit_per_unit * std::max(result.trial->cost, 1e-9));
@@ -335,6 +332,14 @@ study::TrialState Search::run_trial(const study::Trial& trial, std::optional<dou
   // The heartbeat keeps this attempt's lease; when the attempt has lost the trial, the trial stops.
   const auto lease = impl.leases.hold(trial.id, trial.attempts);
   ctx.lease_lost = &lease->lost;
+  // A write refused because this attempt lost its trial (this process froze or was cut off past its lease, and
+  // another worker runs the trial now): nothing of this attempt is recorded; the other one's result counts.
+  const auto lost_trial = [&](const study::FencedError& e) {
+    spdlog::warn("{}", e.what());
+    impl.leases.release(trial.id);
+    impl.trial_finished.notify_all();
+    return study::TrialState::running;
+  };
   ctx.report = [&](double step, double metric) {
     metrics.push_back(study::Metric{step, metric});
     impl.storage.set_metrics(trial.id, trial.attempts, metrics);
@@ -368,10 +373,7 @@ study::TrialState Search::run_trial(const study::Trial& trial, std::optional<dou
       loss = r.loss;
     }
   } catch (const study::FencedError& e) { // a report of an attempt that lost its trial
-    spdlog::warn("{}", e.what());
-    impl.leases.release(trial.id);
-    impl.trial_finished.notify_all();
-    return study::TrialState::running;
+    return lost_trial(e);
   } catch (const std::exception& e) {
     state = study::TrialState::fail;
     error = e.what();
@@ -381,13 +383,9 @@ study::TrialState Search::run_trial(const study::Trial& trial, std::optional<dou
   }
   try {
     if (checkpoint) impl.storage.set_checkpoint(trial.id, trial.attempts, trial.budget, *checkpoint);
-    impl.storage.finish(trial.id, trial.attempts, state, loss, metrics, error, unix_now());
+    impl.storage.finish(trial.id, trial.attempts, state, loss, metrics, error, core::unix_now());
   } catch (const study::FencedError& e) {
-    // Another worker runs this trial now (this process was frozen or cut off past its lease): its result counts.
-    spdlog::warn("{}", e.what());
-    impl.leases.release(trial.id);
-    impl.trial_finished.notify_all();
-    return study::TrialState::running;
+    return lost_trial(e);
   }
   impl.leases.release(trial.id);
   if (state == study::TrialState::fail)

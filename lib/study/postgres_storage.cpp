@@ -128,6 +128,12 @@ private:
   PGresult* m_result;
 };
 
+// libpq's messages end with a newline.
+std::string trimmed(std::string message) {
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  return message;
+}
+
 // Runs one statement; throws Error with the server's message when it fails.
 Result query(pg_conn* conn, const std::string& where, const std::string& sql, const Params& params = Params{}) {
   const auto values = params.pointers();
@@ -135,8 +141,7 @@ Result query(pg_conn* conn, const std::string& where, const std::string& sql, co
   Result r(raw);
   const auto status = PQresultStatus(raw);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    std::string message = raw ? PQresultErrorMessage(raw) : PQerrorMessage(conn);
-    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    const std::string message = trimmed(raw ? PQresultErrorMessage(raw) : PQerrorMessage(conn));
     const char* state = raw ? PQresultErrorField(raw, PG_DIAG_SQLSTATE) : nullptr;
     // 55P03: lock_not_available (lock_timeout); 57014: query_canceled (statement_timeout).
     if (state && (std::string(state) == "55P03" || std::string(state) == "57014"))
@@ -251,8 +256,7 @@ PostgresStorage::PostgresStorage(const std::string& url, const StorageOptions& o
   m_conn = PQconnectdb(url.c_str());
   if (!m_conn) throw Error("study database " + m_where + ": out of memory");
   if (PQstatus(m_conn) != CONNECTION_OK) {
-    std::string message = PQerrorMessage(m_conn);
-    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    const std::string message = trimmed(PQerrorMessage(m_conn));
     PQfinish(m_conn);
     m_conn = nullptr;
     throw Error(fmt::format("cannot connect to study database {}: {}", m_where, message));

@@ -18,6 +18,11 @@ struct StorageScheme {
   std::unique_ptr<Storage> (*open)(const std::string& rest, const std::string& url, const StorageOptions& options);
 };
 
+// libpq reads the URL itself (user, password, host, port, database, ?parameters; PG* variables fill the rest).
+std::unique_ptr<Storage> open_postgres(const std::string&, const std::string& url, const StorageOptions& options) {
+  return std::make_unique<PostgresStorage>(url, options);
+}
+
 // "sqlite:///" + path, as SQLAlchemy and Optuna spell it: the path after the third slash (relative), or
 // starting with a fourth slash (absolute).
 const StorageScheme k_storage_schemes[] = {
@@ -30,15 +35,8 @@ const StorageScheme k_storage_schemes[] = {
        sqlite.read_only = options.read_only;
        return std::make_unique<SqliteStorage>(rest.substr(1), sqlite);
      }},
-    // libpq reads the URL itself (user, password, host, port, database, ?parameters; PG* variables fill the rest).
-    {"postgresql", "postgresql://user:password@host:5432/db",
-     [](const std::string&, const std::string& url, const StorageOptions& options) -> std::unique_ptr<Storage> {
-       return std::make_unique<PostgresStorage>(url, options);
-     }},
-    {"postgres", "postgres://user:password@host:5432/db",
-     [](const std::string&, const std::string& url, const StorageOptions& options) -> std::unique_ptr<Storage> {
-       return std::make_unique<PostgresStorage>(url, options);
-     }},
+    {"postgresql", "postgresql://user:password@host:5432/db", open_postgres},
+    {"postgres", "postgres://user:password@host:5432/db", open_postgres},
 };
 
 } // namespace
