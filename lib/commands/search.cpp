@@ -729,6 +729,8 @@ int search(const SearchOptions& o, std::ostream& out) {
   const std::int64_t test_samples = test ? test->size() : 0;
   // The files written after the search (trials.csv, configs.json, results.json) grow with the trials.
   std::atomic<std::size_t> trials_known{stored ? storage->trials(stored->id).size() : 0};
+  // The largest budget a trial has completed: a trial cut at the deadline after getting further is evaluated there.
+  std::atomic<double> largest_complete{stored ? exec::largest_complete_budget(storage->trials(stored->id)) : 0.0};
   const auto export_reserve = [&] {
     const double measured = k_export_min_s + k_export_safety * eval_pace.seconds_for(test_samples);
     const double per_trial = k_log_seconds_per_trial + (o.report ? k_report_seconds_per_trial : 0.0);
@@ -839,26 +841,43 @@ int search(const SearchOptions& o, std::ostream& out) {
       out_of_time = ctx.stop && ctx.stop->seconds_left() < eval_pace.seconds_for(validation.size());
       return ctx.stop_requested() || out_of_time || ctx.time_limit_reached();
     };
-    callbacks.evaluate_on_stop = false; // out of time: the trial becomes PRUNED and is rerun on resume
+    // Out of time, the trial becomes PRUNED and is run again on resume. When it got further than every finished
+    // trial, its weights at the cut are evaluated (the time for that pass is what was left) and kept: the export
+    // takes them when they beat the finished trials' best (exec::model_to_export), so that a deadline falling
+    // inside the largest trial does not leave the search with a smaller model than it trained.
+    const auto reached = [&] { return time_budget ? trainer->seconds_trained() : trainer->epochs_done(); };
+    bool evaluated_at_cut = false;
+    callbacks.evaluate_on_stop = [&] {
+      evaluated_at_cut = out_of_time && !ctx.stop_requested() && reached() > largest_complete.load() + 1e-9;
+      return evaluated_at_cut;
+    };
     const auto r = trainer->train(train_budget, callbacks);
     if (r.status == train::TrainStatus::failed) throw Error(r.message);
     const double accuracy = best_over_epochs ? best_accuracy : last_accuracy;
     exec::TrialResult result;
     result.loss = 1.0 - accuracy;
-    const bool reached = time_budget ? trainer->seconds_trained() >= ctx.budget : trainer->epochs_done() >= ctx.budget - 1e-9;
-    if (r.status == train::TrainStatus::stopped && !early_stopped && !reached) {
+    const bool finished = time_budget ? trainer->seconds_trained() >= ctx.budget : trainer->epochs_done() >= ctx.budget - 1e-9;
+    const bool cut = r.status == train::TrainStatus::stopped && !early_stopped && !finished;
+    result.info = {{"val_accuracy", accuracy},
+                   {"epochs", trainer->epochs_done()},
+                   {"train_seconds", trainer->seconds_trained()},
+                   {"early_stopped", early_stopped}};
+    if (cut) {
       result.stopped = true;
       result.out_of_time = out_of_time;
-      return result;
+      if (!evaluated_at_cut || ctx.checkpoint_dir.empty()) return result;
+      result.info["cut_at"] = reached();
+      result.checkpoint_budget = reached();
+      spdlog::info("trial {} cut at the deadline after {:.3g} of its {:g} {}: validation accuracy {:.4f} there", ctx.trial_id,
+                   reached(), ctx.budget, time_budget ? "seconds" : "epochs", accuracy);
+    } else {
+      for (double seen = largest_complete.load(); ctx.budget > seen && !largest_complete.compare_exchange_weak(seen, ctx.budget);) {
+      }
     }
     if (!ctx.checkpoint_dir.empty()) {
       trainer->save_checkpoint(ctx.checkpoint_dir);
       result.checkpoint = ctx.checkpoint_dir;
     }
-    result.info = {{"val_accuracy", accuracy},
-                   {"epochs", trainer->epochs_done()},
-                   {"train_seconds", trainer->seconds_trained()},
-                   {"early_stopped", early_stopped}};
     return result;
   };
 
@@ -940,7 +959,7 @@ int search(const SearchOptions& o, std::ostream& out) {
   // The export: the best trial's configuration, refit on train+validation or with its own weights.
   const int threads = train::configure_threads(core::default_threads(cpus, o.threads));
   auto trials = storage->trials(study_id);
-  const auto best = exec::best_trial(trials);
+  const auto best = exec::model_to_export(trials, [&](const study::Trial& t) { return storage->checkpoint(t.id).has_value(); });
   const fs::path model_path = out_dir / "best_model.pt";
   nlohmann::json best_config;
   std::optional<double> test_accuracy;
@@ -953,6 +972,14 @@ int search(const SearchOptions& o, std::ostream& out) {
     std::optional<train::Pipeline> pipeline;
     nlohmann::json training{{"trial_id", best->id}, {"budget", best->budget}, {"budget_type", config::to_string(run.budget.budget_type)},
                             {"val_accuracy", 1.0 - *best->loss}};
+    // A trial cut at the deadline and evaluated there (exec::model_to_export): how far it got.
+    const bool cut = best->state == study::TrialState::pruned;
+    const nlohmann::json cut_at = cut && !best->metrics.empty() ? nlohmann::json{{"epochs", best->metrics.back().step}} : nlohmann::json();
+    if (cut) {
+      training["cut_at_deadline"] = cut_at;
+      spdlog::info("exporting trial {}, cut at the deadline after {:g} epochs (budget {:g} {}): it scored better than "
+                   "every finished trial", best->id, best->metrics.empty() ? 0.0 : best->metrics.back().step, best->budget, unit);
+    }
     if (o.refit) {
       const double scale = static_cast<double>(dataset.size()) / static_cast<double>(split.train.size());
       const double estimate = k_refit_safety * chain_seconds(trials, *best) * (time_budget ? 1.0 : scale);
@@ -1020,6 +1047,7 @@ int search(const SearchOptions& o, std::ostream& out) {
                    {"budget_type", config::to_string(run.budget.budget_type)},
                    {"schedule_scale", schedule_scale},
                    {"val_accuracy", 1.0 - *best->loss},
+                   {"cut_at_deadline", cut_at},
                    {"test", o.test},
                    {"test_accuracy", number_or_null(test_accuracy)},
                    {"test_confusion", test_confusion ? report::to_json(*test_confusion) : nlohmann::json()},

@@ -350,9 +350,11 @@ study::TrialState Search::run_trial(const study::Trial& trial, std::optional<dou
   std::optional<double> loss;
   std::string error;
   std::optional<std::string> checkpoint;
+  std::optional<double> checkpoint_budget;
   try {
     TrialResult r = impl.task.objective(ctx);
     checkpoint = r.checkpoint;
+    checkpoint_budget = r.checkpoint_budget;
     if (r.stopped && (impl.stop.stop_requested() || (r.out_of_time && impl.stop.deadline()))) {
       state = study::TrialState::pruned;
       if (r.out_of_time) impl.out_of_time = true;
@@ -382,7 +384,7 @@ study::TrialState Search::run_trial(const study::Trial& trial, std::optional<dou
     error = "unknown exception";
   }
   try {
-    if (checkpoint) impl.storage.set_checkpoint(trial.id, trial.attempts, trial.budget, *checkpoint);
+    if (checkpoint) impl.storage.set_checkpoint(trial.id, trial.attempts, checkpoint_budget.value_or(trial.budget), *checkpoint);
     impl.storage.finish(trial.id, trial.attempts, state, loss, metrics, error, core::unix_now());
   } catch (const study::FencedError& e) {
     return lost_trial(e);
@@ -490,6 +492,25 @@ std::optional<study::Trial> best_trial(const std::vector<study::Trial>& trials) 
     if (!best || t.budget > best->budget || (t.budget == best->budget && *t.loss < *best->loss)) best = t;
   }
   return best;
+}
+
+double largest_complete_budget(const std::vector<study::Trial>& trials) {
+  double largest = 0;
+  for (const auto& t : trials)
+    if (t.state == study::TrialState::complete) largest = std::max(largest, t.budget);
+  return largest;
+}
+
+std::optional<study::Trial> model_to_export(const std::vector<study::Trial>& trials,
+                                            const std::function<bool(const study::Trial&)>& has_checkpoint) {
+  auto chosen = best_trial(trials);
+  const double above = chosen ? chosen->budget : 0.0;
+  for (const auto& t : trials) {
+    if (t.state != study::TrialState::pruned || !t.loss || !std::isfinite(*t.loss) || t.budget <= above) continue;
+    if (chosen && *t.loss >= *chosen->loss) continue;
+    if (has_checkpoint(t)) chosen = t;
+  }
+  return chosen;
 }
 
 SearchSummary run_search(study::Storage& storage, const SearchTask& task, const SearchOptions& options) {
