@@ -382,7 +382,7 @@ study::TrialState Search::run_trial(const study::Trial& trial, std::optional<dou
     error = "unknown exception";
   }
   try {
-    if (checkpoint) impl.storage.set_checkpoint(trial.id, trial.attempts, trial.budget, *checkpoint);
+    if (checkpoint) impl.storage.set_checkpoint(trial.id, trial.attempts, trial.budget, *checkpoint, std::nullopt);
     impl.storage.finish(trial.id, trial.attempts, state, loss, metrics, error, core::unix_now());
   } catch (const study::FencedError& e) {
     return lost_trial(e);
