@@ -315,6 +315,16 @@ TEST(PostgresStorage, ADatabaseOfANewerSchemaVersionIsRefused) {
   automl::test::expect_input_error([&] { automl::study::open_storage(schema.url()); }, {"schema_version is 'x'"});
 }
 
+// How PostgreSQL keeps the archives: 'e' (external) is out of line and never compressed.
+const std::string k_archive_storage =
+    "SELECT attstorage FROM pg_attribute WHERE attrelid = 'checkpoints'::regclass AND attname = 'archive'";
+
+TEST(PostgresStorage, ArchivesAreStoredWithoutCompression) {
+  automl::test::PostgresSchema schema;
+  automl::study::open_storage(schema.url());
+  EXPECT_EQ(automl::test::postgres_exec(schema.url(), k_archive_storage), "e");
+}
+
 TEST(PostgresStorage, AVersion1DatabaseIsMigratedToVersion2) {
   automl::test::PostgresSchema schema;
   std::int64_t trial = 0;
@@ -330,6 +340,7 @@ TEST(PostgresStorage, AVersion1DatabaseIsMigratedToVersion2) {
   const auto storage = automl::study::open_storage(schema.url());
   // Version 2 now: an automl that reads version 1 refuses the database ("a newer automl wrote it").
   EXPECT_EQ(automl::test::postgres_exec(schema.url(), "SELECT value FROM automl_meta WHERE key = 'schema_version'"), "2");
+  EXPECT_EQ(automl::test::postgres_exec(schema.url(), k_archive_storage), "e"); // as in a new database
   EXPECT_EQ(storage->checkpoint(trial), "/ckpt/1");
   EXPECT_FALSE(storage->checkpoint_archive(trial));
   storage->set_checkpoint(trial, 1, 3.0, "/ckpt/3", std::string_view("files\0packed", 12));
