@@ -1,5 +1,7 @@
+#include "exec/checkpoints.hpp"
 #include "exec/owner.hpp"
 #include "exec/search.hpp"
+#include "study/checkpoint_archive.hpp"
 #include "study/sqlite_storage.hpp"
 #include "support/expect_error.hpp"
 #include "support/test_files.hpp"
@@ -594,17 +596,11 @@ protected:
 const nlohmann::json k_mlp{{"network", "mlpnet"}, {"num_layers", 1},       {"num_units_1", 16},
                            {"optimizer", "adam"}, {"optimizer:adam:lr", 0.01}, {"batch_size", 32}};
 
-std::vector<torch::Tensor> parameters_of(const torch::jit::Module& module) {
-  std::vector<torch::Tensor> out;
-  for (const auto& p : module.parameters()) out.push_back(p.detach().clone());
-  return out;
-}
-
-bool same_tensors(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (!torch::equal(a[i], b[i])) return false;
-  return true;
+// Every weight of a module in one tensor (the modules compared have the same architecture).
+torch::Tensor flat_parameters(const torch::jit::Module& module) {
+  std::vector<torch::Tensor> parts;
+  for (const auto& p : module.parameters()) parts.push_back(p.detach().flatten());
+  return torch::cat(parts);
 }
 
 std::vector<std::string> names_in(const std::filesystem::path& dir) {
@@ -695,7 +691,7 @@ TEST_P(SearchCheckpointTest, APromotedTrialContinuesFromTheStoredCheckpointWhere
     automl::train::Trainer straight(hp, data.train, data.validation, root.seed);
     straight.train({done.budget, 0});
     const auto continued = automl::train::load_checkpoint_pipeline(*storage->checkpoint(done.id));
-    EXPECT_TRUE(same_tensors(parameters_of(continued.module), parameters_of(straight.pipeline().module))) << done.id;
+    EXPECT_TRUE(torch::equal(flat_parameters(continued.module), flat_parameters(straight.pipeline().module))) << done.id;
   }
   EXPECT_EQ(treatment.size(), 4u);
   for (const auto& t : storage->trials(search.study().id)) EXPECT_EQ(t.state, TrialState::complete) << t.id;
@@ -740,5 +736,23 @@ TEST_P(SearchCheckpointTest, ACorruptStoredCheckpointFailsThePromotedTrialNotThe
   EXPECT_EQ(trials.size(), 13u); // the bracket went on: the best other trial of rung 1 was promoted
   for (const auto& x : trials) EXPECT_EQ(x.state, x.id == *failed ? TrialState::fail : TrialState::complete) << x.id;
   EXPECT_THAT(names_in(m_dir / "ckpt"), testing::Each(testing::Not(testing::HasSubstr("from_store"))));
+}
+
+// What run_trial stores with a checkpoint: a directory's files; nothing for a reference that is not a directory
+// here, or for a checkpoint too large for the database (its path alone is stored then).
+TEST(Checkpoints, ADirectoryIsStoredPackedAndAnythingElseAsItsReferenceAlone) {
+  TempDir dir;
+  EXPECT_FALSE(automl::exec::checkpoint_archive_for((dir / "missing").string()));
+  EXPECT_FALSE(automl::exec::checkpoint_archive_for("blob://trial/7"));
+  std::filesystem::create_directories(dir / "ckpt");
+  automl::test::write_file(dir / "ckpt" / "state.json", "{}");
+  const auto archive = automl::exec::checkpoint_archive_for((dir / "ckpt").string());
+  ASSERT_TRUE(archive);
+  EXPECT_EQ(*archive, automl::study::pack_checkpoint(dir / "ckpt"));
+  std::filesystem::resize_file(dir / "ckpt" / "state.json", automl::study::k_max_checkpoint_archive_bytes); // sparse
+  EXPECT_FALSE(automl::exec::checkpoint_archive_for((dir / "ckpt").string()));
+  std::filesystem::resize_file(dir / "ckpt" / "state.json", 2);
+  std::filesystem::create_directories(dir / "ckpt" / "sub");
+  EXPECT_THROW(automl::exec::checkpoint_archive_for((dir / "ckpt").string()), automl::Error);
 }
 
