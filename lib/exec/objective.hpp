@@ -47,8 +47,10 @@ struct TrialContext {
   const space::UnitVector* unit = nullptr; // the configuration as a unit-cube point
   const nlohmann::json* config = nullptr;  // the configuration as the search space describes it
   double budget = 0.0;                     // train up to this budget (epochs by default; the search's unit)
-  // Set when this configuration was promoted and continue_promoted is on: the lower rung's checkpoint (as the
-  // objective returned it) and the budget it was taken at. Train from there up to `budget`.
+  // Set when this configuration was promoted and continue_promoted is on: the lower rung's checkpoint and the
+  // budget it was taken at. Train from there up to `budget`. The checkpoint is as the objective returned it,
+  // except that a directory this machine does not have as stored (exec/checkpoints.hpp) is a copy unpacked
+  // from the storage, removed when the trial ends.
   std::optional<std::string> resume_from;
   double resume_budget = 0.0;
   std::string checkpoint_dir; // where this trial may write its checkpoint (created by whoever writes it); empty: none kept
@@ -74,7 +76,9 @@ struct TrialResult {
   double loss = 0.0;    // at the end of the trial: 1 - validation accuracy; non-finite makes the trial FAIL
   bool stopped = false; // ended before its budget because a stop was requested (the trial becomes PRUNED and
                         // is run again when the study resumes); set without a stop request, the trial FAILs
-  std::optional<std::string> checkpoint; // a reference (path) to resume from, stored with the trial and budget
+  // A reference to resume from, stored with the trial and budget; a directory is also stored packed (its
+  // files, flat: no subdirectories), so that workers on other machines can resume from it.
+  std::optional<std::string> checkpoint;
   nlohmann::json info = nlohmann::json::object(); // extra facts for the logs (results.json "info")
   bool out_of_time = false; // with `stopped`: stopped before the deadline because what it still had to do (a
                             // validation pass) could not end by then; PRUNED as for a stop request

@@ -2,6 +2,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "exec/checkpoints.hpp"
 #include "exec/owner.hpp"
 #include "hpo/bracket.hpp"
 
@@ -351,10 +352,16 @@ study::TrialState Search::run_trial(const study::Trial& trial, std::optional<dou
   std::string error;
   std::optional<std::string> checkpoint;
   std::optional<double> checkpoint_budget;
+  std::optional<std::string> archive; // the checkpoint's files, stored with it for workers on other machines
   try {
+    // The parent's checkpoint where this machine has it, else fetched from the storage (removed after the trial).
+    const auto parent_checkpoint =
+        ctx.resume_from ? local_checkpoint(impl.storage, *trial.parent_id, impl.options.checkpoint_dir) : std::nullopt;
+    if (parent_checkpoint) ctx.resume_from = parent_checkpoint->dir();
     TrialResult r = impl.task.objective(ctx);
     checkpoint = r.checkpoint;
     checkpoint_budget = r.checkpoint_budget;
+    if (checkpoint) archive = checkpoint_archive_for(*checkpoint);
     if (r.stopped && (impl.stop.stop_requested() || (r.out_of_time && impl.stop.deadline()))) {
       state = study::TrialState::pruned;
       if (r.out_of_time) impl.out_of_time = true;
@@ -384,7 +391,8 @@ study::TrialState Search::run_trial(const study::Trial& trial, std::optional<dou
     error = "unknown exception";
   }
   try {
-    if (checkpoint) impl.storage.set_checkpoint(trial.id, trial.attempts, checkpoint_budget.value_or(trial.budget), *checkpoint);
+    if (checkpoint)
+      impl.storage.set_checkpoint(trial.id, trial.attempts, checkpoint_budget.value_or(trial.budget), *checkpoint, archive);
     impl.storage.finish(trial.id, trial.attempts, state, loss, metrics, error, core::unix_now());
   } catch (const study::FencedError& e) {
     return lost_trial(e);

@@ -8,13 +8,17 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <deque>
+#include <limits>
+#include <string_view>
 #include <utility>
 
 namespace automl::study {
 namespace {
 
-// The version of the tables below. A database written by a newer automl (a higher version) is refused.
-constexpr int k_schema_version = 1;
+// The version of the tables below: 2 added the checkpoints' archives. An older version is migrated when
+// opened for writing; a database written by a newer automl (a higher version) is refused.
+constexpr int k_schema_version = 2;
 
 // Taken while the tables are created, so that two processes opening a new database do not race.
 constexpr std::int64_t k_schema_lock_key = 0x6175746f6d6c; // "automl"
@@ -64,9 +68,15 @@ CREATE TABLE IF NOT EXISTS checkpoints (
   trial_id BIGINT NOT NULL REFERENCES trials(id),
   budget DOUBLE PRECISION NOT NULL,
   reference TEXT NOT NULL,
+  archive BYTEA,
   PRIMARY KEY (trial_id, budget)
 );
 )sql";
+
+// Archives are stored out of line without compression: weights hardly compress, and trying (pglz, PostgreSQL's
+// default for bytea) made writing a 26 MB checkpoint take about 1.1 s instead of 0.3 s (bench/README.md). Set
+// when the column is made, not on every open: ALTER TABLE locks the table.
+constexpr const char* k_archive_storage = "ALTER TABLE checkpoints ALTER COLUMN archive SET STORAGE EXTERNAL";
 
 // Now on the server's clock, in seconds since the Unix epoch: every worker judges leases by the same clock.
 #define AUTOML_PG_NOW "extract(epoch from clock_timestamp())"
@@ -76,34 +86,40 @@ constexpr const char* k_trial_columns =
     "metrics, submitted_at, started_at, finished_at, worker, seed, error, attempts, lease_expires_at, "
     "(state = 'RUNNING' AND lease_expires_at IS NOT NULL AND lease_expires_at < " AUTOML_PG_NOW ")";
 
-// Text parameters for PQexecParams: numbers in their shortest exact form, NULL for an empty optional.
+// Parameters for PQexecParams: text (numbers in their shortest exact form), NULL for an empty optional, or
+// binary bytes (bytea), sent as they are rather than as hex text of twice the size.
 class Params {
 public:
   Params& add(const std::string& v) { return push(v); }
   Params& add(const char* v) { return push(v); }
   Params& add(std::int64_t v) { return push(std::to_string(v)); }
   Params& add(double v) { return push(fmt::format("{}", v)); }
-  template <typename T> Params& add(const std::optional<T>& v) {
-    if (v) return add(*v);
-    m_null.push_back(true);
-    m_text.emplace_back();
-    return *this;
-  }
-  std::vector<const char*> pointers() const {
-    std::vector<const char*> p;
-    for (std::size_t i = 0; i < m_text.size(); ++i) p.push_back(m_null[i] ? nullptr : m_text[i].c_str());
-    return p;
-  }
-  int size() const { return static_cast<int>(m_text.size()); }
+  template <typename T> Params& add(const std::optional<T>& v) { return v ? add(*v) : add_null(); }
+  Params& add_null() { return add_raw(nullptr, 0, 0); }
+  // Not copied: `v` must outlive the query.
+  Params& add_binary(std::string_view v) { return add_raw(v.empty() ? "" : v.data(), v.size(), 1); }
+  const char* const* values() const { return m_values.data(); }
+  const int* lengths() const { return m_lengths.data(); }
+  const int* formats() const { return m_formats.data(); }
+  int size() const { return static_cast<int>(m_values.size()); }
 
 private:
   Params& push(std::string v) {
-    m_text.push_back(std::move(v));
-    m_null.push_back(false);
+    m_text.push_back(std::move(v)); // a deque: the earlier strings' pointers stay valid
+    return add_raw(m_text.back().c_str(), 0, 0);
+  }
+  Params& add_raw(const char* value, std::size_t length, int format) {
+    if (length > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+      throw Error(fmt::format("a parameter of {} bytes is more than PostgreSQL takes", length));
+    m_values.push_back(value);
+    m_lengths.push_back(static_cast<int>(length)); // read for binary parameters only
+    m_formats.push_back(format);
     return *this;
   }
-  std::vector<std::string> m_text;
-  std::vector<bool> m_null;
+  std::deque<std::string> m_text;
+  std::vector<const char*> m_values;
+  std::vector<int> m_lengths;
+  std::vector<int> m_formats;
 };
 
 // A query's result, cleared on scope exit.
@@ -134,10 +150,14 @@ std::string trimmed(std::string message) {
   return message;
 }
 
+// How query() returns the columns: as text, or in binary (for bytea: the bytes themselves, not hex text).
+enum class ResultFormat { text = 0, binary = 1 };
+
 // Runs one statement; throws Error with the server's message when it fails.
-Result query(pg_conn* conn, const std::string& where, const std::string& sql, const Params& params = Params{}) {
-  const auto values = params.pointers();
-  PGresult* raw = PQexecParams(conn, sql.c_str(), params.size(), nullptr, values.data(), nullptr, nullptr, 0);
+Result query(pg_conn* conn, const std::string& where, const std::string& sql, const Params& params = Params{},
+             ResultFormat format = ResultFormat::text) {
+  PGresult* raw = PQexecParams(conn, sql.c_str(), params.size(), nullptr, params.values(), params.lengths(),
+                               params.formats(), static_cast<int>(format));
   Result r(raw);
   const auto status = PQresultStatus(raw);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
@@ -223,7 +243,8 @@ StudyRecord read_study(const Result& r, int row) {
 
 void ignore_notice(void*, const char*) {}
 
-void check_version(const std::string& where, const Result& version) {
+// The stored schema version; InputError when it is missing, not a number, or newer than this automl's.
+int check_version(const std::string& where, const Result& version) {
   if (version.rows() == 0) throw InputError(fmt::format("study database {}: automl_meta has no schema_version", where));
   const auto text = version.text(0, 0);
   char* end = nullptr;
@@ -235,6 +256,7 @@ void check_version(const std::string& where, const Result& version) {
     throw InputError(fmt::format("study database {} has automl schema version {}; this automl reads version {} "
                                  "(a newer automl wrote it)",
                                  where, stored, k_schema_version));
+  return static_cast<int>(stored);
 }
 
 
@@ -281,11 +303,19 @@ PostgresStorage::PostgresStorage(const std::string& url, const StorageOptions& o
     PQclear(created);
     if (!ok) throw Error(fmt::format("study database {}: cannot create the tables: {}", m_where, message));
     const auto version = query(m_conn, m_where, "SELECT value FROM automl_meta WHERE key = 'schema_version'");
-    if (version.rows() == 0)
+    if (version.rows() == 0) {
+      query(m_conn, m_where, k_archive_storage);
       query(m_conn, m_where, "INSERT INTO automl_meta (key, value) VALUES ('schema_version', $1)",
             Params().add(std::to_string(k_schema_version)));
-    else
-      check_version(m_where, version);
+    } else if (const int stored = check_version(m_where, version); stored < k_schema_version) {
+      // The tables that existed before k_schema ran keep their columns: what later versions added is added here.
+      if (stored < 2) {
+        query(m_conn, m_where, "ALTER TABLE checkpoints ADD COLUMN IF NOT EXISTS archive BYTEA");
+        query(m_conn, m_where, k_archive_storage);
+      }
+      query(m_conn, m_where, "UPDATE automl_meta SET value = $1 WHERE key = 'schema_version'",
+            Params().add(std::to_string(k_schema_version)));
+    }
     tx.commit();
   } catch (...) {
     PQfinish(m_conn);
@@ -433,14 +463,19 @@ void PostgresStorage::finish(std::int64_t trial_id, int attempt, TrialState stat
   tx.commit();
 }
 
-void PostgresStorage::set_checkpoint(std::int64_t trial_id, int attempt, double budget, const std::string& reference) {
+void PostgresStorage::set_checkpoint(std::int64_t trial_id, int attempt, double budget, const std::string& reference,
+                                     std::optional<std::string_view> archive) {
   std::lock_guard lock(m_mutex);
   Transaction tx(m_conn, m_where);
   check_owner(trial_id, attempt, "the checkpoint");
+  Params params;
+  params.add(trial_id).add(budget).add(reference);
+  if (archive) params.add_binary(*archive);
+  else params.add_null();
   query(m_conn, m_where,
-        "INSERT INTO checkpoints (trial_id, budget, reference) VALUES ($1, $2, $3) "
-        "ON CONFLICT (trial_id, budget) DO UPDATE SET reference = excluded.reference",
-        Params().add(trial_id).add(budget).add(reference));
+        "INSERT INTO checkpoints (trial_id, budget, reference, archive) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (trial_id, budget) DO UPDATE SET reference = excluded.reference, archive = excluded.archive",
+        params);
   tx.commit();
 }
 
@@ -449,6 +484,15 @@ std::optional<std::string> PostgresStorage::checkpoint(std::int64_t trial_id) {
   const auto r = query(m_conn, m_where, "SELECT reference FROM checkpoints WHERE trial_id = $1 ORDER BY budget DESC LIMIT 1",
                        Params().add(trial_id));
   if (r.rows() == 0) return std::nullopt;
+  return r.text(0, 0);
+}
+
+std::optional<std::string> PostgresStorage::checkpoint_archive(std::int64_t trial_id) {
+  std::lock_guard lock(m_mutex);
+  // In binary: the bytes as stored, without the hex text (twice the size) and its decoding.
+  const auto r = query(m_conn, m_where, "SELECT archive FROM checkpoints WHERE trial_id = $1 ORDER BY budget DESC LIMIT 1",
+                       Params().add(trial_id), ResultFormat::binary);
+  if (r.rows() == 0 || r.is_null(0, 0)) return std::nullopt;
   return r.text(0, 0);
 }
 

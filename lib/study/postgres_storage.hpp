@@ -40,8 +40,10 @@ public:
   void set_metrics(std::int64_t trial_id, int attempt, const std::vector<Metric>& metrics) override;
   void finish(std::int64_t trial_id, int attempt, TrialState state, std::optional<double> loss,
               const std::vector<Metric>& metrics, const std::string& error, double now) override;
-  void set_checkpoint(std::int64_t trial_id, int attempt, double budget, const std::string& reference) override;
+  void set_checkpoint(std::int64_t trial_id, int attempt, double budget, const std::string& reference,
+                      std::optional<std::string_view> archive) override;
   std::optional<std::string> checkpoint(std::int64_t trial_id) override;
+  std::optional<std::string> checkpoint_archive(std::int64_t trial_id) override;
 
 private:
   // Throws FencedError unless attempt `attempt` of the trial is RUNNING (inside a transaction, row locked).

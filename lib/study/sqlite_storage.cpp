@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <string_view>
 #include <thread>
 #include <utility>
 
@@ -53,6 +54,7 @@ CREATE TABLE IF NOT EXISTS checkpoints (
   trial_id INTEGER NOT NULL REFERENCES trials(id),
   budget REAL NOT NULL,
   reference TEXT NOT NULL,
+  archive BLOB,
   PRIMARY KEY (trial_id, budget)
 );
 )sql";
@@ -82,6 +84,10 @@ public:
     return check(sqlite3_bind_text(m_stmt, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
   }
   Statement& bind_null(int i) { return check(sqlite3_bind_null(m_stmt, i)); }
+  // Not copied: `v` must outlive the statement's run. (A null pointer would bind NULL, not an empty blob.)
+  Statement& bind_blob(int i, std::string_view v) {
+    return check(sqlite3_bind_blob64(m_stmt, i, v.empty() ? "" : v.data(), v.size(), SQLITE_STATIC));
+  }
   template <typename T> Statement& bind(int i, const std::optional<T>& v) { return v ? bind(i, *v) : bind_null(i); }
 
   // True while there is a row.
@@ -102,6 +108,10 @@ public:
   std::string text(int c) const {
     const auto* p = sqlite3_column_text(m_stmt, c);
     return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(m_stmt, c))) : std::string();
+  }
+  std::string blob(int c) const {
+    const auto* p = sqlite3_column_blob(m_stmt, c);
+    return p ? std::string(static_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(m_stmt, c))) : std::string();
   }
 
 private:
@@ -235,6 +245,11 @@ void SqliteStorage::check_schema(bool read_only) {
     find.bind(1, std::string(name));
     return find.step();
   };
+  const auto has_column = [&](const char* table, const char* column) {
+    Statement find(m_db, "SELECT 1 FROM pragma_table_info(?) WHERE name = ?");
+    find.bind(1, std::string(table)).bind(2, std::string(column));
+    return find.step();
+  };
   if (read_only) {
     if (!has_table("studies") || !has_table("trials"))
       throw InputError(fmt::format("study database {}: not an automl study database (no studies or trials table)", m_path));
@@ -246,14 +261,11 @@ void SqliteStorage::check_schema(bool read_only) {
   WriteTransaction tx(m_db);
   const bool existed = has_table("trials");
   exec(m_db, k_schema);
-  if (existed && version < 1) { // version 0: before leases
-    bool has_lease = false;
-    {
-      Statement columns(m_db, "PRAGMA table_info(trials)");
-      while (columns.step()) has_lease = has_lease || columns.text(1) == "lease_expires_at";
-    }
-    if (!has_lease) exec(m_db, "ALTER TABLE trials ADD COLUMN lease_expires_at REAL");
-  }
+  // The tables that existed before k_schema ran keep their columns: what later versions added is added here.
+  if (existed && version < 1 && !has_column("trials", "lease_expires_at")) // version 0: before leases
+    exec(m_db, "ALTER TABLE trials ADD COLUMN lease_expires_at REAL");
+  if (existed && version < 2 && !has_column("checkpoints", "archive")) // version 1: checkpoints were references only
+    exec(m_db, "ALTER TABLE checkpoints ADD COLUMN archive BLOB");
   if (version != k_sqlite_schema_version) // written only when it changes: opening a study must not touch its file
     exec(m_db, fmt::format("PRAGMA user_version = {}", k_sqlite_schema_version).c_str());
   tx.commit();
@@ -433,13 +445,18 @@ void SqliteStorage::finish(std::int64_t trial_id, int attempt, TrialState state,
   tx.commit();
 }
 
-void SqliteStorage::set_checkpoint(std::int64_t trial_id, int attempt, double budget, const std::string& reference) {
+void SqliteStorage::set_checkpoint(std::int64_t trial_id, int attempt, double budget, const std::string& reference,
+                                   std::optional<std::string_view> archive) {
   std::lock_guard lock(m_mutex);
   WriteTransaction tx(m_db);
   check_owner(trial_id, attempt, "the checkpoint");
-  Statement upsert(m_db, "INSERT INTO checkpoints (trial_id, budget, reference) VALUES (?, ?, ?) "
-                         "ON CONFLICT (trial_id, budget) DO UPDATE SET reference = excluded.reference");
-  upsert.bind(1, trial_id).bind(2, budget).bind(3, reference).run();
+  Statement upsert(m_db, "INSERT INTO checkpoints (trial_id, budget, reference, archive) VALUES (?, ?, ?, ?) "
+                         "ON CONFLICT (trial_id, budget) DO UPDATE SET reference = excluded.reference, "
+                         "archive = excluded.archive");
+  upsert.bind(1, trial_id).bind(2, budget).bind(3, reference);
+  if (archive) upsert.bind_blob(4, *archive);
+  else upsert.bind_null(4);
+  upsert.run();
   tx.commit();
 }
 
@@ -449,6 +466,14 @@ std::optional<std::string> SqliteStorage::checkpoint(std::int64_t trial_id) {
   select.bind(1, trial_id);
   if (!select.step()) return std::nullopt;
   return select.text(0);
+}
+
+std::optional<std::string> SqliteStorage::checkpoint_archive(std::int64_t trial_id) {
+  std::lock_guard lock(m_mutex);
+  Statement select(m_db, "SELECT archive FROM checkpoints WHERE trial_id = ? ORDER BY budget DESC LIMIT 1");
+  select.bind(1, trial_id);
+  if (!select.step() || select.is_null(0)) return std::nullopt;
+  return select.blob(0);
 }
 
 } // namespace automl::study

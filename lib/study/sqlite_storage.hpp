@@ -19,9 +19,10 @@ struct SqliteOptions {
   bool read_only = false;      // open an existing database without creating, migrating or writing anything
 };
 
-// The version of the tables this automl writes (PRAGMA user_version). Version 0 (before leases) is migrated
-// when opened for writing; a higher version, written by a newer automl, is refused.
-constexpr int k_sqlite_schema_version = 1;
+// The version of the tables this automl writes (PRAGMA user_version): 1 added leases, 2 the checkpoints'
+// archives. An older version is migrated when opened for writing; a higher version, written by a newer automl,
+// is refused.
+constexpr int k_sqlite_schema_version = 2;
 
 class SqliteStorage final : public Storage {
 public:
@@ -43,8 +44,10 @@ public:
   void set_metrics(std::int64_t trial_id, int attempt, const std::vector<Metric>& metrics) override;
   void finish(std::int64_t trial_id, int attempt, TrialState state, std::optional<double> loss,
               const std::vector<Metric>& metrics, const std::string& error, double now) override;
-  void set_checkpoint(std::int64_t trial_id, int attempt, double budget, const std::string& reference) override;
+  void set_checkpoint(std::int64_t trial_id, int attempt, double budget, const std::string& reference,
+                      std::optional<std::string_view> archive) override;
   std::optional<std::string> checkpoint(std::int64_t trial_id) override;
+  std::optional<std::string> checkpoint_archive(std::int64_t trial_id) override;
 
 private:
   std::vector<Trial> load_trials(const char* where, std::int64_t key);

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace automl::study {
@@ -109,10 +110,16 @@ public:
   // Records the end of a trial: its state (not running), loss, metrics and error message.
   virtual void finish(std::int64_t trial_id, int attempt, TrialState state, std::optional<double> loss,
                       const std::vector<Metric>& metrics, const std::string& error, double now) = 0;
-  // A checkpoint (a file path or a blob reference) of `trial_id` at `budget`; one per trial and budget.
-  virtual void set_checkpoint(std::int64_t trial_id, int attempt, double budget, const std::string& reference) = 0;
-  // The latest (largest budget) checkpoint of the trial, if any.
+  // A checkpoint of `trial_id` at `budget`, one per trial and budget: `reference`, where its writer put it (a
+  // directory on the writer's machine), and `archive`, its files packed (study/checkpoint_archive.hpp), kept in
+  // the database so that a worker on another machine can continue from it; none: the reference alone.
+  virtual void set_checkpoint(std::int64_t trial_id, int attempt, double budget, const std::string& reference,
+                              std::optional<std::string_view> archive) = 0;
+  // The reference of the latest (largest budget) checkpoint of the trial, if any.
   virtual std::optional<std::string> checkpoint(std::int64_t trial_id) = 0;
+  // The archive stored with the latest checkpoint of the trial, byte for byte; none when the trial has no
+  // checkpoint or its latest one was stored without an archive.
+  virtual std::optional<std::string> checkpoint_archive(std::int64_t trial_id) = 0;
 };
 
 // Example: StorageOptions o; o.lock_timeout_s = 5;

@@ -31,7 +31,7 @@ const std::string k_temp_dir_prefix =
 
 } // namespace
 
-std::filesystem::path write_temp_file(const std::string& name, const std::string& bytes) {
+std::filesystem::path temp_path(const std::string& name) {
   static const std::filesystem::path dir = [] {
     std::filesystem::path d = k_temp_dir_prefix + std::to_string(::getpid());
     std::filesystem::create_directories(d);
@@ -42,7 +42,11 @@ std::filesystem::path write_temp_file(const std::string& name, const std::string
     });
     return d;
   }();
-  const auto path = dir / name;
+  return dir / name;
+}
+
+std::filesystem::path write_temp_file(const std::string& name, const std::string& bytes) {
+  const auto path = temp_path(name);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   if (!out) throw std::runtime_error("fuzz harness: cannot write " + path.string()); // the harness's own fault

@@ -21,8 +21,11 @@ inline const std::string k_part_separator = "\n---8<---\n";
 // Splits `data` at k_part_separator into at most `max_parts` parts (the last keeps any further separators).
 std::vector<std::string> split_parts(const std::uint8_t* data, std::size_t size, std::size_t max_parts);
 
-// Writes `bytes` to `name` in a directory private to this process (on /dev/shm where there is one) and
-// returns the path. Each run overwrites the same few files.
+// `name` in a directory private to this process (on /dev/shm where there is one), removed at exit. Nothing
+// is created there.
+std::filesystem::path temp_path(const std::string& name);
+
+// Writes `bytes` to temp_path(name) and returns the path. Each run overwrites the same few files.
 std::filesystem::path write_temp_file(const std::string& name, const std::string& bytes);
 
 // Runs `body`, treating automl::Error as the expected outcome.

@@ -9,6 +9,7 @@ import json
 import pathlib
 import shutil
 import struct
+import zlib
 
 root = pathlib.Path(__file__).resolve().parent
 repo = root.parents[1]
@@ -38,7 +39,8 @@ def npy(descr, shape, payload, fortran=False, version=1):
 
 
 def main():
-    for target in ["fuzz_idx", "fuzz_npy", "fuzz_csv", "fuzz_space_yaml", "fuzz_space_update", "fuzz_model_metadata"]:
+    for target in ["fuzz_idx", "fuzz_npy", "fuzz_csv", "fuzz_space_yaml", "fuzz_space_update", "fuzz_model_metadata",
+                   "fuzz_checkpoint_archive"]:
         d = corpus / target
         # Keep the regression inputs; regenerate the rest.
         if d.exists():
@@ -124,6 +126,25 @@ lr_scheduler: {value: cosine_annealing}
     write("fuzz_model_metadata", "null-training", metadata({"kind": "image", "sample_shape": [28, 28],
                                                            "class_names": ["0", "1"], "feature_names": []},
                                                           config={}, training=None))
+
+    # Checkpoint archives (lib/study/checkpoint_archive.hpp): first byte odd = as is, even = the checksum
+    # recomputed by the target.
+    def archive(files, version=1):
+        body = b"AUTOMLCK" + struct.pack("<II", version, len(files))
+        for name, data in files:
+            body += struct.pack("<I", len(name)) + name + struct.pack("<Q", len(data)) + data
+        return body + struct.pack("<I", zlib.crc32(body))
+    checkpoint = [(b"optimizer.pt", bytes(range(256)) * 2), (b"pipeline.pt", b"PK\x03\x04" + bytes(60)),
+                  (b"state.json", b'{"epochs_done": 3, "seed": 7}\n')]
+    write("fuzz_checkpoint_archive", "checkpoint", b"\x01" + archive(checkpoint))
+    write("fuzz_checkpoint_archive", "checkpoint-fixup", b"\x00" + archive(checkpoint))
+    write("fuzz_checkpoint_archive", "empty", b"\x01" + archive([]))
+    write("fuzz_checkpoint_archive", "empty-file", b"\x00" + archive([(b"e", b"")]))
+    write("fuzz_checkpoint_archive", "dotdot", b"\x00" + archive([(b"..", b"x")]))
+    write("fuzz_checkpoint_archive", "slash", b"\x00" + archive([(b"../state.json", b"x")]))
+    write("fuzz_checkpoint_archive", "twice", b"\x00" + archive([(b"a", b"1"), (b"a", b"2")]))
+    write("fuzz_checkpoint_archive", "truncated", b"\x01" + archive(checkpoint)[:40])
+    write("fuzz_checkpoint_archive", "version-2", b"\x00" + archive(checkpoint, version=2))
 
 
 if __name__ == "__main__":

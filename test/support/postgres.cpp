@@ -45,7 +45,7 @@ const std::string& postgres_base_url() {
   return url;
 }
 
-void postgres_exec(const std::string& url, const std::string& sql) {
+std::string postgres_exec(const std::string& url, const std::string& sql) {
   PGconn* conn = PQconnectdb(url.c_str());
   if (PQstatus(conn) != CONNECTION_OK) {
     const std::string message = PQerrorMessage(conn);
@@ -56,9 +56,11 @@ void postgres_exec(const std::string& url, const std::string& sql) {
   PGresult* r = PQexec(conn, sql.c_str());
   const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
   const std::string message = ok ? "" : PQresultErrorMessage(r);
+  const std::string value = ok && PQntuples(r) > 0 && PQnfields(r) > 0 ? PQgetvalue(r, 0, 0) : "";
   PQclear(r);
   PQfinish(conn);
   if (!ok) throw std::runtime_error(sql + ": " + message);
+  return value;
 }
 
 PostgresSchema::PostgresSchema() {

@@ -28,8 +28,9 @@ private:
   std::string m_url;
 };
 
-// Runs SQL on the server as the test's own connection (for tests that tamper with a store); throws
+// Runs SQL on the server as the test's own connection (for tests that tamper with a store or look into it);
+// returns the first value of the (last statement's) result, empty when there is none. Throws
 // std::runtime_error with the server's message on failure.
-void postgres_exec(const std::string& url, const std::string& sql);
+std::string postgres_exec(const std::string& url, const std::string& sql);
 
 } // namespace automl::test

@@ -1,12 +1,19 @@
+#include "exec/checkpoints.hpp"
 #include "exec/owner.hpp"
 #include "exec/search.hpp"
+#include "study/checkpoint_archive.hpp"
 #include "study/sqlite_storage.hpp"
 #include "support/expect_error.hpp"
 #include "support/test_files.hpp"
+#include "support/test_store.hpp"
+#include "support/tiny_data.hpp"
 #include "support/toy_space.hpp"
+#include "train/trainer.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <fmt/format.h>
 
 #include <unistd.h>
 
@@ -641,3 +648,176 @@ TEST(Search, AnAttemptThatLosesItsLeaseStopsAndItsResultIsRefused) {
   EXPECT_EQ(trial.worker, "thief");
   EXPECT_EQ(trial.state, TrialState::running); // the thief's attempt; the first attempt's end was refused
 }
+
+namespace {
+
+// Searches whose trials write real checkpoints, on every storage.
+class SearchCheckpointTest : public testing::TestWithParam<std::string> {
+protected:
+  automl::test::TempDir m_dir;
+  automl::test::TestStore m_store{GetParam()};
+};
+
+const nlohmann::json k_mlp{{"network", "mlpnet"}, {"num_layers", 1},       {"num_units_1", 16},
+                           {"optimizer", "adam"}, {"optimizer:adam:lr", 0.01}, {"batch_size", 32}};
+
+// Every weight of a module in one tensor (the modules compared have the same architecture).
+torch::Tensor flat_parameters(const torch::jit::Module& module) {
+  std::vector<torch::Tensor> parts;
+  for (const auto& p : module.parameters()) parts.push_back(p.detach().flatten());
+  return torch::cat(parts);
+}
+
+std::vector<std::string> names_in(const std::filesystem::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+} // namespace
+
+INSTANTIATE_TEST_SUITE_P(Storages, SearchCheckpointTest, automl::test::k_store_schemes, automl::test::store_test_name);
+
+// Each promoted trial runs as if on a machine of its own: before it runs, its parent's checkpoint directory is
+// left as written, removed (the parent ran elsewhere), or holds another checkpoint (stale files of a lost
+// attempt or an earlier study). It continues from its parent's checkpoint all the same: the trained network
+// equals one trained straight through to its budget, and its epochs go on from the parent's.
+TEST_P(SearchCheckpointTest, APromotedTrialContinuesFromTheStoredCheckpointWhereItsDirectoryIsMissingOrDiffers) {
+  torch::set_num_threads(1); // bit-for-bit equal weights
+  const auto data = automl::data::split_train_validation(automl::test::blobs(240, 4, 3), 0.25, 1);
+  const automl::core::Hyperparameters hp(k_mlp);
+  std::map<std::int64_t, std::string> resumed_from;
+  const auto objective = [&](const TrialContext& ctx) {
+    std::optional<automl::train::Trainer> trainer;
+    if (ctx.resume_from) {
+      resumed_from[ctx.trial_id] = *ctx.resume_from;
+      trainer.emplace(automl::train::Trainer::resume(*ctx.resume_from, hp, data.train, data.validation));
+    } else {
+      trainer.emplace(hp, data.train, data.validation, ctx.seed);
+    }
+    double accuracy = 0;
+    automl::train::TrainCallbacks callbacks;
+    callbacks.on_epoch = [&](const automl::train::EpochReport& e) {
+      accuracy = e.val_accuracy;
+      return ctx.report(e.epoch, 1.0 - e.val_accuracy);
+    };
+    trainer->train({ctx.budget, 0}, callbacks);
+    trainer->save_checkpoint(ctx.checkpoint_dir);
+    TrialResult r;
+    r.loss = 1.0 - accuracy;
+    r.checkpoint = ctx.checkpoint_dir;
+    return r;
+  };
+  const auto storage = automl::study::open_storage(m_store.url());
+  auto o = options("hyperband", 1); // [9, 3, 1] configurations on 1, 3, 9 epochs: 4 promotions
+  o.checkpoint_dir = (m_dir / "ckpt").string();
+  automl::exec::Search search(*storage, task(objective), o);
+  enum class Parent { as_written, removed, other };
+  std::map<std::int64_t, Parent> treatment;
+  for (;;) {
+    const auto next = search.ask("w0");
+    if (next.outcome != automl::exec::AskOutcome::trial) break;
+    const Trial& t = *next.trial;
+    if (t.parent_id) {
+      const auto parent_dir = m_dir / "ckpt" / ("trial_" + std::to_string(*t.parent_id));
+      ASSERT_EQ(storage->checkpoint(*t.parent_id), parent_dir.string());
+      const auto kind = static_cast<Parent>((treatment.size() + 1) % 3); // removed, other, as written, removed
+      treatment[t.id] = kind;
+      if (kind == Parent::removed) std::filesystem::remove_all(parent_dir);
+      if (kind == Parent::other) {
+        automl::train::Trainer other(hp, data.train, data.validation, 12345);
+        other.train({1, 0});
+        other.save_checkpoint(parent_dir);
+      }
+    }
+    EXPECT_EQ(search.run_trial(t), TrialState::complete) << storage->trial(t.id).error;
+    // The fetched copy is gone with the trial; nothing but the trials' own checkpoints is left.
+    for (const auto& name : names_in(m_dir / "ckpt")) EXPECT_EQ(name.rfind("trial_", 0), 0u) << name;
+    for (const auto& name : names_in(m_dir / "ckpt")) EXPECT_EQ(name.find("from_store"), std::string::npos) << name;
+    if (!t.parent_id) continue;
+    const auto trials = storage->trials(search.study().id);
+    const auto by_id = [&](std::int64_t id) { return *std::find_if(trials.begin(), trials.end(), [&](const Trial& x) { return x.id == id; }); };
+    const Trial done = by_id(t.id);
+    const Trial parent = by_id(*t.parent_id);
+    if (treatment[t.id] == Parent::as_written) {
+      EXPECT_EQ(resumed_from.at(t.id), (m_dir / "ckpt" / ("trial_" + std::to_string(parent.id))).string());
+    } else {
+      EXPECT_EQ(std::filesystem::path(resumed_from.at(t.id)).parent_path(), m_dir / "ckpt");
+      EXPECT_THAT(resumed_from.at(t.id), testing::HasSubstr("trial_" + std::to_string(parent.id) + "_from_store"));
+    }
+    // Continued: the epochs go on from the parent's, and the weights are those of one straight run from the
+    // first rung's seed (Trainer::resume keeps the checkpoint's).
+    ASSERT_FALSE(done.metrics.empty());
+    EXPECT_EQ(done.metrics.front().step, parent.budget + 1);
+    EXPECT_EQ(done.metrics.size(), static_cast<std::size_t>(done.budget - parent.budget));
+    Trial root = parent;
+    while (root.parent_id) root = by_id(*root.parent_id);
+    automl::train::Trainer straight(hp, data.train, data.validation, root.seed);
+    straight.train({done.budget, 0});
+    const auto continued = automl::train::load_checkpoint_pipeline(*storage->checkpoint(done.id));
+    EXPECT_TRUE(torch::equal(flat_parameters(continued.module), flat_parameters(straight.pipeline().module))) << done.id;
+  }
+  EXPECT_EQ(treatment.size(), 4u);
+  for (const auto& t : storage->trials(search.study().id)) EXPECT_EQ(t.state, TrialState::complete) << t.id;
+}
+
+// A stored archive that is corrupt (and no directory to fall back on) fails the trial that needed it, naming the
+// parent; the search goes on.
+TEST_P(SearchCheckpointTest, ACorruptStoredCheckpointFailsThePromotedTrialNotTheSearch) {
+  const auto objective = [&](const TrialContext& ctx) {
+    TrialResult r = counting_ones(ctx);
+    std::filesystem::create_directories(ctx.checkpoint_dir);
+    automl::test::write_file(std::filesystem::path(ctx.checkpoint_dir) / "state.json", "{}");
+    r.checkpoint = ctx.checkpoint_dir;
+    return r;
+  };
+  const auto storage = automl::study::open_storage(m_store.url());
+  auto o = options("hyperband", 1);
+  o.checkpoint_dir = (m_dir / "ckpt").string();
+  automl::exec::Search search(*storage, task(objective), o);
+  std::optional<std::int64_t> broken_parent, failed;
+  for (;;) {
+    const auto next = search.ask("w0");
+    if (next.outcome != automl::exec::AskOutcome::trial) break;
+    if (next.trial->parent_id && !broken_parent) {
+      broken_parent = next.trial->parent_id;
+      failed = next.trial->id;
+      std::filesystem::remove_all(m_dir / "ckpt" / ("trial_" + std::to_string(*broken_parent)));
+      // Cut off after its first 20 bytes (SQLite's substr and PostgreSQL's substring both count from 1).
+      m_store.exec(GetParam() == "sqlite"
+                       ? "UPDATE checkpoints SET archive = substr(archive, 1, 20) WHERE trial_id = " + std::to_string(*broken_parent)
+                       : "UPDATE checkpoints SET archive = substring(archive from 1 for 20) WHERE trial_id = " +
+                             std::to_string(*broken_parent));
+    }
+    search.run_trial(*next.trial);
+  }
+  ASSERT_TRUE(failed);
+  const auto t = storage->trial(*failed);
+  EXPECT_EQ(t.state, TrialState::fail);
+  EXPECT_THAT(t.error, testing::HasSubstr(fmt::format("trial {}'s checkpoint from the storage", *broken_parent)));
+  EXPECT_THAT(t.error, testing::HasSubstr("checkpoint archive: 1 files cannot fit in the 4 bytes left at byte 16"));
+  const auto trials = storage->trials(search.study().id);
+  EXPECT_EQ(trials.size(), 13u); // the bracket went on: the best other trial of rung 1 was promoted
+  for (const auto& x : trials) EXPECT_EQ(x.state, x.id == *failed ? TrialState::fail : TrialState::complete) << x.id;
+  EXPECT_THAT(names_in(m_dir / "ckpt"), testing::Each(testing::Not(testing::HasSubstr("from_store"))));
+}
+
+// What run_trial stores with a checkpoint: a directory's files; nothing for a reference that is not a directory
+// here, or for a checkpoint too large for the database (its path alone is stored then).
+TEST(Checkpoints, ADirectoryIsStoredPackedAndAnythingElseAsItsReferenceAlone) {
+  TempDir dir;
+  EXPECT_FALSE(automl::exec::checkpoint_archive_for((dir / "missing").string()));
+  EXPECT_FALSE(automl::exec::checkpoint_archive_for("blob://trial/7"));
+  std::filesystem::create_directories(dir / "ckpt");
+  automl::test::write_file(dir / "ckpt" / "state.json", "{}");
+  const auto archive = automl::exec::checkpoint_archive_for((dir / "ckpt").string());
+  ASSERT_TRUE(archive);
+  EXPECT_EQ(*archive, automl::study::pack_checkpoint(dir / "ckpt"));
+  std::filesystem::resize_file(dir / "ckpt" / "state.json", automl::study::k_max_checkpoint_archive_bytes); // sparse
+  EXPECT_FALSE(automl::exec::checkpoint_archive_for((dir / "ckpt").string()));
+  std::filesystem::resize_file(dir / "ckpt" / "state.json", 2);
+  std::filesystem::create_directories(dir / "ckpt" / "sub");
+  EXPECT_THROW(automl::exec::checkpoint_archive_for((dir / "ckpt").string()), automl::Error);
+}
+

@@ -6,6 +6,7 @@
 #include "support/expect_error.hpp"
 #include "support/postgres.hpp"
 #include "support/test_files.hpp"
+#include "support/test_store.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -47,30 +48,19 @@ ClaimDecision insert_next(const std::vector<Trial>& trials) {
   return d;
 }
 
-// One store per test, of the parameter's kind; url() opens it again as another process would.
+// One store per test, of the parameter's kind; open() opens it again as another process would.
 class StorageTest : public testing::TestWithParam<std::string> {
 protected:
-  void SetUp() override {
-    if (GetParam() == "postgresql") {
-      m_schema = std::make_unique<automl::test::PostgresSchema>();
-      m_url = m_schema->url();
-    } else {
-      m_url = "sqlite:///" + (m_dir / "study.db").string();
-    }
-  }
-  const std::string& url() const { return m_url; }
-  std::unique_ptr<automl::study::Storage> open() const { return automl::study::open_storage(m_url); }
+  const std::string& url() const { return m_store.url(); }
+  std::unique_ptr<automl::study::Storage> open() const { return automl::study::open_storage(url()); }
 
 private:
-  TempDir m_dir;
-  std::unique_ptr<automl::test::PostgresSchema> m_schema;
-  std::string m_url;
+  automl::test::TestStore m_store{GetParam()};
 };
 
 } // namespace
 
-INSTANTIATE_TEST_SUITE_P(Storages, StorageTest, testing::Values("sqlite", "postgresql"),
-                         [](const testing::TestParamInfo<std::string>& p) { return p.param; });
+INSTANTIATE_TEST_SUITE_P(Storages, StorageTest, automl::test::k_store_schemes, automl::test::store_test_name);
 
 TEST(Storage, UrlSchemes) {
   TempDir dir;
@@ -143,8 +133,8 @@ TEST_P(StorageTest, TrialRoundTrip) {
   EXPECT_EQ(claimed->unit[2], 1.0 / 3.0); // exact round trip through JSON text
   EXPECT_EQ(claimed->config_id(), "[0, 0, 0]");
   storage.set_metrics(claimed->id, 1, {{1, 0.5}});
-  storage.set_checkpoint(claimed->id, 1, 1.0, "/ckpt/1");
-  storage.set_checkpoint(claimed->id, 1, 3.0, "/ckpt/3");
+  storage.set_checkpoint(claimed->id, 1, 1.0, "/ckpt/1", std::nullopt);
+  storage.set_checkpoint(claimed->id, 1, 3.0, "/ckpt/3", std::nullopt);
   storage.finish(claimed->id, 1, TrialState::complete, 0.25, {{1, 0.5}, {2, 0.25}}, "", 101.5);
   const Trial t = storage.trial(claimed->id);
   EXPECT_EQ(t.state, TrialState::complete);
@@ -171,6 +161,33 @@ TEST_P(StorageTest, TrialRoundTrip) {
   EXPECT_TRUE(rerun->metrics.empty());
   EXPECT_EQ(rerun->attempts, 2);
   EXPECT_EQ(rerun->worker, "worker-2");
+}
+
+// Checkpoint archives are bytes (SQLite BLOB, PostgreSQL bytea sent and read in binary): every byte value
+// comes back, NULs included, at the size of a small network's checkpoint.
+TEST_P(StorageTest, CheckpointArchivesRoundTripByteForByte) {
+  const auto storage = open();
+  const auto study = storage->open_study(spec()).id;
+  const auto t = storage->claim(study, insert_next, "w", 1.0, 60.0);
+  ASSERT_TRUE(t);
+  EXPECT_FALSE(storage->checkpoint_archive(t->id)); // no checkpoint
+  storage->set_checkpoint(t->id, 1, 1.0, "/ckpt/1", std::nullopt);
+  EXPECT_FALSE(storage->checkpoint_archive(t->id)); // a reference alone
+  std::string archive(3 << 20, '\0');
+  for (std::size_t i = 0; i < archive.size(); ++i) archive[i] = static_cast<char>((i * 131 + i / 251) & 0xFF);
+  storage->set_checkpoint(t->id, 1, 3.0, "/ckpt/3", archive);
+  storage->set_checkpoint(t->id, 1, 2.0, "/ckpt/2", std::string_view("a lower budget's"));
+  EXPECT_EQ(storage->checkpoint(t->id), "/ckpt/3");
+  const auto read = open()->checkpoint_archive(t->id); // as another worker reads it
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->size(), archive.size());
+  EXPECT_TRUE(*read == archive);
+  // Writing the same budget again replaces the archive with the reference; an empty one is not none.
+  storage->set_checkpoint(t->id, 1, 3.0, "/ckpt/3b", std::string_view(""));
+  EXPECT_EQ(storage->checkpoint_archive(t->id), "");
+  storage->set_checkpoint(t->id, 1, 3.0, "/ckpt/3c", std::nullopt);
+  EXPECT_FALSE(storage->checkpoint_archive(t->id));
+  EXPECT_EQ(storage->checkpoint(t->id), "/ckpt/3c");
 }
 
 TEST_P(StorageTest, ADeciderThatThrowsWritesNothing) {
@@ -293,9 +310,41 @@ TEST(PostgresStorage, ADatabaseOfANewerSchemaVersionIsRefused) {
   automl::study::open_storage(schema.url())->open_study(spec());
   automl::test::postgres_exec(schema.url(), "UPDATE automl_meta SET value = '99' WHERE key = 'schema_version'");
   automl::test::expect_input_error([&] { automl::study::open_storage(schema.url()); },
-                                   {"has automl schema version 99; this automl reads version 1"});
+                                   {"has automl schema version 99; this automl reads version 2"});
   automl::test::postgres_exec(schema.url(), "UPDATE automl_meta SET value = 'x' WHERE key = 'schema_version'");
   automl::test::expect_input_error([&] { automl::study::open_storage(schema.url()); }, {"schema_version is 'x'"});
+}
+
+// How PostgreSQL keeps the archives: 'e' (external) is out of line and never compressed.
+const std::string k_archive_storage =
+    "SELECT attstorage FROM pg_attribute WHERE attrelid = 'checkpoints'::regclass AND attname = 'archive'";
+
+TEST(PostgresStorage, ArchivesAreStoredWithoutCompression) {
+  automl::test::PostgresSchema schema;
+  automl::study::open_storage(schema.url());
+  EXPECT_EQ(automl::test::postgres_exec(schema.url(), k_archive_storage), "e");
+}
+
+TEST(PostgresStorage, AVersion1DatabaseIsMigratedToVersion2) {
+  automl::test::PostgresSchema schema;
+  std::int64_t trial = 0;
+  {
+    const auto storage = automl::study::open_storage(schema.url());
+    const auto study = storage->open_study(spec()).id;
+    trial = storage->claim(study, insert_next, "w", 1.0, 60.0)->id;
+    storage->set_checkpoint(trial, 1, 1.0, "/ckpt/1", std::nullopt);
+  }
+  // Version 1: checkpoints were references only.
+  automl::test::postgres_exec(schema.url(), "ALTER TABLE checkpoints DROP COLUMN archive; "
+                                            "UPDATE automl_meta SET value = '1' WHERE key = 'schema_version'");
+  const auto storage = automl::study::open_storage(schema.url());
+  // Version 2 now: an automl that reads version 1 refuses the database ("a newer automl wrote it").
+  EXPECT_EQ(automl::test::postgres_exec(schema.url(), "SELECT value FROM automl_meta WHERE key = 'schema_version'"), "2");
+  EXPECT_EQ(automl::test::postgres_exec(schema.url(), k_archive_storage), "e"); // as in a new database
+  EXPECT_EQ(storage->checkpoint(trial), "/ckpt/1");
+  EXPECT_FALSE(storage->checkpoint_archive(trial));
+  storage->set_checkpoint(trial, 1, 3.0, "/ckpt/3", std::string_view("files\0packed", 12));
+  EXPECT_EQ(automl::study::open_storage(schema.url())->checkpoint_archive(trial), std::string("files\0packed", 12));
 }
 
 TEST(PostgresStorage, ALockHeldElsewhereFailsAfterTheLockTimeout) {
@@ -347,7 +396,9 @@ TEST_P(StorageTest, LeasesExpireOnTheDatabasesClockAndLateWritesAreFenced) {
   EXPECT_FALSE(second->lease_expired);
   EXPECT_FALSE(storage->renew_lease(first->id, 1, 60.0));
   EXPECT_THROW(storage->set_metrics(first->id, 1, {{1, 0.9}}), automl::study::FencedError);
-  EXPECT_THROW(storage->set_checkpoint(first->id, 1, 1.0, "/late"), automl::study::FencedError);
+  EXPECT_THROW(storage->set_checkpoint(first->id, 1, 1.0, "/late", std::nullopt), automl::study::FencedError);
+  EXPECT_THROW(storage->set_checkpoint(first->id, 1, 1.0, "/late", std::string_view("late files")),
+               automl::study::FencedError);
   try {
     storage->finish(first->id, 1, TrialState::complete, 0.9, {}, "", 3.0);
     ADD_FAILURE() << "a late result was accepted";
@@ -359,6 +410,7 @@ TEST_P(StorageTest, LeasesExpireOnTheDatabasesClockAndLateWritesAreFenced) {
   EXPECT_EQ(t.loss, 0.4);
   EXPECT_EQ(t.worker, "w2");
   EXPECT_FALSE(storage->checkpoint(first->id));
+  EXPECT_FALSE(storage->checkpoint_archive(first->id));
   EXPECT_FALSE(t.lease_expires_at); // a finished trial holds no lease
   EXPECT_THROW(storage->finish(first->id, 2, TrialState::complete, 0.1, {}, "", 5.0), automl::study::FencedError);
 }
@@ -394,7 +446,7 @@ TEST(SqliteStorage, ForeignNewerAndOldDatabases) {
     sqlite3_close(db);
   }
   automl::test::expect_input_error([&] { automl::study::SqliteStorage storage(path); },
-                                   {"has automl schema version 7; this automl reads version 1"});
+                                   {"has automl schema version 7; this automl reads version 2"});
   // A database of the version before leases (no lease column, user_version 0) is migrated when opened.
   const auto old_path = (dir / "old.db").string();
   {
@@ -418,4 +470,43 @@ TEST(SqliteStorage, ForeignNewerAndOldDatabases) {
   const auto t = migrated.claim(study, insert_next, "w", 1.0, 60.0);
   ASSERT_TRUE(t);
   EXPECT_TRUE(t->lease_expires_at);
+}
+
+TEST(SqliteStorage, AVersion1DatabaseIsMigratedToVersion2) {
+  TempDir dir;
+  const auto path = (dir / "study.db").string();
+  std::int64_t trial = 0;
+  {
+    automl::study::SqliteStorage storage(path);
+    const auto study = storage.open_study(spec()).id;
+    trial = storage.claim(study, insert_next, "w", 1.0, 60.0)->id;
+    storage.set_checkpoint(trial, 1, 1.0, "/ckpt/1", std::nullopt);
+  }
+  const auto user_version = [&] {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr);
+    sqlite3_step(stmt);
+    const int version = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return version;
+  };
+  EXPECT_EQ(user_version(), 2);
+  {
+    // Version 1: checkpoints were references only.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE checkpoints DROP COLUMN archive; PRAGMA user_version = 1", nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  automl::study::SqliteStorage storage(path);
+  // Version 2 now: an automl that reads version 1 refuses the database ("a newer automl wrote it").
+  EXPECT_EQ(user_version(), 2);
+  EXPECT_EQ(storage.checkpoint(trial), "/ckpt/1");
+  EXPECT_FALSE(storage.checkpoint_archive(trial));
+  storage.set_checkpoint(trial, 1, 3.0, "/ckpt/3", std::string_view("files\0packed", 12));
+  EXPECT_EQ(automl::study::SqliteStorage(path).checkpoint_archive(trial), std::string("files\0packed", 12));
 }
