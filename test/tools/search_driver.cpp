@@ -15,6 +15,7 @@
 #include "support/toy_space.hpp"
 
 #include <nlohmann/json.hpp>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -31,6 +32,14 @@
 #include <thread>
 
 namespace {
+
+// CPU seconds this process has used (all threads, user + system).
+double process_cpu_s() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
 
 std::map<std::string, std::string> parse_args(int argc, char** argv) {
   std::map<std::string, std::string> args;
@@ -111,9 +120,11 @@ int run(int argc, char** argv) {
   if (args.count("budget")) options.deadline = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                                            std::chrono::duration<double>(std::stod(args["budget"])));
 
+  const double cpu_at_start = process_cpu_s();
   const auto storage = automl::study::open_storage(args["storage"]);
   automl::exec::Search search(*storage, task, options);
   const auto summary = search.run();
+  const double search_cpu_s = process_cpu_s() - cpu_at_start;
   if (args.count("log-dir")) automl::export_::write_trial_logs(args["log-dir"], storage->trials(search.study().id));
   const nlohmann::json out{
       {"trials_run", summary.trials_run},
@@ -125,6 +136,7 @@ int run(int argc, char** argv) {
       {"resumed", summary.resumed},
       {"best_loss", summary.best && summary.best->loss ? nlohmann::json(*summary.best->loss) : nlohmann::json(nullptr)},
       {"elapsed_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()},
+      {"search_cpu_s", search_cpu_s}, // from opening the storage to the end of the search
   };
   std::cout << out.dump() << std::endl;
   return 0;
