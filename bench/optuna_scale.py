@@ -53,7 +53,10 @@ def worker(a):
         time.sleep(0.005)
     with open(go) as f:
         end = float(f.read())
+    cpu_at_start = time.process_time()
     study.optimize(objective_for(a.trial_s), timeout=max(0.0, end - time.time()))
+    with open(os.path.join(a.barrier, f"cpu-{os.getpid()}"), "w") as f:
+        f.write(repr(time.process_time() - cpu_at_start))
 
 
 def orchestrate(a):
@@ -68,7 +71,7 @@ def orchestrate(a):
                                "--barrier", barrier, "--trial-s", str(a.trial_s), "--sampler", a.sampler])
              for _ in range(a.workers)]
     give_up = time.time() + 120
-    while sum(1 for n in os.listdir(barrier) if n != "go") < a.workers:
+    while len(os.listdir(barrier)) < a.workers:
         if time.time() > give_up or any(p.poll() is not None for p in procs):
             for p in procs:
                 p.kill()
@@ -93,6 +96,11 @@ def orchestrate(a):
         f.write(repr(end))
     os.rename(os.path.join(barrier, "go.tmp"), os.path.join(barrier, "go"))
     codes = [p.wait() for p in procs]
+    cpu_s = 0.0  # the workers' CPU time from the window's start to their end (not the database server's)
+    for name in os.listdir(barrier):
+        if name.startswith("cpu-"):
+            with open(os.path.join(barrier, name)) as f:
+                cpu_s += float(f.read())
     watcher.join()
     finished_all = time.time()
 
@@ -115,6 +123,8 @@ def orchestrate(a):
         "median_trial_s": durations[len(durations) // 2] if durations else None,
         "max_trial_s": durations[-1] if durations else None,
         "longest_stall_s": round(longest_gap[0], 3),
+        "worker_cpu_s": round(cpu_s, 2),
+        "worker_cpu_ms_per_trial": round(1000 * cpu_s / max(1, len(trials)), 1),
         "exit_codes": codes,
         "after_window_s": round(finished_all - end, 2),
     }
