@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <libpq-fe.h>
 
 #include <algorithm>
@@ -19,6 +20,9 @@ namespace {
 // The version of the tables below: 2 added the checkpoints' archives. An older version is migrated when
 // opened for writing; a database written by a newer automl (a higher version) is refused.
 constexpr int k_schema_version = 2;
+
+// How many times one claim decides again when the trial it chose to run again was finished meanwhile.
+constexpr int k_max_claim_rounds = 10;
 
 // Taken while the tables are created, so that two processes opening a new database do not race.
 constexpr std::int64_t k_schema_lock_key = 0x6175746f6d6c; // "automl"
@@ -373,6 +377,21 @@ void PostgresStorage::set_study_setting(std::int64_t study_id, const std::string
   tx.commit();
 }
 
+const std::vector<Trial>& PostgresStorage::read_for_claim(std::int64_t study_id) {
+  // One statement, one snapshot: the new trials and those that may have changed (ClaimCache). Trials are inserted
+  // only under the study's lock, which the claim holds, so none can appear below the highest id read before.
+  const ClaimCache::ToRead what = m_claimed.to_read(study_id);
+  const auto r = query(m_conn, m_where,
+                       fmt::format("SELECT {} FROM trials WHERE study_id = $1 AND (id > $2 OR id = ANY($3::bigint[])) "
+                                   "ORDER BY id",
+                                   k_trial_columns),
+                       Params().add(study_id).add(what.after_id).add(fmt::format("{{{}}}", fmt::join(what.unsettled, ","))));
+  std::vector<Trial> read;
+  read.reserve(static_cast<std::size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) read.push_back(read_trial(r, i));
+  return m_claimed.merge(study_id, std::move(read));
+}
+
 std::optional<Trial> PostgresStorage::claim(std::int64_t study_id, const ClaimDecider& decide, const std::string& worker,
                                             double now, double lease_s) {
   std::lock_guard lock(m_mutex);
@@ -380,39 +399,51 @@ std::optional<Trial> PostgresStorage::claim(std::int64_t study_id, const ClaimDe
   const auto study = query(m_conn, m_where, "SELECT seed FROM studies WHERE id = $1 FOR UPDATE", Params().add(study_id));
   if (study.rows() == 0) throw Error(fmt::format("claim: no study with id {}", study_id));
   const auto study_seed = static_cast<std::uint64_t>(study.int64(0, 0));
-  const ClaimDecision decision = decide(load_trials(m_conn, m_where, "study_id", study_id));
-  if (decision.kind == ClaimDecision::Kind::none) {
-    tx.commit();
-    return std::nullopt;
-  }
   std::int64_t id = 0;
-  if (decision.kind == ClaimDecision::Kind::rerun) {
+  for (int round = 1;; ++round) {
+    const std::vector<Trial>& trials = read_for_claim(study_id);
+    const ClaimDecision decision = decide(trials);
+    if (decision.kind == ClaimDecision::Kind::none) {
+      tx.commit();
+      return std::nullopt;
+    }
+    if (decision.kind == ClaimDecision::Kind::insert) {
+      id = insert_trial(study_id, study_seed, decision.trial, worker, now, lease_s);
+      break;
+    }
     id = decision.rerun_id;
+    check_rerun(trials, id, study_id);
     const auto r = query(m_conn, m_where,
                          "UPDATE trials SET state = 'RUNNING', loss = NULL, metrics = '[]', error = '', finished_at = NULL, "
                          "started_at = $1, worker = $2, attempts = attempts + 1, lease_expires_at = " AUTOML_PG_NOW " + $5 "
-                         "WHERE id = $3 AND study_id = $4",
+                         "WHERE id = $3 AND study_id = $4 AND state IN ('RUNNING', 'PRUNED')",
                          Params().add(now).add(worker).add(id).add(study_id).add(lease_s));
-    if (r.affected() != 1) throw Error(fmt::format("claim: trial {} is not in study {}", id, study_id));
-  } else {
-    const NewTrial& t = decision.trial;
-    Params p;
-    p.add(study_id).add(fmt::format("[{}, 0, {}]", t.iteration, t.slot)).add(static_cast<std::int64_t>(t.iteration));
-    p.add(static_cast<std::int64_t>(t.bracket)).add(static_cast<std::int64_t>(t.rung)).add(static_cast<std::int64_t>(t.slot));
-    p.add(t.budget).add(t.cost).add(unit_to_json(t.unit)).add(t.config).add(t.info).add(t.parent_id).add(now).add(now);
-    p.add(worker).add(static_cast<std::int64_t>(trial_seed(study_seed, static_cast<std::int64_t>(t.iteration),
-                                                           static_cast<std::int64_t>(t.slot), static_cast<std::int64_t>(t.rung))));
-    const auto r = query(m_conn, m_where,
-                         "INSERT INTO trials (study_id, config_id, iteration, bracket, rung, slot, budget, cost, unit, "
-                         "config, info, parent_id, state, submitted_at, started_at, worker, seed, lease_expires_at) VALUES "
-                         "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'RUNNING', $13, $14, $15, $16, " AUTOML_PG_NOW
-                         " + $17) RETURNING id",
-                         p.add(lease_s));
-    id = r.int64(0, 0);
+    if (r.affected() == 1) break;
+    // Its worker finished it after it was read (finish() does not wait for the study's lock): its result stands,
+    // and the choice is made again on what is stored now.
+    if (round == k_max_claim_rounds)
+      throw Error(fmt::format("claim: the trials chosen to run again kept finishing first ({} times)", round));
   }
   auto written = load_trials(m_conn, m_where, "id", id);
   tx.commit();
   return written.at(0);
+}
+
+std::int64_t PostgresStorage::insert_trial(std::int64_t study_id, std::uint64_t study_seed, const NewTrial& t,
+                                           const std::string& worker, double now, double lease_s) {
+  Params p;
+  p.add(study_id).add(fmt::format("[{}, 0, {}]", t.iteration, t.slot)).add(static_cast<std::int64_t>(t.iteration));
+  p.add(static_cast<std::int64_t>(t.bracket)).add(static_cast<std::int64_t>(t.rung)).add(static_cast<std::int64_t>(t.slot));
+  p.add(t.budget).add(t.cost).add(unit_to_json(t.unit)).add(t.config).add(t.info).add(t.parent_id).add(now).add(now);
+  p.add(worker).add(static_cast<std::int64_t>(trial_seed(study_seed, static_cast<std::int64_t>(t.iteration),
+                                                         static_cast<std::int64_t>(t.slot), static_cast<std::int64_t>(t.rung))));
+  const auto r = query(m_conn, m_where,
+                       "INSERT INTO trials (study_id, config_id, iteration, bracket, rung, slot, budget, cost, unit, "
+                       "config, info, parent_id, state, submitted_at, started_at, worker, seed, lease_expires_at) VALUES "
+                       "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'RUNNING', $13, $14, $15, $16, " AUTOML_PG_NOW
+                       " + $17) RETURNING id",
+                       p.add(lease_s));
+  return r.int64(0, 0);
 }
 
 std::vector<Trial> PostgresStorage::trials(std::int64_t study_id) {

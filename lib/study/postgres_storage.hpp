@@ -10,6 +10,7 @@
 // at most StorageOptions::lock_timeout_s, then the operation fails with Error.
 // Thread safety: one connection per object, guarded by a mutex; processes and hosts coordinate through the server.
 
+#include "study/claim_cache.hpp"
 #include "study/storage.hpp"
 
 #include <memory>
@@ -48,10 +49,16 @@ public:
 private:
   // Throws FencedError unless attempt `attempt` of the trial is RUNNING (inside a transaction, row locked).
   void check_owner(std::int64_t trial_id, int attempt, const char* what);
+  // Every trial of the study, reading only what may have changed since this object's last claim (ClaimCache);
+  // inside the claim's transaction, the study's row locked.
+  const std::vector<Trial>& read_for_claim(std::int64_t study_id);
+  std::int64_t insert_trial(std::int64_t study_id, std::uint64_t study_seed, const NewTrial& trial,
+                            const std::string& worker, double now, double lease_s);
 
   std::string m_where; // the URL without its password, for messages
   pg_conn* m_conn = nullptr;
   std::mutex m_mutex;
+  ClaimCache m_claimed; // what the claims read, guarded by m_mutex
 };
 
 // The URL with the password (user:PASSWORD@) replaced by "***".

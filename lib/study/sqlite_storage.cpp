@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sqlite3.h>
 
 #include <chrono>
@@ -341,11 +342,29 @@ std::vector<Trial> SqliteStorage::load_trials(const char* where, std::int64_t ke
   return result;
 }
 
+const std::vector<Trial>& SqliteStorage::read_for_claim(std::int64_t study_id) {
+  // Inside the claim's write transaction: no other connection writes until it ends. `+study_id`: look the rows up
+  // by rowid, not through the (study_id, ...) index, which would visit every trial of the study.
+  const ClaimCache::ToRead what = m_claimed.to_read(study_id);
+  std::vector<Trial> read;
+  if (!what.unsettled.empty()) {
+    Statement again(m_db, fmt::format("SELECT {} FROM trials WHERE id IN (SELECT value FROM json_each(?)) AND +study_id = ? "
+                                      "ORDER BY id",
+                                      k_trial_columns));
+    again.bind(1, fmt::format("[{}]", fmt::join(what.unsettled, ","))).bind(2, study_id);
+    while (again.step()) read.push_back(read_trial(again));
+  }
+  Statement added(m_db, fmt::format("SELECT {} FROM trials WHERE id > ? AND +study_id = ? ORDER BY id", k_trial_columns));
+  added.bind(1, what.after_id).bind(2, study_id);
+  while (added.step()) read.push_back(read_trial(added));
+  return m_claimed.merge(study_id, std::move(read));
+}
+
 std::optional<Trial> SqliteStorage::claim(std::int64_t study_id, const ClaimDecider& decide, const std::string& worker,
                                           double now, double lease_s) {
   std::lock_guard lock(m_mutex);
   WriteTransaction tx(m_db);
-  const std::vector<Trial> current = load_trials("study_id", study_id);
+  const std::vector<Trial>& current = read_for_claim(study_id);
   const ClaimDecision decision = decide(current);
   std::int64_t id = 0;
   if (decision.kind == ClaimDecision::Kind::none) {
@@ -354,11 +373,13 @@ std::optional<Trial> SqliteStorage::claim(std::int64_t study_id, const ClaimDeci
   }
   if (decision.kind == ClaimDecision::Kind::rerun) {
     id = decision.rerun_id;
+    check_rerun(current, id, study_id);
     Statement update(m_db, "UPDATE trials SET state = 'RUNNING', loss = NULL, metrics = '[]', error = '', "
                            "finished_at = NULL, started_at = ?, worker = ?, attempts = attempts + 1, "
-                           "lease_expires_at = " AUTOML_SQLITE_NOW " + ? WHERE id = ? AND study_id = ?");
+                           "lease_expires_at = " AUTOML_SQLITE_NOW " + ? WHERE id = ? AND study_id = ? AND "
+                           "state IN ('RUNNING', 'PRUNED')");
     update.bind(1, now).bind(2, worker).bind(3, lease_s).bind(4, id).bind(5, study_id).run();
-    if (sqlite3_changes(m_db) != 1) throw Error(fmt::format("claim: trial {} is not in study {}", id, study_id));
+    if (sqlite3_changes(m_db) != 1) throw Error(fmt::format("claim: trial {} changed while it was claimed", id));
   } else {
     Statement seed_of(m_db, "SELECT seed FROM studies WHERE id = ?");
     seed_of.bind(1, study_id);

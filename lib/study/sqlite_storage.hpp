@@ -4,6 +4,7 @@
 // is taken up front, so two writers never deadlock on a lock upgrade).
 // Thread safety: one connection per object, guarded by a mutex; processes coordinate through SQLite's locks.
 
+#include "study/claim_cache.hpp"
 #include "study/storage.hpp"
 
 #include <mutex>
@@ -51,6 +52,9 @@ public:
 
 private:
   std::vector<Trial> load_trials(const char* where, std::int64_t key);
+  // Every trial of the study, reading only what may have changed since this object's last claim (ClaimCache);
+  // inside the claim's transaction.
+  const std::vector<Trial>& read_for_claim(std::int64_t study_id);
   // Refuses a newer or foreign database; creates or migrates the tables unless read_only.
   void check_schema(bool read_only);
   // Throws FencedError unless attempt `attempt` of the trial is RUNNING (inside a write transaction).
@@ -59,6 +63,7 @@ private:
   std::string m_path;
   sqlite3* m_db = nullptr;
   std::mutex m_mutex;
+  ClaimCache m_claimed; // what the claims read, guarded by m_mutex
 };
 
 } // namespace automl::study

@@ -1,6 +1,7 @@
 #include "study/storage.hpp"
 
 #include "core/error.hpp"
+#include "study/claim_cache.hpp"
 #include "study/postgres_storage.hpp"
 #include "study/sqlite_storage.hpp"
 
@@ -68,6 +69,16 @@ void check_attempt(const char* what, std::int64_t trial_id, int attempt, const s
     throw FencedError(fmt::format("{} of trial {} attempt {} refused: the trial is {} at attempt {} (its lease expired "
                                   "and it was run again, or it finished)",
                                   what, trial_id, attempt, stored_state, stored_attempts));
+}
+
+void check_rerun(const std::vector<Trial>& trials, std::int64_t trial_id, std::int64_t study_id) {
+  const auto at = std::lower_bound(trials.begin(), trials.end(), trial_id,
+                                   [](const Trial& t, std::int64_t id) { return t.id < id; });
+  if (at == trials.end() || at->id != trial_id)
+    throw Error(fmt::format("claim: trial {} is not in study {}", trial_id, study_id));
+  if (is_settled(at->state))
+    throw Error(fmt::format("claim: trial {} is {}: only a RUNNING or PRUNED trial can be run again", trial_id,
+                            to_string(at->state)));
 }
 
 // Settings are compared key by key so that the message can name what changed.

@@ -60,11 +60,18 @@ struct ClaimDecision {
   enum class Kind { none, insert, rerun };
   Kind kind = Kind::none;
   NewTrial trial;             // for insert
-  std::int64_t rerun_id = 0;  // for rerun: the trial's metrics, loss and error are cleared, attempts + 1
+  // For rerun: a RUNNING or PRUNED trial of the study (an interrupted attempt); its metrics, loss and error are
+  // cleared, attempts + 1. A COMPLETE or FAIL trial is settled: it is never run again (claim throws Error).
+  std::int64_t rerun_id = 0;
 };
 
-// Sees every trial of the study (by id) inside the claim's transaction. May throw; nothing is written then.
+// Sees every trial of the study (by ascending id) inside the claim's transaction. May throw; nothing is written
+// then. May be called again in the same claim (PostgreSQL: when the trial it chose to run again was finished by
+// its worker in the meantime); only the last decision is written.
 using ClaimDecider = std::function<ClaimDecision(const std::vector<Trial>& trials)>;
+
+// For the storages' claims: throws Error unless trial `trial_id` is among `trials` (by ascending id) and not settled.
+void check_rerun(const std::vector<Trial>& trials, std::int64_t trial_id, std::int64_t study_id);
 
 // A write of an attempt that no longer owns its trial: the trial was run again (its lease expired, attempt + 1
 // runs it now) or has finished. The write is refused, nothing changes (fencing by attempt).
@@ -83,7 +90,9 @@ public:
 
   // One atomic step for every writer of the study: read all its trials, let `decide` choose, write the choice as
   // a RUNNING trial owned by `worker` with a lease of `lease_s` seconds (on the database's clock). Returns the
-  // trial as written, or nothing when the decider chose none.
+  // trial as written, or nothing when the decider chose none. After the first claim in a study, a storage object
+  // reads only the trials that may have changed since its last claim (study/claim_cache.hpp): a claim costs what
+  // changed, not the size of the study.
   virtual std::optional<Trial> claim(std::int64_t study_id, const ClaimDecider& decide, const std::string& worker,
                                      double now, double lease_s) = 0;
 

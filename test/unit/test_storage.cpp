@@ -15,9 +15,13 @@
 #include <atomic>
 #include <memory>
 
+#include <chrono>
 #include <cmath>
 #include <set>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 using automl::study::ClaimDecision;
 using automl::study::StudySpec;
@@ -143,19 +147,22 @@ TEST_P(StorageTest, TrialRoundTrip) {
   EXPECT_EQ(t.metrics[1].value, 0.25);
   EXPECT_EQ(t.finished_at, 101.5);
   EXPECT_EQ(storage.checkpoint(claimed->id), "/ckpt/3");
-  // Running it again clears the outcome and counts the attempt; id and seed stay.
+  // A PRUNED trial (stopped before its budget) runs again: the outcome is cleared and the attempt counted; id and
+  // seed stay.
+  const auto pruned = storage.claim(study.id, insert_next, "worker-1", 102.0, 60.0);
+  storage.finish(pruned->id, 1, TrialState::pruned, 0.5, {{1, 0.5}}, "", 103.0);
   const auto rerun = storage.claim(
       study.id,
       [&](const std::vector<Trial>&) {
         ClaimDecision d;
         d.kind = ClaimDecision::Kind::rerun;
-        d.rerun_id = claimed->id;
+        d.rerun_id = pruned->id;
         return d;
       },
       "worker-2", 200.0, 60.0);
   ASSERT_TRUE(rerun);
-  EXPECT_EQ(rerun->id, claimed->id);
-  EXPECT_EQ(rerun->seed, claimed->seed);
+  EXPECT_EQ(rerun->id, pruned->id);
+  EXPECT_EQ(rerun->seed, pruned->seed);
   EXPECT_EQ(rerun->state, TrialState::running);
   EXPECT_FALSE(rerun->loss);
   EXPECT_TRUE(rerun->metrics.empty());
@@ -188,6 +195,99 @@ TEST_P(StorageTest, CheckpointArchivesRoundTripByteForByte) {
   storage->set_checkpoint(t->id, 1, 3.0, "/ckpt/3c", std::nullopt);
   EXPECT_FALSE(storage->checkpoint_archive(t->id));
   EXPECT_EQ(storage->checkpoint(t->id), "/ckpt/3c");
+}
+
+// A settled trial (COMPLETE or FAIL) never changes again: the claims' cache of what they read relies on it.
+TEST_P(StorageTest, ACompleteOrFailedTrialIsNeverRunAgain) {
+  const auto storage = open();
+  const auto study = storage->open_study(spec()).id;
+  const auto complete = storage->claim(study, insert_next, "w", 1.0, 60.0);
+  storage->finish(complete->id, 1, TrialState::complete, 0.25, {{1, 0.25}}, "", 2.0);
+  const auto failed = storage->claim(study, insert_next, "w", 1.0, 60.0);
+  storage->finish(failed->id, 1, TrialState::fail, std::nullopt, {}, "boom", 2.0);
+  for (const auto& [id, state] : {std::pair{complete->id, "COMPLETE"}, std::pair{failed->id, "FAIL"}}) {
+    const auto rerun = [id = id](const std::vector<Trial>&) {
+      ClaimDecision d;
+      d.kind = ClaimDecision::Kind::rerun;
+      d.rerun_id = id;
+      return d;
+    };
+    try {
+      open()->claim(study, rerun, "w2", 3.0, 60.0);
+      ADD_FAILURE() << "trial " << id << " (" << state << ") was run again";
+    } catch (const automl::Error& e) {
+      EXPECT_EQ(std::string(e.what()),
+                "claim: trial " + std::to_string(id) + " is " + state + ": only a RUNNING or PRUNED trial can be run again");
+    }
+  }
+  const auto trials = storage->trials(study);
+  EXPECT_EQ(trials.at(0).state, TrialState::complete);
+  EXPECT_EQ(trials.at(0).loss, 0.25);
+  EXPECT_EQ(trials.at(1).state, TrialState::fail);
+  EXPECT_EQ(trials.at(1).attempts, 1);
+}
+
+// Field by field, what a claim's decider sees against what trials() reads.
+void expect_same_trials(const std::vector<Trial>& seen, const std::vector<Trial>& stored) {
+  ASSERT_EQ(seen.size(), stored.size());
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    const Trial& a = seen[i];
+    const Trial& b = stored[i];
+    EXPECT_EQ(a.id, b.id);
+    EXPECT_EQ(a.state, b.state) << "trial " << a.id;
+    EXPECT_EQ(a.loss, b.loss) << "trial " << a.id;
+    EXPECT_EQ(a.attempts, b.attempts) << "trial " << a.id;
+    EXPECT_EQ(a.worker, b.worker) << "trial " << a.id;
+    EXPECT_EQ(a.error, b.error) << "trial " << a.id;
+    EXPECT_EQ(a.finished_at, b.finished_at) << "trial " << a.id;
+    EXPECT_EQ(a.lease_expired, b.lease_expired) << "trial " << a.id;
+    ASSERT_EQ(a.metrics.size(), b.metrics.size()) << "trial " << a.id;
+    for (std::size_t k = 0; k < a.metrics.size(); ++k) EXPECT_EQ(a.metrics[k].value, b.metrics[k].value);
+  }
+}
+
+TEST_P(StorageTest, AClaimSeesWhatOtherConnectionsWroteSinceItsLastClaim) {
+  // Two connections take turns: each claim reads only what may have changed since that connection's last claim,
+  // and must still see every trial as it is stored now.
+  const auto a = open();
+  const auto b = open();
+  const auto study = a->open_study(spec()).id;
+  std::vector<Trial> seen;
+  const auto look = [&](const std::vector<Trial>& trials) {
+    seen = trials;
+    return ClaimDecision{};
+  };
+  const auto claim_and_check = [&](automl::study::Storage& s, const automl::study::ClaimDecider& decide) {
+    const auto claimed = s.claim(study, decide, "w", 1.0, 0.3);
+    s.claim(study, look, "w", 1.0, 60.0);
+    expect_same_trials(seen, a->trials(study));
+    return claimed;
+  };
+  const auto t1 = claim_and_check(*a, insert_next);
+  const auto t2 = claim_and_check(*a, insert_next);
+  const auto t3 = claim_and_check(*b, insert_next);
+  a->set_metrics(t1->id, 1, {{1, 0.7}});
+  claim_and_check(*b, look);
+  b->finish(t1->id, 1, TrialState::complete, 0.6, {{1, 0.7}, {2, 0.6}}, "", 2.0); // a's trial, finished through b
+  a->finish(t3->id, 1, TrialState::pruned, 0.8, {{1, 0.8}}, "", 2.0);
+  claim_and_check(*a, insert_next);
+  const auto rerun = [&](std::int64_t id) {
+    return [id](const std::vector<Trial>&) {
+      ClaimDecision d;
+      d.kind = ClaimDecision::Kind::rerun;
+      d.rerun_id = id;
+      return d;
+    };
+  };
+  claim_and_check(*b, rerun(t3->id)); // the PRUNED trial runs again (attempt 2)
+  b->finish(t2->id, 1, TrialState::fail, std::nullopt, {}, "boom", 3.0);
+  claim_and_check(*a, insert_next);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500)); // the 0.3 s leases of the RUNNING trials expire
+  claim_and_check(*a, look);
+  claim_and_check(*b, rerun(t3->id)); // expired: attempt 3
+  claim_and_check(*a, look);
+  EXPECT_EQ(seen.size(), 5u);
+  EXPECT_EQ(a->trial(t3->id).attempts, 3);
 }
 
 TEST_P(StorageTest, ADeciderThatThrowsWritesNothing) {
@@ -430,6 +530,37 @@ TEST_P(StorageTest, ReadOnlyOpensNeverWrite) {
   other.name = "other";
   EXPECT_THROW(reader->open_study(other), automl::Error);
   EXPECT_EQ(open()->studies().size(), 1u);
+}
+
+TEST(PostgresStorage, ATrialChosenToRunAgainThatFinishedMeanwhileKeepsItsResult) {
+  // finish() does not wait for the study's lock: a worker may finish its trial between the claim's read and its
+  // write. The claim must not run it again (losing the result); it decides again on what is stored now.
+  automl::test::PostgresSchema schema;
+  const auto worker = automl::study::open_storage(schema.url());
+  const auto study = worker->open_study(spec()).id;
+  const auto running = worker->claim(study, insert_next, "worker", 1.0, 60.0);
+  std::vector<std::vector<Trial>> calls;
+  const auto claimed = automl::study::open_storage(schema.url())->claim(
+      study,
+      [&](const std::vector<Trial>& trials) {
+        calls.push_back(trials);
+        if (calls.size() > 1) return insert_next(trials);
+        worker->finish(running->id, 1, TrialState::complete, 0.3, {{1, 0.3}}, "", 2.0); // while the claim is open
+        ClaimDecision d;
+        d.kind = ClaimDecision::Kind::rerun;
+        d.rerun_id = running->id;
+        return d;
+      },
+      "claimer", 3.0, 60.0);
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0].at(0).state, TrialState::running);
+  EXPECT_EQ(calls[1].at(0).state, TrialState::complete);
+  ASSERT_TRUE(claimed);
+  EXPECT_NE(claimed->id, running->id);
+  const auto kept = worker->trial(running->id);
+  EXPECT_EQ(kept.state, TrialState::complete);
+  EXPECT_EQ(kept.loss, 0.3);
+  EXPECT_EQ(kept.attempts, 1);
 }
 
 TEST(SqliteStorage, ForeignNewerAndOldDatabases) {
