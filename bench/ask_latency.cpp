@@ -50,7 +50,8 @@ exec::TrialResult synthetic_trial(const exec::TrialContext& ctx) {
   double distance = 0.0;
   for (std::size_t i = 0; i < ctx.unit->size(); ++i) {
     const double x = (*ctx.unit)[i];
-    if (!std::isnan(x)) distance += (x - 0.3 - 0.05 * static_cast<double>(i)) * (x - 0.3 - 0.05 * static_cast<double>(i));
+    const double best = 0.3 + 0.05 * static_cast<double>(i);
+    if (!std::isnan(x)) distance += (x - best) * (x - best);
   }
   core::Rng rng(ctx.seed);
   exec::TrialResult result;
@@ -63,7 +64,9 @@ exec::TrialResult synthetic_trial(const exec::TrialContext& ctx) {
 
 nlohmann::json stats(std::vector<double> v) {
   std::sort(v.begin(), v.end());
-  const auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))]; };
+  const auto at = [&](double q) {
+    return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))];
+  };
   return nlohmann::json{{"count", v.size()},
                         {"median_ms", at(0.5)},
                         {"p95_ms", at(0.95)},
@@ -91,7 +94,8 @@ int run(int argc, char** argv) {
     else if (flag == "--seed") seed = std::stoull(value);
     else throw InputError("unknown flag " + flag + " (valid: --storage, --study, --trials, --asks, --seed, --no-fill)");
   }
-  if (url.empty() || n_asks == 0) throw InputError("usage: ask_latency --storage URL [--study NAME] [--trials N] [--asks N]");
+  if (url.empty() || n_asks == 0)
+    throw InputError("usage: ask_latency --storage URL [--study NAME] [--trials N] [--asks N]");
 
   config::LoadOptions load;
   load.preset = "tiny_cs";
@@ -115,8 +119,9 @@ int run(int argc, char** argv) {
   nlohmann::json out{{"storage", url.substr(0, url.find(':'))},
                      {"space", "tiny_cs (" + std::to_string(setup.space.dimension()) + " dimensions)"},
                      {"optimizer", "bohb"},
-                     {"budgets", {options.optimizer_options.hyperband.min_budget, options.optimizer_options.hyperband.max_budget,
-                                  options.optimizer_options.hyperband.eta}}};
+                     {"budgets",
+                      {options.optimizer_options.hyperband.min_budget, options.optimizer_options.hyperband.max_budget,
+                       options.optimizer_options.hyperband.eta}}};
   {
     const auto storage = study::open_storage(url);
     exec::Search filler(*storage, task, options);

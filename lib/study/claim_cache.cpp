@@ -21,7 +21,8 @@ const std::vector<Trial>& ClaimCache::merge(std::int64_t study_id, std::vector<T
       trials.push_back(std::move(t)); // new: above every known id, in ascending order
       continue;
     }
-    const auto at = std::lower_bound(trials.begin(), trials.end(), t.id, [](const Trial& a, std::int64_t id) { return a.id < id; });
+    const auto at =
+        std::lower_bound(trials.begin(), trials.end(), t.id, [](const Trial& a, std::int64_t id) { return a.id < id; });
     if (at != trials.end() && at->id == t.id) *at = std::move(t);
     else trials.insert(at, std::move(t));
   }

@@ -381,11 +381,12 @@ const std::vector<Trial>& PostgresStorage::read_for_claim(std::int64_t study_id)
   // One statement, one snapshot: the new trials and those that may have changed (ClaimCache). Trials are inserted
   // only under the study's lock, which the claim holds, so none can appear below the highest id read before.
   const ClaimCache::ToRead what = m_claimed.to_read(study_id);
+  const std::string unsettled = fmt::format("{{{}}}", fmt::join(what.unsettled, ",")); // an array literal
   const auto r = query(m_conn, m_where,
                        fmt::format("SELECT {} FROM trials WHERE study_id = $1 AND (id > $2 OR id = ANY($3::bigint[])) "
                                    "ORDER BY id",
                                    k_trial_columns),
-                       Params().add(study_id).add(what.after_id).add(fmt::format("{{{}}}", fmt::join(what.unsettled, ","))));
+                       Params().add(study_id).add(what.after_id).add(unsettled));
   std::vector<Trial> read;
   read.reserve(static_cast<std::size_t>(r.rows()));
   for (int i = 0; i < r.rows(); ++i) read.push_back(read_trial(r, i));
@@ -433,15 +434,17 @@ std::int64_t PostgresStorage::insert_trial(std::int64_t study_id, std::uint64_t 
                                            const std::string& worker, double now, double lease_s) {
   Params p;
   p.add(study_id).add(fmt::format("[{}, 0, {}]", t.iteration, t.slot)).add(static_cast<std::int64_t>(t.iteration));
-  p.add(static_cast<std::int64_t>(t.bracket)).add(static_cast<std::int64_t>(t.rung)).add(static_cast<std::int64_t>(t.slot));
+  p.add(static_cast<std::int64_t>(t.bracket)).add(static_cast<std::int64_t>(t.rung));
+  p.add(static_cast<std::int64_t>(t.slot));
   p.add(t.budget).add(t.cost).add(unit_to_json(t.unit)).add(t.config).add(t.info).add(t.parent_id).add(now).add(now);
-  p.add(worker).add(static_cast<std::int64_t>(trial_seed(study_seed, static_cast<std::int64_t>(t.iteration),
-                                                         static_cast<std::int64_t>(t.slot), static_cast<std::int64_t>(t.rung))));
+  const auto seed = trial_seed(study_seed, static_cast<std::int64_t>(t.iteration), static_cast<std::int64_t>(t.slot),
+                               static_cast<std::int64_t>(t.rung));
+  p.add(worker).add(static_cast<std::int64_t>(seed));
   const auto r = query(m_conn, m_where,
                        "INSERT INTO trials (study_id, config_id, iteration, bracket, rung, slot, budget, cost, unit, "
-                       "config, info, parent_id, state, submitted_at, started_at, worker, seed, lease_expires_at) VALUES "
-                       "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'RUNNING', $13, $14, $15, $16, " AUTOML_PG_NOW
-                       " + $17) RETURNING id",
+                       "config, info, parent_id, state, submitted_at, started_at, worker, seed, lease_expires_at) "
+                       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'RUNNING', $13, $14, $15, $16, "
+                       AUTOML_PG_NOW " + $17) RETURNING id",
                        p.add(lease_s));
   return r.int64(0, 0);
 }

@@ -348,13 +348,14 @@ const std::vector<Trial>& SqliteStorage::read_for_claim(std::int64_t study_id) {
   const ClaimCache::ToRead what = m_claimed.to_read(study_id);
   std::vector<Trial> read;
   if (!what.unsettled.empty()) {
-    Statement again(m_db, fmt::format("SELECT {} FROM trials WHERE id IN (SELECT value FROM json_each(?)) AND +study_id = ? "
-                                      "ORDER BY id",
+    Statement again(m_db, fmt::format("SELECT {} FROM trials WHERE id IN (SELECT value FROM json_each(?)) "
+                                      "AND +study_id = ? ORDER BY id",
                                       k_trial_columns));
     again.bind(1, fmt::format("[{}]", fmt::join(what.unsettled, ","))).bind(2, study_id);
     while (again.step()) read.push_back(read_trial(again));
   }
-  Statement added(m_db, fmt::format("SELECT {} FROM trials WHERE id > ? AND +study_id = ? ORDER BY id", k_trial_columns));
+  Statement added(m_db,
+                  fmt::format("SELECT {} FROM trials WHERE id > ? AND +study_id = ? ORDER BY id", k_trial_columns));
   added.bind(1, what.after_id).bind(2, study_id);
   while (added.step()) read.push_back(read_trial(added));
   return m_claimed.merge(study_id, std::move(read));

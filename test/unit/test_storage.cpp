@@ -216,8 +216,8 @@ TEST_P(StorageTest, ACompleteOrFailedTrialIsNeverRunAgain) {
       open()->claim(study, rerun, "w2", 3.0, 60.0);
       ADD_FAILURE() << "trial " << id << " (" << state << ") was run again";
     } catch (const automl::Error& e) {
-      EXPECT_EQ(std::string(e.what()),
-                "claim: trial " + std::to_string(id) + " is " + state + ": only a RUNNING or PRUNED trial can be run again");
+      EXPECT_EQ(std::string(e.what()), "claim: trial " + std::to_string(id) + " is " + state +
+                                           ": only a RUNNING or PRUNED trial can be run again");
     }
   }
   const auto trials = storage->trials(study);
