@@ -9,6 +9,7 @@
 #include "commands/show.hpp"
 #include "commands/space.hpp"
 #include "commands/train.hpp"
+#include "commands/worker.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 
@@ -187,8 +188,34 @@ int run(int argc, char** argv) {
       "--trace-test", search.trace_test,
       "Evaluate each new best trial on --test, into test_trace.csv (for benchmarks; never used for selection)");
 
+  search_cmd->add_option("--lease", search.lease_s,
+                         "Seconds a running trial's claim lasts without a heartbeat: a worker silent for longer (dead, "
+                         "frozen, cut off) loses the trial to another")
+      ->capture_default_str();
   search_cmd->add_flag("--report", search.report,
                        "Also write report.html (automl report) into the output directory, inside the budget");
+
+  automl::commands::WorkerOptions worker;
+  auto* worker_cmd = app.add_subcommand(
+      "worker", "Join a study that automl search created (e.g. on PostgreSQL) and run its trials until its deadline");
+  worker_cmd->add_option("--storage", worker.storage, "The study's storage URL (postgresql://..., sqlite:///...)")->required();
+  worker_cmd->add_option("--study", worker.study, "The study's name")->required();
+  worker_cmd->add_option("--data-dir", worker.data_dir, "Where named sources live on this machine");
+  worker_cmd->add_option("--workers", worker.workers, "Trials at once (default: one per free core)")
+      ->check(integer_range(1, 256));
+  worker_cmd->add_option("--threads", worker.threads, "Intra-op threads per trial (0 = free cores / workers)")
+      ->capture_default_str();
+  worker_cmd->add_option("--device", worker.device, "auto, cpu, cuda or cuda:<i>")->capture_default_str();
+  worker_cmd->add_option("--out", worker.out, "Checkpoints and worker.log (default runs/<study>/worker-<host>-<pid>)");
+  worker_cmd->add_option("--log-level", worker.log_level, "trace, debug, info, warn, error or off");
+  worker_cmd->add_flag("--quiet", worker.quiet, "No per-trial lines on stderr (worker.log keeps them)");
+  worker_cmd->add_flag("--json", worker.json, "Print one JSON object on stdout at the end");
+  worker_cmd->add_option("--wait", worker.wait_s,
+                         "Seconds to wait for the search to create the study (workers started together with it)")
+      ->capture_default_str();
+  worker_cmd->add_option("--lease", worker.lease_s,
+                         "Seconds a running trial's claim lasts without a heartbeat: a worker silent for longer loses it")
+      ->capture_default_str();
 
   automl::commands::ShowOptions show;
   auto* show_cmd = app.add_subcommand("show", "Summary, trials and errors of a study (finished or running)");
@@ -211,6 +238,7 @@ int run(int argc, char** argv) {
   const auto dispatch = [&] {
     if (inspect_cmd->parsed()) return automl::commands::data_inspect(inspect, std::cout);
     if (train_cmd->parsed()) return automl::commands::train(train, std::cout);
+    if (worker_cmd->parsed()) return automl::commands::worker(worker, std::cout);
     if (predict_cmd->parsed()) return automl::commands::predict(predict, std::cout);
     if (model_cmd->parsed()) return automl::commands::model(model, std::cout);
     if (space_cmd->parsed()) return automl::commands::space(space, std::cout);

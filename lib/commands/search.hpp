@@ -54,6 +54,7 @@ struct SearchOptions {
   std::optional<double> fail_under;       // exit 3 when the test (else validation) accuracy is below this
   bool trace_test = false;                // evaluate each new incumbent on `test` into test_trace.csv (benchmarks)
   bool report = false;                    // write <out>/report.html (automl report) at the end, inside the budget
+  double lease_s = 60;                    // a running trial's lease: a worker silent for longer loses the trial
 };
 
 // Writes the summary (or the JSON object) to `out`; logs and progress go to stderr and <out>/search.log.

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 
@@ -84,6 +85,46 @@ void validate(const Dataset& d) {
   if (!d.schema.feature_names.empty() &&
       static_cast<std::int64_t>(d.schema.feature_names.size()) != d.schema.num_features())
     fail("feature_names does not match the feature count");
+}
+
+namespace {
+
+// FNV-1a over 64-bit words (the tail byte by byte): fast enough to hash a data set at each worker's start.
+class Hash64 {
+public:
+  void add(const void* data, std::size_t bytes) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    std::size_t i = 0;
+    for (; i + 8 <= bytes; i += 8) {
+      std::uint64_t word;
+      std::memcpy(&word, p + i, 8);
+      m_h = (m_h ^ word) * k_prime;
+    }
+    for (; i < bytes; ++i) m_h = (m_h ^ p[i]) * k_prime;
+    m_h = (m_h ^ bytes) * k_prime; // field boundaries count
+  }
+  void add(const std::string& s) { add(s.data(), s.size()); }
+  std::uint64_t value() const { return m_h; }
+
+private:
+  static constexpr std::uint64_t k_prime = 1099511628211ULL;
+  std::uint64_t m_h = 1469598103934665603ULL;
+};
+
+} // namespace
+
+std::string fingerprint(const Dataset& dataset) {
+  Hash64 h;
+  h.add(to_string(dataset.schema.kind));
+  h.add(dataset.schema.sample_shape.data(), dataset.schema.sample_shape.size() * sizeof(std::int64_t));
+  for (const auto& name : dataset.schema.class_names) h.add(name);
+  if (dataset.size() > 0) {
+    const auto features = dataset.features.to(torch::kCPU, torch::kFloat32).contiguous();
+    const auto labels = dataset.labels.to(torch::kCPU, torch::kInt64).contiguous();
+    h.add(features.data_ptr<float>(), static_cast<std::size_t>(features.numel()) * sizeof(float));
+    h.add(labels.data_ptr<std::int64_t>(), static_cast<std::size_t>(labels.numel()) * sizeof(std::int64_t));
+  }
+  return fmt::format("{:016x}", h.value());
 }
 
 } // namespace automl::data

@@ -66,6 +66,11 @@ struct TrainValidation {
 // Stratified, seeded split of `dataset`; see stratified_split() in data/split.hpp.
 TrainValidation split_train_validation(const Dataset& dataset, double fraction, std::uint64_t seed);
 
+// A fingerprint of the content: kind, shape, class names, every feature value and label (a 64-bit hash, 16 hex
+// digits; stable across machines of the same byte order). Workers joining a study compare theirs with the
+// study's: the same source name on another machine may hold other data. ~0.1 s for MNIST's 60000 images.
+std::string fingerprint(const Dataset& dataset);
+
 // Throws std::logic_error when a loader broke the invariants above: a bug, not bad input.
 void validate(const Dataset& dataset);
 

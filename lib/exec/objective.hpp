@@ -82,6 +82,9 @@ struct TrialResult {
   nlohmann::json info = nlohmann::json::object(); // extra facts for the logs (results.json "info")
   bool out_of_time = false; // with `stopped`: stopped before the deadline because what it still had to do (a
                             // validation pass) could not end by then; PRUNED as for a stop request
+  // The budget the checkpoint was taken at when below the trial's (a trial cut at the deadline and evaluated
+  // there); none: the trial's budget.
+  std::optional<double> checkpoint_budget = std::nullopt;
 };
 
 // Throwing an exception makes the trial FAIL with the exception's message; the search goes on.

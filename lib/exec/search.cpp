@@ -351,6 +351,7 @@ study::TrialState Search::run_trial(const study::Trial& trial, std::optional<dou
   std::optional<double> loss;
   std::string error;
   std::optional<std::string> checkpoint;
+  std::optional<double> checkpoint_budget;
   std::optional<std::string> archive; // the checkpoint's files, stored with it for workers on other machines
   try {
     // The parent's checkpoint where this machine has it, else fetched from the storage (removed after the trial).
@@ -359,6 +360,7 @@ study::TrialState Search::run_trial(const study::Trial& trial, std::optional<dou
     if (parent_checkpoint) ctx.resume_from = parent_checkpoint->dir();
     TrialResult r = impl.task.objective(ctx);
     checkpoint = r.checkpoint;
+    checkpoint_budget = r.checkpoint_budget;
     if (checkpoint) archive = checkpoint_archive_for(*checkpoint);
     if (r.stopped && (impl.stop.stop_requested() || (r.out_of_time && impl.stop.deadline()))) {
       state = study::TrialState::pruned;
@@ -389,7 +391,8 @@ study::TrialState Search::run_trial(const study::Trial& trial, std::optional<dou
     error = "unknown exception";
   }
   try {
-    if (checkpoint) impl.storage.set_checkpoint(trial.id, trial.attempts, trial.budget, *checkpoint, archive);
+    if (checkpoint)
+      impl.storage.set_checkpoint(trial.id, trial.attempts, checkpoint_budget.value_or(trial.budget), *checkpoint, archive);
     impl.storage.finish(trial.id, trial.attempts, state, loss, metrics, error, core::unix_now());
   } catch (const study::FencedError& e) {
     return lost_trial(e);
@@ -497,6 +500,25 @@ std::optional<study::Trial> best_trial(const std::vector<study::Trial>& trials) 
     if (!best || t.budget > best->budget || (t.budget == best->budget && *t.loss < *best->loss)) best = t;
   }
   return best;
+}
+
+double largest_complete_budget(const std::vector<study::Trial>& trials) {
+  double largest = 0;
+  for (const auto& t : trials)
+    if (t.state == study::TrialState::complete) largest = std::max(largest, t.budget);
+  return largest;
+}
+
+std::optional<study::Trial> model_to_export(const std::vector<study::Trial>& trials,
+                                            const std::function<bool(const study::Trial&)>& has_checkpoint) {
+  auto chosen = best_trial(trials);
+  const double above = chosen ? chosen->budget : 0.0;
+  for (const auto& t : trials) {
+    if (t.state != study::TrialState::pruned || !t.loss || !std::isfinite(*t.loss) || t.budget <= above) continue;
+    if (chosen && *t.loss >= *chosen->loss) continue;
+    if (has_checkpoint(t)) chosen = t;
+  }
+  return chosen;
 }
 
 SearchSummary run_search(study::Storage& storage, const SearchTask& task, const SearchOptions& options) {

@@ -154,6 +154,16 @@ std::string unit_space_fingerprint(const space::UnitCubeSpace& space);
 // trials with a finite loss on the largest budget that has one; ties go to the lower id. Nothing when none.
 std::optional<study::Trial> best_trial(const std::vector<study::Trial>& trials);
 
+// The largest budget of a COMPLETE trial (0 when none).
+double largest_complete_budget(const std::vector<study::Trial>& trials);
+
+// The trial whose weights a search exports: best_trial(), unless a trial on a larger budget was cut at the
+// deadline and evaluated there (PRUNED with a finite loss and a checkpoint, as `has_checkpoint` tells) and scored
+// a lower loss (on its budget's validation set, at least as large as the smaller budgets'). Of several such,
+// the lowest loss. Nothing when neither exists.
+std::optional<study::Trial> model_to_export(const std::vector<study::Trial>& trials,
+                                            const std::function<bool(const study::Trial&)>& has_checkpoint);
+
 // Convenience: Search(storage, task, options).run().
 SearchSummary run_search(study::Storage& storage, const SearchTask& task, const SearchOptions& options);
 

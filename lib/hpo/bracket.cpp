@@ -1,6 +1,7 @@
 #include "hpo/bracket.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 namespace automl::hpo {
@@ -14,7 +15,8 @@ struct IterationScan {
 
 // `affordable` (may be empty): among the configurations a rung promotes, the best one that can still finish is
 // offered (a slow configuration at the top of the ranking does not hold back the others); when none can, the
-// best one, for the caller to pass over.
+// best-ranked one below them that can (a substitute, until the rung above holds as many as it promotes); when
+// none at all can, the best one, for the caller to pass over.
 IterationScan scan_iteration(const BracketSchedule& schedule, std::size_t iteration,
                              const std::vector<const JobRecord*>& jobs, bool continue_promoted,
                              const std::function<bool(const PlannedJob&)>& affordable = {}) {
@@ -51,12 +53,20 @@ IterationScan scan_iteration(const BracketSchedule& schedule, std::size_t iterat
     std::sort(ranked.begin(), ranked.end(), [](const JobRecord* a, const JobRecord* b) {
       return a->loss != b->loss ? a->loss < b->loss : a->slot < b->slot;
     });
-    ranked.resize(promoted_count(shape.sizes[r + 1], ranked.size()));
-    if (ranked.empty()) {
+    const std::size_t promoted = promoted_count(shape.sizes[r + 1], ranked.size());
+    if (promoted == 0) {
       scan.finished = true;
       return scan;
     }
-    for (const JobRecord* candidate : ranked) {
+    // The rung above holds what was promoted (a substitute included): on to it.
+    if (rungs[r + 1].size() >= promoted) continue;
+    // When none of the configurations the rung promotes can finish in the time left, the best-ranked one below
+    // them that can goes instead (a substitute): with a deadline, a slow configuration that cannot reach the top
+    // rung would otherwise leave it empty, and the search's best model a rung lower.
+    if (!affordable) ranked.resize(promoted);
+    for (std::size_t k = 0; k < ranked.size(); ++k) {
+      const JobRecord* candidate = ranked[k];
+      if (k >= promoted && !std::isfinite(candidate->loss)) break;
       const bool present = std::any_of(rungs[r + 1].begin(), rungs[r + 1].end(),
                                         [&](const JobRecord* j) { return j->slot == candidate->slot; });
       if (present) continue;

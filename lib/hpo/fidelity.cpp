@@ -51,23 +51,44 @@ TrialPace TrialPace::with_largest_rung(double max_budget) const {
   return p;
 }
 
-double cycle_seconds(const TrialPace& measured, double eta, double min_budget, double max_budget, bool hyperband) {
+namespace {
+
+// Sampled configurations are slower than the default on average (k_typical_pace): training and validation.
+TrialPace typical(const TrialPace& measured, double max_budget) {
   TrialPace pace = measured.with_largest_rung(max_budget);
-  // Sampled configurations are slower than the default on average (k_typical_pace): training and validation.
   pace.epoch_seconds *= k_typical_pace;
   pace.eval_seconds *= k_typical_pace;
-  if (!hyperband) return pace.seconds(max_budget);
+  return pace;
+}
+
+double bracket_seconds(const TrialPace& pace, const BracketShape& shape) {
+  double total = 0;
+  for (std::size_t r = 0; r < shape.sizes.size(); ++r)
+    total += static_cast<double>(shape.sizes[r]) * pace.seconds(shape.budgets[r], r ? shape.budgets[r - 1] : 0.0);
+  return total;
+}
+
+HyperbandOptions rungs(double eta, double min_budget, double max_budget) {
   HyperbandOptions options;
   options.eta = eta;
   options.min_budget = min_budget;
   options.max_budget = max_budget;
+  return options;
+}
+
+} // namespace
+
+double cycle_seconds(const TrialPace& measured, double eta, double min_budget, double max_budget, bool hyperband) {
+  const TrialPace pace = typical(measured, max_budget);
+  if (!hyperband) return pace.seconds(max_budget);
+  const auto options = rungs(eta, min_budget, max_budget);
   double total = 0;
-  for (std::size_t it = 0; it < max_sh_iterations(options); ++it) {
-    const BracketShape shape = hyperband_bracket(options, it);
-    for (std::size_t r = 0; r < shape.sizes.size(); ++r)
-      total += static_cast<double>(shape.sizes[r]) * pace.seconds(shape.budgets[r], r ? shape.budgets[r - 1] : 0.0);
-  }
+  for (std::size_t it = 0; it < max_sh_iterations(options); ++it) total += bracket_seconds(pace, hyperband_bracket(options, it));
   return total;
+}
+
+double first_bracket_seconds(const TrialPace& measured, double eta, double min_budget, double max_budget) {
+  return bracket_seconds(typical(measured, max_budget), hyperband_bracket(rungs(eta, min_budget, max_budget), 0));
 }
 
 FidelityPlan plan_fidelity(const FidelityInputs& in) {
@@ -103,6 +124,7 @@ FidelityPlan plan_fidelity(const FidelityInputs& in) {
   double max_budget = in.max_budget;
   double min_budget = min_for(max_budget);
   double cycle = cycle_seconds(pace, in.eta, min_budget, max_budget, in.hyperband);
+  bool first_bracket_only = false; // the largest rung kept at one epoch (k_first_bracket_share)
   if (!in.max_fixed) {
     const double lowest = in.min_fixed ? in.min_budget : floor;
     const auto too_large = [&] {
@@ -113,7 +135,21 @@ FidelityPlan plan_fidelity(const FidelityInputs& in) {
       min_budget = min_for(max_budget);
       cycle = cycle_seconds(pace, in.eta, min_budget, max_budget, in.hyperband);
     }
-    if (!in.min_fixed && (too_large() || min_budget >= max_budget * (1 - k_slack))) {
+    // Below one epoch: the ladder's first rung from one epoch up, when its first bracket fits (k_first_bracket_share).
+    double one = max_budget;
+    while (one > 0 && in.eta > 1 && one < 1 - k_slack) one *= in.eta;
+    if (!t && in.hyperband && !in.min_fixed && max_budget < 1 - k_slack && one <= in.max_budget * (1 + k_slack)) {
+      const double min_one = min_for(one);
+      if (min_one < one * (1 - k_slack) &&
+          first_bracket_seconds(pace, in.eta, min_one, one) <= k_first_bracket_share * capacity &&
+          pace.with_largest_rung(one).seconds(one) <= k_max_trial_share * in.search_seconds) {
+        max_budget = one;
+        min_budget = min_one;
+        cycle = cycle_seconds(pace, in.eta, min_budget, max_budget, in.hyperband);
+        first_bracket_only = true;
+      }
+    }
+    if (!in.min_fixed && !first_bracket_only && (too_large() || min_budget >= max_budget * (1 - k_slack))) {
       // One rung (the bottom of the ladder, or below it): as large as the time allows, up to the preset's.
       max_budget = min_budget = std::min(
           in.max_budget, std::max(floor, budget_within(pace, k_max_trial_share * in.search_seconds, 1.0)));
@@ -127,12 +163,16 @@ FidelityPlan plan_fidelity(const FidelityInputs& in) {
   const bool changed = std::abs(min_budget - in.min_budget) > k_slack * in.min_budget ||
                        std::abs(max_budget - in.max_budget) > k_slack * in.max_budget;
   plan.reason = fmt::format("trial budgets {}-{}{}: the first trial takes about {:.1f} s, one Hyperband cycle about "
-                            "{:.0f} of the {:.0f} worker-seconds (at {:g}x the first configuration's pace)",
+                            "{:.0f} of the {:.0f} worker-seconds{} (at {:g}x the first configuration's pace)",
                             budget_text(min_budget, t), budget_text(max_budget, t),
                             changed ? fmt::format(" (the preset's {}-{} scaled to the time)", budget_text(in.min_budget, t),
                                                   budget_text(in.max_budget, t))
                                     : "",
-                            plan.first_trial_seconds, cycle, capacity, k_typical_pace);
+                            plan.first_trial_seconds, cycle, capacity,
+                            first_bracket_only ? fmt::format(", its first bracket about {:.0f}: one epoch on the top rung",
+                                                             first_bracket_seconds(pace, in.eta, min_budget, max_budget))
+                                               : "",
+                            k_typical_pace);
   return plan;
 }
 

@@ -362,6 +362,17 @@ std::vector<StudyRecord> PostgresStorage::studies() {
   return result;
 }
 
+void PostgresStorage::set_study_setting(std::int64_t study_id, const std::string& key, const nlohmann::json& value) {
+  std::lock_guard lock(m_mutex);
+  Transaction tx(m_conn, m_where);
+  const auto found = query(m_conn, m_where, "SELECT settings FROM studies WHERE id = $1 FOR UPDATE", Params().add(study_id));
+  if (found.rows() == 0) throw Error(fmt::format("{}: no study with id {}", m_where, study_id));
+  auto settings = nlohmann::json::parse(found.text(0, 0));
+  settings[key] = value;
+  query(m_conn, m_where, "UPDATE studies SET settings = $1 WHERE id = $2", Params().add(settings.dump()).add(study_id));
+  tx.commit();
+}
+
 std::optional<Trial> PostgresStorage::claim(std::int64_t study_id, const ClaimDecider& decide, const std::string& worker,
                                             double now, double lease_s) {
   std::lock_guard lock(m_mutex);

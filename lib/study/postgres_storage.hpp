@@ -34,6 +34,7 @@ public:
                              double now, double lease_s) override;
   bool renew_lease(std::int64_t trial_id, int attempt, double lease_s) override;
   std::vector<StudyRecord> studies() override;
+  void set_study_setting(std::int64_t study_id, const std::string& key, const nlohmann::json& value) override;
   std::vector<Trial> trials(std::int64_t study_id) override;
   Trial trial(std::int64_t trial_id) override;
   void set_metrics(std::int64_t trial_id, int attempt, const std::vector<Metric>& metrics) override;

@@ -319,6 +319,20 @@ std::vector<StudyRecord> SqliteStorage::studies() {
   return result;
 }
 
+void SqliteStorage::set_study_setting(std::int64_t study_id, const std::string& key, const nlohmann::json& value) {
+  std::lock_guard lock(m_mutex);
+  WriteTransaction tx(m_db);
+  Statement find(m_db, "SELECT settings FROM studies WHERE id = ?");
+  find.bind(1, study_id);
+  if (!find.step()) throw Error(fmt::format("{}: no study with id {}", m_path, study_id));
+  auto settings = nlohmann::json::parse(find.text(0));
+  settings[key] = value;
+  Statement update(m_db, "UPDATE studies SET settings = ? WHERE id = ?");
+  update.bind(1, settings.dump()).bind(2, study_id);
+  update.run();
+  tx.commit();
+}
+
 std::vector<Trial> SqliteStorage::load_trials(const char* where, std::int64_t key) {
   Statement select(m_db, fmt::format("SELECT {} FROM trials WHERE {} = ? ORDER BY id", k_trial_columns, where));
   select.bind(1, key);

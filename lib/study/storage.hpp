@@ -94,6 +94,11 @@ public:
   // Every study in the storage, by id, without creating or changing any (for `automl show`).
   virtual std::vector<StudyRecord> studies() = 0;
 
+  // Sets one key of the study's settings (atomically, the other keys kept): what is recorded for the workers
+  // that join the study (its options, data fingerprint, deadline), which a resumed search renews. A key that
+  // open_study() compares on resume must not be set this way.
+  virtual void set_study_setting(std::int64_t study_id, const std::string& key, const nlohmann::json& value) = 0;
+
   virtual std::vector<Trial> trials(std::int64_t study_id) = 0;
   virtual Trial trial(std::int64_t trial_id) = 0;
 

@@ -263,7 +263,7 @@ TrainResult Trainer::train(const TrainBudget& budget, const TrainCallbacks& call
     if (batches > 0 && diverged()) return result;
     m_epochs_done = static_cast<double>(epoch) + static_cast<double>(b) / static_cast<double>(batches_per_epoch);
     const bool interrupted = stop && result.status == TrainStatus::stopped;
-    if (stop && (batches == 0 || (interrupted && !callbacks.evaluate_on_stop))) {
+    if (stop && (batches == 0 || (interrupted && callbacks.evaluate_on_stop && !callbacks.evaluate_on_stop()))) {
       m_seconds += seconds_since(start);
       break;
     }

@@ -45,9 +45,11 @@ struct TrainBudget {
 struct TrainCallbacks {
   std::function<bool(const EpochReport&)> on_epoch; // return false to stop after this epoch
   std::function<bool()> should_stop;                // polled between batches (deadline, cancellation)
-  // Whether an epoch cut short by should_stop() is still evaluated on the validation set (and reported).
-  // A search out of time turns it off: a full validation pass can take longer than the batches did.
-  bool evaluate_on_stop = true;
+  // Asked when should_stop() cut an epoch short: whether the partial epoch is still evaluated on the validation
+  // set (and reported). None: it is. A search out of time evaluates only a trial that got further than any
+  // finished one (its weights may be the best model there is); a full validation pass can take longer than the
+  // batches did.
+  std::function<bool()> evaluate_on_stop = nullptr;
 };
 
 enum class TrainStatus {

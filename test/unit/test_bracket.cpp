@@ -186,11 +186,27 @@ TEST(Bracket, ASlowConfigurationAtTheTopDoesNotHoldBackTheOtherPromotions) {
   EXPECT_EQ(plan.slot, 7u);
   record(jobs, plan, JobStatus::finished, 1.0);
   EXPECT_EQ(plan_next_job(schedule, jobs, limits).slot, 6u);
-  // A configuration below the best third is never promoted for time: with slots 7 and 6 done and 8 too slow,
-  // the iteration is passed over (the next bracket starts).
+  // With slots 7 and 6 done and 8 still too slow, the best-ranked configuration below the best third that can
+  // finish (slot 5) takes its place: a substitute, so that the rung above is not left a configuration short.
   record(jobs, plan_next_job(schedule, jobs, limits), JobStatus::finished, 2.0);
-  const auto next = plan_next_job(schedule, jobs, limits);
+  EXPECT_EQ(plan_next_job(schedule, jobs, {}).slot, 8u); // with time, the slow one goes on as ranked
+  const auto substitute = plan_next_job(schedule, jobs, limits);
+  ASSERT_EQ(substitute.kind, Kind::promote);
+  EXPECT_EQ(substitute.slot, 5u);
+  EXPECT_EQ(substitute.rung, 1u);
+  record(jobs, substitute, JobStatus::finished, 3.0);
+  // The rung above is full (the substitute counts): rung 2 takes the best of it (slot 7), and slot 8 is not
+  // promoted any more, even with time.
+  const auto top = plan_next_job(schedule, jobs, {});
+  ASSERT_EQ(top.kind, Kind::promote);
+  EXPECT_EQ(top.rung, 2u);
+  EXPECT_EQ(top.slot, 7u);
+  // When nothing below can finish either, the iteration is passed over (the next bracket starts).
+  std::vector<JobRecord> slow;
+  for (std::size_t slot = 0; slot < 9; ++slot)
+    record(slow, plan_next_job(schedule, slow, {}), JobStatus::finished, 9.0 - static_cast<double>(slot));
+  limits.affordable = [](const PlannedJob& job) { return job.kind != Kind::promote; };
+  const auto next = plan_next_job(schedule, slow, limits);
   EXPECT_EQ(next.kind, Kind::new_config);
   EXPECT_EQ(next.iteration, 1u);
-  EXPECT_EQ(plan_next_job(schedule, jobs, {}).slot, 8u); // with time, the slow one goes on after all
 }

@@ -81,6 +81,15 @@ TEST(Preprocessing, ProjectionsKeepTheTopDirections) {
   // target_dim above the width is clamped.
   const auto z = run({{"scaling", "none"}, {"feature_preprocessor", "pca"}, {"target_dim", 10}}, train, x);
   EXPECT_EQ(z.size(1), 3);
+  // More rows than the fit takes (16384, spread over the set): the same direction, the last rows included. The
+  // first half of the rows lies along (1, 1, 0), the second along (1, -1, 0) with twice the spread: a fit on the
+  // first rows only would keep the wrong one.
+  const auto half = torch::randn({20000, 1}, gen);
+  const auto big = torch::cat({torch::cat({half, half, torch::zeros_like(half)}, 1),
+                               torch::cat({2 * half, -2 * half, torch::zeros_like(half)}, 1)});
+  const auto direction = run({{"scaling", "none"}, {"feature_preprocessor", "truncated_svd"}, {"target_dim", 1}}, table(big),
+                             torch::tensor({{1.0f, -1.0f, 0.0f}}));
+  EXPECT_NEAR(std::abs(direction.item<float>()), std::sqrt(2.0f), 1e-3);
 }
 
 TEST(Preprocessing, ImagesScaledAndNormalised) {

@@ -339,6 +339,71 @@ TEST(Search, StoppingBecauseTheRestWouldNotEndBeforeTheDeadlineIsPruned) {
   EXPECT_EQ(automl::exec::run_search(other, task(out_of_time), options("random", 1)).failed, 1u);
 }
 
+TEST(Search, ATrialCutAtTheDeadlineKeepsItsEvaluationAndCheckpointAndCanBeExported) {
+  // The objective evaluates the largest trial where the deadline cut it and returns that checkpoint: the trial is
+  // PRUNED (run again on resume) with its loss and a checkpoint at the budget it reached, and the export takes
+  // it over the smaller finished trials when it scored better.
+  TempDir dir;
+  automl::study::SqliteStorage storage((dir / "s.db").string());
+  const auto objective = [&](const TrialContext& ctx) {
+    TrialResult r;
+    r.loss = 1.0 / ctx.budget;
+    if (ctx.budget < 9) return r;
+    while (!ctx.stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    r.stopped = true;
+    r.out_of_time = true;
+    r.loss = 0.05;
+    r.checkpoint = (dir / "cut").string();
+    r.checkpoint_budget = 6.5;
+    return r;
+  };
+  auto o = options("hyperband", 1);
+  o.optimizer_options.hyperband.eta = 3;
+  o.deadline = automl::exec::deadline_in(0.3);
+  automl::exec::run_search(storage, task(objective), o);
+  const auto trials = storage.trials(1);
+  std::optional<Trial> cut;
+  for (const auto& t : trials)
+    if (t.state == TrialState::pruned) cut = t;
+  ASSERT_TRUE(cut);
+  EXPECT_EQ(cut->budget, 9);
+  ASSERT_TRUE(cut->loss);
+  EXPECT_DOUBLE_EQ(*cut->loss, 0.05);
+  EXPECT_EQ(storage.checkpoint(cut->id), (dir / "cut").string());
+  const auto best = automl::exec::best_trial(trials);
+  ASSERT_TRUE(best);
+  EXPECT_LT(best->budget, 9); // the incumbent is a finished trial
+  const auto with_checkpoint = [&](const Trial& t) { return storage.checkpoint(t.id).has_value(); };
+  EXPECT_EQ(automl::exec::model_to_export(trials, with_checkpoint)->id, cut->id);
+  EXPECT_EQ(automl::exec::model_to_export(trials, [](const Trial&) { return false; })->id, best->id);
+}
+
+TEST(Search, TheExportTakesACutTrialOnlyWhenItGotFurtherAndScoredBetter) {
+  const auto trial = [](std::int64_t id, TrialState state, double budget, std::optional<double> loss) {
+    Trial t;
+    t.id = id;
+    t.state = state;
+    t.budget = budget;
+    t.loss = loss;
+    return t;
+  };
+  const auto yes = [](const Trial&) { return true; };
+  const auto id = [&](const std::vector<Trial>& trials) {
+    const auto t = automl::exec::model_to_export(trials, yes);
+    return t ? t->id : -1;
+  };
+  EXPECT_EQ(id({}), -1);
+  EXPECT_EQ(id({trial(1, TrialState::pruned, 3, std::nullopt)}), -1);           // cut without an evaluation
+  EXPECT_EQ(id({trial(1, TrialState::pruned, 3, 0.2)}), 1);                     // nothing finished: the cut one
+  EXPECT_EQ(id({trial(1, TrialState::complete, 1, 0.1), trial(2, TrialState::pruned, 3, 0.2)}), 1);  // worse
+  EXPECT_EQ(id({trial(1, TrialState::complete, 3, 0.3), trial(2, TrialState::pruned, 3, 0.2)}), 1);  // not further
+  EXPECT_EQ(id({trial(1, TrialState::complete, 1, 0.3), trial(2, TrialState::pruned, 3, 0.2),
+                trial(3, TrialState::pruned, 9, 0.1), trial(4, TrialState::fail, 9, std::nullopt)}), 3);
+  EXPECT_EQ(automl::exec::largest_complete_budget({trial(1, TrialState::complete, 3, 0.3), trial(2, TrialState::pruned, 9, 0.1)}), 3);
+  EXPECT_EQ(automl::exec::model_to_export({trial(1, TrialState::complete, 1, 0.3), trial(2, TrialState::pruned, 3, 0.2)},
+                                          [](const Trial& t) { return t.id != 2; })->id, 1); // no checkpoint
+}
+
 TEST(Search, TrialsStoppedByTheDeadlineRunAgainOnResume) {
   TempDir dir;
   automl::study::SqliteStorage storage((dir / "s.db").string());

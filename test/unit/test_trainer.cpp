@@ -180,11 +180,20 @@ TEST(Trainer, CallbackStopsAndShouldStopInterrupts) {
   EXPECT_DOUBLE_EQ(t.epochs_done(), 2.0 + 3.0 / 8.0); // three more batches, then the stop
   EXPECT_EQ(r.history.size(), 1u);                    // evaluated on what it reached
   polls = 0;
-  TrainCallbacks no_evaluation{{}, [&] { return ++polls > 2; }, false};
+  TrainCallbacks no_evaluation{{}, [&] { return ++polls > 2; }, [] { return false; }};
   r = t.train({10, 0}, no_evaluation);
   EXPECT_EQ(r.status, TrainStatus::stopped);
   EXPECT_DOUBLE_EQ(t.epochs_done(), 2.0 + 5.0 / 8.0);
   EXPECT_TRUE(r.history.empty()); // stopped without a validation pass
+  // Asked at the cut, and evaluated when it says so: the report is at the fraction reached.
+  polls = 0;
+  int asked = 0;
+  TrainCallbacks evaluate_when_asked{{}, [&] { return ++polls > 1; }, [&] { return ++asked > 0; }};
+  r = t.train({10, 0}, evaluate_when_asked);
+  EXPECT_EQ(asked, 1);
+  ASSERT_EQ(r.history.size(), 1u);
+  EXPECT_DOUBLE_EQ(r.history[0].epoch, 2.0 + 6.0 / 8.0);
+  EXPECT_TRUE(std::isfinite(r.val_accuracy));
 }
 
 TEST(Trainer, SecondsBudget) {

@@ -1,0 +1,307 @@
+#include "commands/search_steps.hpp"
+
+#include "core/error.hpp"
+#include "data/source.hpp"
+#include "export/inference.hpp"
+#include "hpo/generator.hpp"
+#include "train/preflight.hpp"
+#include "train/runtime.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+namespace automl::commands::steps {
+
+namespace fs = std::filesystem;
+
+void check_flags(const SearchOptions& o) {
+  if (o.preset.empty() && o.space_file.empty())
+    throw InputError("search: give a preset (--preset NAME|FILE) or a search-space file (--space FILE)");
+  if (!o.budget) throw InputError("search: --budget SECONDS is required (wall-clock time for the whole command)");
+  if (!(*o.budget > 0 && *o.budget <= k_max_budget_s))
+    throw InputError(fmt::format("--budget: must be > 0 and at most {:.0f} seconds (a year), got {:g}", k_max_budget_s, *o.budget));
+  if (o.budget_type && *o.budget_type != "epochs" && *o.budget_type != "time")
+    throw InputError(fmt::format("--budget-type: expected epochs or time, got '{}'", *o.budget_type));
+  if (o.min_budget && !(*o.min_budget > 0 && std::isfinite(*o.min_budget)))
+    throw InputError(fmt::format("--min-budget: must be a finite number > 0, got {}", *o.min_budget));
+  if (o.max_budget && !(*o.max_budget > 0 && std::isfinite(*o.max_budget)))
+    throw InputError(fmt::format("--max-budget: must be a finite number > 0, got {}", *o.max_budget));
+  if (o.eta && !(*o.eta > 1 && std::isfinite(*o.eta)))
+    throw InputError(fmt::format("--eta: must be a finite number > 1, got {}", *o.eta));
+  if (o.validation_split && !(*o.validation_split > 0 && *o.validation_split < 1))
+    throw InputError(fmt::format("--validation-split: must be in (0, 1), got {}", *o.validation_split));
+  if (o.workers && !(*o.workers >= 1 && *o.workers <= k_max_workers))
+    throw InputError(fmt::format("--workers: must be between 1 and {}, got {}", k_max_workers, *o.workers));
+  if (!(o.threads >= 0 && o.threads <= train::k_max_threads))
+    throw InputError(fmt::format("--threads: must be between 0 and {}, got {}", train::k_max_threads, o.threads));
+  if (o.iterations && *o.iterations < 1) throw InputError("--iterations: must be >= 1, got 0");
+  if (!(o.lease_s >= 1 && o.lease_s <= 86400))
+    throw InputError(fmt::format("--lease: must be between 1 and 86400 seconds, got {}", o.lease_s));
+  if (o.trace_test && o.test.empty()) throw InputError("--trace-test needs --test SOURCE");
+  if (o.fail_under && !(*o.fail_under >= 0 && *o.fail_under <= 1))
+    throw InputError(fmt::format("--fail-under: must be in [0, 1], got {}", *o.fail_under));
+  const auto names = hpo::optimizer_names();
+  if (std::find(names.begin(), names.end(), o.optimizer) == names.end())
+    throw InputError(fmt::format("--optimizer: unknown '{}'; valid: {}", o.optimizer, fmt::join(names, ", ")));
+}
+
+std::string default_study_name(const SearchOptions& o) {
+  return fs::path(o.preset.empty() ? o.space_file : o.preset).stem().string();
+}
+
+void apply_flags(config::RunConfig& run, const SearchOptions& o) {
+  if (o.validation_split) run.data.validation_split = *o.validation_split;
+  if (o.budget_type) run.budget.budget_type = *o.budget_type == "time" ? config::BudgetType::time : config::BudgetType::epochs;
+  if (o.min_budget) run.budget.min_budget = *o.min_budget;
+  if (o.max_budget) run.budget.max_budget = *o.max_budget;
+  if (o.eta) run.budget.eta = *o.eta;
+  if (run.budget.min_budget > run.budget.max_budget)
+    throw InputError(fmt::format("--min-budget {} > --max-budget {} (after the preset's values)", run.budget.min_budget,
+                                 run.budget.max_budget));
+}
+
+nlohmann::json options_json(const SearchOptions& o) {
+  const auto opt = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
+  return {{"preset", o.preset},       {"budget", opt(o.budget)},
+          {"data", o.data},           {"target", o.target},
+          {"test", o.test},           {"flatten", o.flatten},
+          {"space", o.space_file},    {"space_update", o.space_updates},
+          {"budget_type", opt(o.budget_type)}, {"min_budget", opt(o.min_budget)},
+          {"max_budget", opt(o.max_budget)},   {"eta", opt(o.eta)},
+          {"validation_split", opt(o.validation_split)}, {"optimizer", o.optimizer},
+          {"iterations", opt(o.iterations)},   {"workers", opt(o.workers)},
+          {"threads", o.threads},     {"device", o.device},
+          {"seed", o.seed},           {"storage", o.storage},
+          {"study", o.study},         {"resume", o.resume},
+          {"refit", o.refit},         {"portfolio", o.portfolio}, {"out", o.out},
+          {"fail_under", opt(o.fail_under)}, {"trace_test", o.trace_test}, {"lease_s", o.lease_s}};
+}
+
+SearchOptions options_from_json(const nlohmann::json& j) {
+  SearchOptions o;
+  try {
+    const auto opt_double = [&](const char* key) {
+      return j.contains(key) && !j.at(key).is_null() ? std::optional<double>(j.at(key).get<double>()) : std::nullopt;
+    };
+    o.preset = j.at("preset").get<std::string>();
+    o.budget = opt_double("budget");
+    o.data = j.at("data").get<std::string>();
+    o.target = j.at("target").get<std::string>();
+    o.test = j.at("test").get<std::string>();
+    o.flatten = j.at("flatten").get<bool>();
+    o.space_file = j.at("space").get<std::string>();
+    o.space_updates = j.at("space_update").get<std::vector<std::string>>();
+    if (j.contains("budget_type") && !j.at("budget_type").is_null()) o.budget_type = j.at("budget_type").get<std::string>();
+    o.min_budget = opt_double("min_budget");
+    o.max_budget = opt_double("max_budget");
+    o.eta = opt_double("eta");
+    o.validation_split = opt_double("validation_split");
+    o.optimizer = j.at("optimizer").get<std::string>();
+    if (j.contains("iterations") && !j.at("iterations").is_null()) o.iterations = j.at("iterations").get<std::size_t>();
+    o.seed = j.at("seed").get<std::uint64_t>();
+    o.study = j.at("study").get<std::string>();
+    o.portfolio = j.at("portfolio").get<bool>();
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(fmt::format("the study's recorded search options are malformed: {}", e.what()));
+  }
+  return o;
+}
+
+SearchInputs load_inputs(const SearchOptions& o) {
+  SearchInputs in;
+  const data::SourceOptions source_options{o.target, o.data_dir};
+  in.dataset = data::load_source(o.data, source_options);
+  if (!o.test.empty()) {
+    in.test = data::load_source(o.test, source_options);
+    export_::check_input(in.dataset.schema, *in.test);
+    export_::labels_for_model(in.dataset.schema, *in.test);
+  }
+  config::LoadOptions load;
+  load.preset = o.preset;
+  load.space_file = o.space_file;
+  load.space_updates = o.space_updates;
+  load.data_kind = in.dataset.schema.kind == data::DataKind::image && !o.flatten ? config::DataKind::image : config::DataKind::feature;
+  in.setup = config::load_setup(load);
+  apply_flags(in.setup.run, o);
+  train::check_space_trainable(in.setup.space, in.dataset.schema);
+  in.time_budget = in.setup.run.budget.budget_type == config::BudgetType::time;
+  in.unit = in.time_budget ? "s" : "epochs";
+  in.device = train::parse_device(o.device);
+  in.split = data::split_train_validation(in.dataset, in.setup.run.data.validation_split, o.seed);
+  if (in.split.validation.size() == 0)
+    throw InputError(fmt::format("--validation-split {} of {} samples leaves no validation sample",
+                                 in.setup.run.data.validation_split, in.dataset.size()));
+  return in;
+}
+
+std::optional<study::StudyRecord> stored_study(study::Storage& storage, const std::string& name) {
+  for (auto& s : storage.studies())
+    if (s.name == name) return s;
+  return std::nullopt;
+}
+
+hpo::TrialPace trial_pace(const train::MeasuredPace& m, const data::TrainValidation& split, bool time_budget) {
+  hpo::TrialPace pace;
+  pace.time_budget = time_budget;
+  pace.setup_seconds = m.setup_seconds;
+  pace.epoch_seconds = m.train_seconds_per_sample * static_cast<double>(split.train.size());
+  pace.eval_seconds = m.eval_seconds_per_sample * static_cast<double>(split.validation.size());
+  pace.min_eval_fraction = std::min(1.0, static_cast<double>(k_min_validation_samples) /
+                                             static_cast<double>(std::max<std::int64_t>(1, split.validation.size())));
+  return pace;
+}
+
+nlohmann::json pace_json(const hpo::TrialPace& pace) {
+  return {{"setup_s", pace.setup_seconds}, {"epoch_s", pace.epoch_seconds}, {"validation_pass_s", pace.eval_seconds}};
+}
+
+BudgetPlan plan_budgets(const SearchOptions& o, const config::LoadedSetup& setup, const data::TrainValidation& split,
+                        std::size_t workers, double search_seconds, const train::MeasuredPace& first) {
+  const auto& budget = setup.run.budget;
+  const bool time_budget = budget.budget_type == config::BudgetType::time;
+  hpo::FidelityInputs in;
+  in.search_seconds = search_seconds;
+  in.workers = workers;
+  in.pace = trial_pace(first, split, time_budget);
+  in.min_budget = budget.min_budget;
+  in.max_budget = budget.max_budget;
+  in.eta = budget.eta;
+  in.min_fixed = o.min_budget.has_value();
+  in.max_fixed = o.max_budget.has_value();
+  const double smallest_samples = std::min(k_smallest_rung_samples, static_cast<double>(split.train.size()));
+  in.smallest_budget = time_budget ? in.pace.eval_seconds + smallest_samples * first.train_seconds_per_sample
+                                   : smallest_samples / static_cast<double>(split.train.size());
+  in.hyperband = o.optimizer != "random";
+  BudgetPlan result;
+  result.plan = hpo::plan_fidelity(in);
+  result.json = {{"measured",
+                  {{"first_setup_s", first.first_setup_seconds},
+                   {"default", pace_json(in.pace)},
+                   {"samples_trained", first.samples_trained},
+                   {"samples_evaluated", first.samples_evaluated}}},
+                 {"search_s", search_seconds},
+                 {"workers", workers},
+                 {"preset", {{"min_budget", budget.min_budget}, {"max_budget", budget.max_budget}}},
+                 {"min_budget", result.plan.min_budget},
+                 {"max_budget", result.plan.max_budget},
+                 {"first_trial_s", result.plan.first_trial_seconds},
+                 {"cycle_s", result.plan.cycle_seconds},
+                 {"reason", result.plan.reason}};
+  return result;
+}
+
+std::vector<space::Config> portfolio_that_fits(const config::LoadedSetup& setup, const data::TrainValidation& split,
+                                               const SearchOptions& o, torch::Device device, std::size_t workers,
+                                               double search_seconds, nlohmann::json& fidelity) {
+  const auto& budget = setup.run.budget;
+  const bool time_budget = budget.budget_type == config::BudgetType::time;
+  std::vector<space::Config> kept;
+  nlohmann::json measured = nlohmann::json::array();
+  train::PaceOptions probe;
+  probe.eval_batch_size = setup.run.training.eval_batch_size;
+  // Cheaper than the default's probe (whose first batch also pays the preprocessing fit): two batches and a few
+  // validation samples tell whether an entry is 4x or 20x the default's pace, which is all the choice needs,
+  // and in a 90 s search every second of probing is a second less for the trials.
+  probe.batches = 2;
+  probe.eval_samples = 32;
+  probe.max_seconds = 1;
+  for (std::size_t i = 0; i < setup.portfolio.size(); ++i) {
+    const auto& entry = setup.portfolio[i];
+    const auto m = train::measure_pace(core::Hyperparameters(space::to_json(entry)), split.train, split.validation, o.seed,
+                                       device, probe);
+    const double seconds = trial_pace(m, split, time_budget).with_largest_rung(budget.max_budget).seconds(budget.max_budget);
+    const bool fits = hpo::portfolio_entry_fits(seconds, search_seconds, workers);
+    measured.push_back({{"entry", i}, {"largest_rung_s", seconds}, {"kept", fits}});
+    if (fits) {
+      kept.push_back(entry);
+    } else {
+      spdlog::info("portfolio: entry {} left out: it would take about {:.0f} s to reach {:g} {}, more than {:.0f}% of the "
+                   "{:.0f} worker-seconds of the search",
+                   i + 1, seconds, budget.max_budget, time_budget ? "s" : "epochs", 100 * hpo::k_portfolio_share,
+                   search_seconds * static_cast<double>(workers));
+    }
+  }
+  fidelity["portfolio"] = measured;
+  return kept;
+}
+
+RungPlan plan_rungs(const SearchOptions& o, config::LoadedSetup& setup, const data::TrainValidation& split,
+                    const std::optional<nlohmann::json>& stored, torch::Device device, std::size_t workers,
+                    EvalPace& eval_pace, const std::function<double()>& search_seconds) {
+  auto& budget = setup.run.budget;
+  const double preset_max_budget = budget.max_budget;
+  RungPlan plan;
+  if (stored && stored->contains("min_budget") && stored->contains("max_budget")) {
+    if (!o.min_budget) budget.min_budget = stored->at("min_budget").get<double>();
+    if (!o.max_budget) budget.max_budget = stored->at("max_budget").get<double>();
+    plan.fidelity = {{"resumed", true}, {"min_budget", budget.min_budget}, {"max_budget", budget.max_budget}};
+  } else {
+    // The default configuration: the study's first trial. (Sampled configurations were tried too: a handful of
+    // them says too little about a space whose sizes vary a hundredfold, and the search's deadline checks use
+    // the pace of the trials themselves once they run.)
+    train::PaceOptions probe;
+    probe.eval_batch_size = setup.run.training.eval_batch_size;
+    const auto first = train::measure_pace(core::Hyperparameters(space::to_json(setup.space.default_config())),
+                                           split.train, split.validation, o.seed, device, probe);
+    eval_pace.observe(first.eval_seconds_per_sample * static_cast<double>(first.samples_evaluated),
+                      first.samples_evaluated);
+    const double seconds_for_search = search_seconds();
+    const auto planned = plan_budgets(o, setup, split, workers, seconds_for_search, first);
+    if (!planned.plan.fits)
+      throw Error(fmt::format("search: no trial can finish within --budget {:g}: {}", *o.budget, planned.plan.reason));
+    spdlog::info("rungs: {}", planned.plan.reason);
+    budget.min_budget = planned.plan.min_budget;
+    budget.max_budget = planned.plan.max_budget;
+    plan.prior_seconds_per_unit = planned.plan.first_trial_seconds / planned.plan.min_budget; // the default goes first
+    plan.fidelity = planned.json;
+    if (o.portfolio && !setup.portfolio.empty())
+      plan.portfolio = portfolio_that_fits(setup, split, o, device, workers, seconds_for_search, plan.fidelity);
+  }
+  if (budget.budget_type == config::BudgetType::epochs) plan.schedule_scale = budget.max_budget / preset_max_budget;
+  plan.fidelity["schedule_scale"] = plan.schedule_scale;
+  if (plan.schedule_scale != 1.0)
+    spdlog::info("learning-rate schedules run {:.3g}x faster, as the rungs do (an epoch of the schedule is {:.3g} epochs)",
+                 1.0 / plan.schedule_scale, plan.schedule_scale);
+  return plan;
+}
+
+std::vector<space::UnitVector> initial_configs(const config::LoadedSetup& setup, const std::vector<space::Config>& portfolio,
+                                               const std::optional<nlohmann::json>& stored_settings) {
+  std::vector<space::Config> configs;
+  if (stored_settings && stored_settings->contains("initial_configs")) {
+    for (const auto& c : stored_settings->at("initial_configs")) configs.push_back(space::config_from_json(c));
+  } else {
+    configs.push_back(setup.space.default_config());
+    for (const auto& dropped : setup.portfolio_dropped) spdlog::warn("portfolio: {}", dropped);
+    for (const auto& entry : portfolio)
+      if (std::find(configs.begin(), configs.end(), entry) == configs.end()) configs.push_back(entry);
+    if (configs.size() > 1) spdlog::info("portfolio: {} configurations go first, after the default", configs.size() - 1);
+  }
+  std::vector<space::UnitVector> units;
+  for (const auto& c : configs) units.push_back(setup.space.encode(c));
+  return units;
+}
+
+exec::SearchOptions exec_options(const SearchOptions& o, const config::RunConfig& run, const std::string& study,
+                                 const core::Parallelism& parallel) {
+  exec::SearchOptions e;
+  e.study_name = study;
+  e.optimizer = o.optimizer;
+  e.optimizer_options.hyperband.eta = run.budget.eta;
+  e.optimizer_options.hyperband.min_budget = run.budget.min_budget;
+  e.optimizer_options.hyperband.max_budget = run.budget.max_budget;
+  e.seed = o.seed;
+  e.workers = parallel.workers;
+  e.threads_per_worker = static_cast<std::size_t>(parallel.threads);
+  e.max_iterations = o.iterations;
+  e.slow_trial_factor = k_slow_trial_factor;
+  e.lease_s = o.lease_s;
+  return e;
+}
+
+} // namespace automl::commands::steps
