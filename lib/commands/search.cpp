@@ -12,6 +12,7 @@
 #include "core/log.hpp"
 #include "core/signals.hpp"
 #include "data/source.hpp"
+#include "exec/checkpoints.hpp"
 #include "exec/search.hpp"
 #include "export/inference.hpp"
 #include "export/model_file.hpp"
@@ -389,9 +390,9 @@ int search(const SearchOptions& o, std::ostream& out) {
       // an evaluation that would end after it would take the export's time.
       const auto deadline = running_search ? running_search->deadline() : std::nullopt;
       if (deadline && after(Clock::now(), eval_pace.seconds_for(test->size())) >= *deadline) return;
-      const auto checkpoint = storage->checkpoint(t.id);
+      const auto checkpoint = exec::local_checkpoint(*storage, t.id, (out_dir / "checkpoints").string());
       if (!checkpoint) return;
-      auto pipeline = train::load_checkpoint_pipeline(*checkpoint);
+      auto pipeline = train::load_checkpoint_pipeline(checkpoint->dir());
       pipeline.module.eval();
       const auto probabilities = export_::predict_probabilities(pipeline.module, test->features, run.training.eval_batch_size);
       const double accuracy = probabilities.argmax(1).eq(labels).to(torch::kFloat64).mean().item<double>();
@@ -510,9 +511,10 @@ int search(const SearchOptions& o, std::ostream& out) {
       }
     }
     if (!pipeline) {
-      const auto checkpoint = storage->checkpoint(best->id);
+      // Written on another machine (automl worker) or removed since: fetched from the storage.
+      const auto checkpoint = exec::local_checkpoint(*storage, best->id, (out_dir / "checkpoints").string());
       if (!checkpoint) throw Error(fmt::format("trial {} has no checkpoint to export", best->id));
-      pipeline = train::load_checkpoint_pipeline(*checkpoint);
+      pipeline = train::load_checkpoint_pipeline(checkpoint->dir());
     }
     training["refit"] = refit;
     auto& module = pipeline->module;
