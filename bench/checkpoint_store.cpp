@@ -50,12 +50,15 @@ automl::data::Dataset mnist_shaped() {
   d.labels = torch::arange(k_samples, torch::kInt64).remainder(k_classes);
   d.features = torch::rand({k_samples, k_features}, gen).mul(255).contiguous();
   d.schema.sample_shape = {k_features};
-  for (std::int64_t c = 0; c < k_classes; ++c) d.schema.class_names.push_back(std::to_string(c));
+  for (std::int64_t c = 0; c < k_classes; ++c)
+    d.schema.class_names.push_back(std::to_string(c));
   d.origin = "random, MNIST-shaped";
   return d;
 }
 
-double ms_since(Clock::time_point start) { return std::chrono::duration<double, std::milli>(Clock::now() - start).count(); }
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
 
 nlohmann::json stats(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -77,7 +80,9 @@ nlohmann::json postgres_facts(const std::string& url) {
     PGresult* r = PQexec(conn, "SELECT version(), current_setting('fsync'), current_setting('synchronous_commit'), "
                                "current_setting('full_page_writes')");
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-      facts = {{"version", PQgetvalue(r, 0, 0)}, {"fsync", PQgetvalue(r, 0, 1)}, {"synchronous_commit", PQgetvalue(r, 0, 2)},
+      facts = {{"version", PQgetvalue(r, 0, 0)},
+               {"fsync", PQgetvalue(r, 0, 1)},
+               {"synchronous_commit", PQgetvalue(r, 0, 2)},
                {"full_page_writes", PQgetvalue(r, 0, 3)}};
     PQclear(r);
   }
@@ -102,8 +107,8 @@ struct Checkpoint {
 };
 
 // One epoch of training, then the checkpoint a search trial would leave.
-Checkpoint make_checkpoint(const std::string& name, const automl::space::Config& config, const automl::data::TrainValidation& data,
-                           const fs::path& dir) {
+Checkpoint make_checkpoint(const std::string& name, const automl::space::Config& config,
+                           const automl::data::TrainValidation& data, const fs::path& dir) {
   Checkpoint c;
   c.name = name;
   c.config = automl::space::to_json(config);
@@ -118,27 +123,30 @@ Checkpoint make_checkpoint(const std::string& name, const automl::space::Config&
   return c;
 }
 
-nlohmann::json measure(automl::study::Storage& storage, const std::string& url, const std::vector<Checkpoint>& checkpoints,
-                       int reps, const fs::path& dir) {
+nlohmann::json measure(automl::study::Storage& storage, const std::string& url,
+                       const std::vector<Checkpoint>& checkpoints, int reps, const fs::path& dir) {
   namespace study = automl::study;
   study::StudySpec spec;
-  spec.name = fmt::format("checkpoint-store-{}-{}", ::getpid(), std::chrono::system_clock::now().time_since_epoch().count());
+  spec.name =
+      fmt::format("checkpoint-store-{}-{}", ::getpid(), std::chrono::system_clock::now().time_since_epoch().count());
   spec.space_fingerprint = "bench";
   const auto study_id = storage.open_study(spec).id;
   std::size_t slot = 0;
   const auto new_trial = [&] {
-    return storage.claim(
-        study_id,
-        [&](const std::vector<study::Trial>&) {
-          study::ClaimDecision d;
-          d.kind = study::ClaimDecision::Kind::insert;
-          d.trial.slot = slot++;
-          d.trial.budget = 1;
-          d.trial.cost = 1;
-          d.trial.config = "{}";
-          return d;
-        },
-        "bench", 0.0, 600.0)->id;
+    return storage
+        .claim(
+            study_id,
+            [&](const std::vector<study::Trial>&) {
+              study::ClaimDecision d;
+              d.kind = study::ClaimDecision::Kind::insert;
+              d.trial.slot = slot++;
+              d.trial.budget = 1;
+              d.trial.cost = 1;
+              d.trial.config = "{}";
+              return d;
+            },
+            "bench", 0.0, 600.0)
+        ->id;
   };
   nlohmann::json out = nlohmann::json::array();
   for (const auto& c : checkpoints) {
@@ -162,7 +170,8 @@ nlohmann::json measure(automl::study::Storage& storage, const std::string& url, 
       start = Clock::now();
       const auto read = storage.checkpoint_archive(trial);
       get.push_back(ms_since(start));
-      if (!read || *read != *archive) throw automl::Error(fmt::format("{}: the archive did not come back as written", url));
+      if (!read || *read != *archive)
+        throw automl::Error(fmt::format("{}: the archive did not come back as written", url));
 
       start = Clock::now();
       study::unpack_checkpoint(*read, dir / "unpacked");
@@ -172,7 +181,8 @@ nlohmann::json measure(automl::study::Storage& storage, const std::string& url, 
       start = Clock::now();
       const auto local = automl::exec::local_checkpoint(storage, trial, (dir / "fetched").string());
       local_check.push_back(ms_since(start));
-      if (!local || local->fetched()) throw automl::Error("the local directory was not recognised as the stored checkpoint");
+      if (!local || local->fetched())
+        throw automl::Error("the local directory was not recognised as the stored checkpoint");
     }
     out.push_back({{"checkpoint", c.name},
                    {"archive_bytes", automl::study::pack_checkpoint(c.dir).size()},
@@ -205,14 +215,22 @@ int main(int argc, char** argv) {
         if (i + 1 >= argc) throw automl::InputError(a + ": needs a value");
         return argv[++i];
       };
-      if (a == "--storage") urls.push_back(value());
-      else if (a == "--reps") reps = std::stoi(value());
-      else if (a == "--out") out_path = value();
-      else if (a == "--dir") dir = value();
-      else if (a == "--commit") commit = value();
-      else throw automl::InputError("unknown argument " + a);
+      if (a == "--storage")
+        urls.push_back(value());
+      else if (a == "--reps")
+        reps = std::stoi(value());
+      else if (a == "--out")
+        out_path = value();
+      else if (a == "--dir")
+        dir = value();
+      else if (a == "--commit")
+        commit = value();
+      else
+        throw automl::InputError("unknown argument " + a);
     }
-    if (urls.empty() || reps < 1) throw automl::InputError("usage: checkpoint_store --storage URL [--storage URL ...] [--reps N] [--dir DIR] [--out FILE]");
+    if (urls.empty() || reps < 1)
+      throw automl::InputError(
+          "usage: checkpoint_store --storage URL [--storage URL ...] [--reps N] [--dir DIR] [--out FILE]");
     // A folder of its own under --dir (removed at the end), so that nothing of the caller's is touched.
     dir = (dir.empty() ? fs::temp_directory_path() : dir) / fmt::format("checkpoint-store-{}", ::getpid());
     fs::create_directories(dir);
@@ -243,7 +261,8 @@ int main(int argc, char** argv) {
         entry["sqlite_version"] = sqlite3_libversion();
         // After every repetition's trials: what the archives add to a study's file.
         std::uintmax_t written = 0;
-        for (const auto& r : entry["results"]) written += r["archive_bytes"].get<std::uintmax_t>() * static_cast<std::uintmax_t>(reps);
+        for (const auto& r : entry["results"])
+          written += r["archive_bytes"].get<std::uintmax_t>() * static_cast<std::uintmax_t>(reps);
         entry["archive_bytes_written"] = written;
         entry["database_bytes"] = size_of(path) + size_of(path + "-wal");
       } else {

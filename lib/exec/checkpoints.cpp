@@ -35,7 +35,8 @@ LocalCheckpoint::~LocalCheckpoint() {
 LocalCheckpoint::LocalCheckpoint(LocalCheckpoint&& other) noexcept
     : m_dir(std::exchange(other.m_dir, std::string())), m_fetched(other.m_fetched) {}
 
-std::optional<LocalCheckpoint> local_checkpoint(study::Storage& storage, std::int64_t trial_id, const std::string& fetch_dir) {
+std::optional<LocalCheckpoint> local_checkpoint(study::Storage& storage, std::int64_t trial_id,
+                                                const std::string& fetch_dir) {
   auto reference = storage.checkpoint(trial_id);
   if (!reference) return std::nullopt;
   const auto archive = storage.checkpoint_archive(trial_id);

@@ -42,6 +42,7 @@ private:
 // under `fetch_dir` (the system's temporary directory when empty). The reference as it is when no archive was
 // stored; none when the trial has no checkpoint. Error naming the trial when the stored archive is corrupt or
 // cannot be unpacked.
-std::optional<LocalCheckpoint> local_checkpoint(study::Storage& storage, std::int64_t trial_id, const std::string& fetch_dir);
+std::optional<LocalCheckpoint> local_checkpoint(study::Storage& storage, std::int64_t trial_id,
+                                                const std::string& fetch_dir);
 
 } // namespace automl::exec

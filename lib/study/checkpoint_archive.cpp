@@ -32,14 +32,16 @@ std::uint32_t crc32_of(std::string_view bytes) {
 }
 
 template <typename T> void put(std::string& out, T value) {
-  for (std::size_t i = 0; i < sizeof(T); ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xFF));
+  for (std::size_t i = 0; i < sizeof(T); ++i)
+    out.push_back(static_cast<char>((value >> (8 * i)) & 0xFF));
 }
 
 // Empty when `name` may be a file of an archive, else why not.
 std::string bad_name(std::string_view name) {
   if (name.empty()) return "an empty file name";
   if (name == "." || name == "..") return fmt::format("file name '{}'", name);
-  if (name.size() > k_max_name_length) return fmt::format("a file name of {} bytes (at most {})", name.size(), k_max_name_length);
+  if (name.size() > k_max_name_length)
+    return fmt::format("a file name of {} bytes (at most {})", name.size(), k_max_name_length);
   if (name.find('/') != std::string_view::npos) return fmt::format("file name '{}' contains '/'", name);
   if (name.find('\0') != std::string_view::npos) return "a file name containing NUL";
   return "";
@@ -70,8 +72,8 @@ public:
 private:
   void need(std::uint64_t size, const std::string& what) const {
     if (size > left())
-      throw Error(fmt::format("checkpoint archive: truncated at byte {}: {} needs {} bytes, {} left", m_offset, what, size,
-                              left()));
+      throw Error(fmt::format("checkpoint archive: truncated at byte {}: {} needs {} bytes, {} left", m_offset, what,
+                              size, left()));
   }
   std::string_view m_bytes;
   std::size_t m_offset = 0;
@@ -102,8 +104,8 @@ std::string pack_checkpoint(const fs::path& dir) {
   }
   if (ec) throw Error(fmt::format("checkpoint {}: cannot list it ({})", dir.string(), ec.message()));
   if (total > k_max_checkpoint_archive_bytes)
-    throw ArchiveTooLarge(fmt::format("checkpoint {}: {} bytes, more than the {} an archive may hold", dir.string(), total,
-                                      k_max_checkpoint_archive_bytes));
+    throw ArchiveTooLarge(fmt::format("checkpoint {}: {} bytes, more than the {} an archive may hold", dir.string(),
+                                      total, k_max_checkpoint_archive_bytes));
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.name < b.name; });
 
   std::string out;
@@ -120,7 +122,8 @@ std::string pack_checkpoint(const fs::path& dir) {
     const std::size_t start = out.size();
     out.resize(start + static_cast<std::size_t>(e.size));
     // A file that is shorter or longer than listed changed while it was packed: not a finished checkpoint.
-    if (!in || !in.read(out.data() + start, static_cast<std::streamsize>(e.size)) || in.peek() != std::ifstream::traits_type::eof())
+    if (!in || !in.read(out.data() + start, static_cast<std::streamsize>(e.size)) ||
+        in.peek() != std::ifstream::traits_type::eof())
       throw Error(fmt::format("checkpoint {}: cannot read '{}' ({} bytes listed)", dir.string(), e.name, e.size));
   }
   put<std::uint32_t>(out, crc32_of(out));
@@ -136,8 +139,8 @@ std::vector<ArchiveFile> read_checkpoint_archive(std::string_view archive) {
     throw Error(fmt::format("checkpoint archive: version {}; this automl reads version {}", version, k_version));
   const auto count = reader.get<std::uint32_t>("the file count");
   if (count > (reader.left() - std::min(reader.left(), k_trailer_bytes)) / k_min_file_bytes)
-    throw Error(fmt::format("checkpoint archive: {} files cannot fit in the {} bytes left at byte {}", count, reader.left(),
-                            reader.offset()));
+    throw Error(fmt::format("checkpoint archive: {} files cannot fit in the {} bytes left at byte {}", count,
+                            reader.left(), reader.offset()));
   std::vector<ArchiveFile> files;
   files.reserve(count);
   std::set<std::string_view> seen;
@@ -161,8 +164,9 @@ std::vector<ArchiveFile> read_checkpoint_archive(std::string_view archive) {
     throw Error(fmt::format("checkpoint archive: {} bytes after the checksum at byte {}", reader.left(), body));
   const auto actual = crc32_of(archive.substr(0, body));
   if (stored != actual)
-    throw Error(fmt::format("checkpoint archive: checksum mismatch (stored {:08x}, computed {:08x}): the archive is corrupt",
-                            stored, actual));
+    throw Error(
+        fmt::format("checkpoint archive: checksum mismatch (stored {:08x}, computed {:08x}): the archive is corrupt",
+                    stored, actual));
   return files;
 }
 
@@ -178,7 +182,8 @@ void unpack_checkpoint(std::string_view archive, const fs::path& dir) {
   fs::create_directory(tmp, ec);
   if (ec) throw Error(fmt::format("{}: cannot write ({})", dir.string(), ec.message()));
   try {
-    for (const auto& f : files) core::write_file_atomic(tmp / f.name, f.bytes);
+    for (const auto& f : files)
+      core::write_file_atomic(tmp / f.name, f.bytes);
   } catch (...) {
     fs::remove_all(tmp, ec);
     throw;

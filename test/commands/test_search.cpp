@@ -139,6 +139,28 @@ TEST(SearchCommand, WritesOutputsAndTheModelReproducesTheTestAccuracy) {
   EXPECT_EQ(sj["best"]["trial_id"], j["best"]["trial_id"]);
 }
 
+// The best trial's checkpoint directory need not be on the machine that exports (an automl worker may have
+// trained it elsewhere): the export takes the copy stored with the trial, and exports the same model.
+TEST(SearchCommand, ExportsTheBestTrialFromItsStoredCheckpointWhenTheDirectoryIsGone) {
+  TempDir dir;
+  test::write_search_files(dir.path());
+  auto o = small_search(dir);
+  const auto first = run_json(o);
+  std::filesystem::remove_all(dir / "run/checkpoints");
+  o.resume = true; // a finished study: nothing runs, the export is done again
+  const auto again = run_json(o);
+  EXPECT_EQ(again["trials_run"], 0);
+  EXPECT_EQ(again["best"]["trial_id"], first["best"]["trial_id"]);
+  EXPECT_EQ(again["test_accuracy"], first["test_accuracy"]);
+  EXPECT_EQ(read_json(dir / "run/best_config.json")["test_accuracy"], first["test_accuracy"]);
+  // The fetched copy was only needed while the model was loaded.
+  for (const auto& e : std::filesystem::directory_iterator(dir / "run"))
+    EXPECT_EQ(e.path().filename().string().find("from_store"), std::string::npos) << e.path();
+  if (std::filesystem::exists(dir / "run/checkpoints")) {
+    EXPECT_TRUE(std::filesystem::is_empty(dir / "run/checkpoints"));
+  }
+}
+
 TEST(SearchCommand, TextSummaryAndRefit) {
   TempDir dir;
   test::write_search_files(dir.path());

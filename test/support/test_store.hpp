@@ -33,6 +33,8 @@ private:
 
 inline const auto k_store_schemes = testing::Values("sqlite", "postgresql");
 // Test names end with the scheme: Storages/StorageTest.TrialRoundTrip/postgresql.
-inline std::string store_test_name(const testing::TestParamInfo<std::string>& p) { return p.param; }
+inline std::string store_test_name(const testing::TestParamInfo<std::string>& p) {
+  return p.param;
+}
 
 } // namespace automl::test

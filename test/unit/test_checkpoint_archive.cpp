@@ -22,7 +22,8 @@ namespace {
 // Every byte value, NULs included, so that nothing on the way treats the contents as text.
 std::string all_bytes(std::size_t n) {
   std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 7 + i / 256) & 0xFF);
+  for (std::size_t i = 0; i < n; ++i)
+    s[i] = static_cast<char>((i * 7 + i / 256) & 0xFF);
   return s;
 }
 
@@ -37,7 +38,8 @@ void write_checkpoint(const fs::path& dir) {
 
 std::vector<std::string> names_in(const fs::path& dir) {
   std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  for (const auto& e : fs::directory_iterator(dir))
+    names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -56,7 +58,8 @@ template <typename F> std::string error_of(F f) {
 // The archive of a directory holding `files` (name, bytes).
 std::string archive_of(const std::vector<std::pair<std::string, std::string>>& files) {
   TempDir dir;
-  for (const auto& [name, bytes] : files) write_file(dir / name, bytes);
+  for (const auto& [name, bytes] : files)
+    write_file(dir / name, bytes);
   return study::pack_checkpoint(dir.path());
 }
 
@@ -75,8 +78,10 @@ TEST(CheckpointArchive, RoundTripsADirectoryByteForByte) {
   EXPECT_EQ(files[2].bytes, all_bytes(70'000));
 
   study::unpack_checkpoint(archive, dir / "copy" / "trial_1");
-  EXPECT_EQ(names_in(dir / "copy" / "trial_1"), (std::vector<std::string>{"empty", "optimizer.pt", "pipeline.pt", "state.json"}));
-  for (const auto& name : names_in(dir / "ckpt")) EXPECT_EQ(read_file(dir / "copy" / "trial_1" / name), read_file(dir / "ckpt" / name)) << name;
+  EXPECT_EQ(names_in(dir / "copy" / "trial_1"),
+            (std::vector<std::string>{"empty", "optimizer.pt", "pipeline.pt", "state.json"}));
+  for (const auto& name : names_in(dir / "ckpt"))
+    EXPECT_EQ(read_file(dir / "copy" / "trial_1" / name), read_file(dir / "ckpt" / name)) << name;
   EXPECT_EQ(names_in(dir / "copy"), (std::vector<std::string>{"trial_1"})); // no temporary left
   // The same files pack to the same bytes, wherever they are: archives can be compared.
   EXPECT_EQ(study::pack_checkpoint(dir / "copy" / "trial_1"), archive);
@@ -123,7 +128,8 @@ TEST(CheckpointArchive, EveryTruncationOrFlippedByteIsAnErrorNotACrash) {
     flipped[i] = static_cast<char>(flipped[i] ^ 0x10);
     EXPECT_THROW(study::read_checkpoint_archive(flipped), automl::Error) << i;
   }
-  EXPECT_THAT(error_of([&] { study::read_checkpoint_archive(archive + "x"); }), HasSubstr("1 bytes after the checksum"));
+  EXPECT_THAT(error_of([&] { study::read_checkpoint_archive(archive + "x"); }),
+              HasSubstr("1 bytes after the checksum"));
   // 16 bytes of header, 18 of "a", 22 before state.json's bytes.
   EXPECT_THAT(error_of([&] { study::read_checkpoint_archive(archive.substr(0, 100)); }),
               HasSubstr("checkpoint archive: truncated at byte 56: 'state.json' needs 300 bytes, 44 left"));
@@ -142,20 +148,27 @@ TEST(CheckpointArchive, HugeLengthsAndBadNamesAreRefusedWithoutAllocating) {
   // must hold on their own.
   const auto le32 = [](std::uint32_t v) {
     std::string s;
-    for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+    for (int i = 0; i < 4; ++i)
+      s.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
     return s;
   };
-  const auto le64 = [&](std::uint64_t v) { return le32(static_cast<std::uint32_t>(v)) + le32(static_cast<std::uint32_t>(v >> 32)); };
+  const auto le64 = [&](std::uint64_t v) {
+    return le32(static_cast<std::uint32_t>(v)) + le32(static_cast<std::uint32_t>(v >> 32));
+  };
   const std::string head = std::string("AUTOMLCK") + le32(1);
   EXPECT_THAT(error_of([&] { study::read_checkpoint_archive(std::string("AUTOMLCK") + le32(2) + le32(0) + le32(0)); }),
               HasSubstr("version 2; this automl reads version 1"));
   EXPECT_THAT(error_of([&] { study::read_checkpoint_archive(head + le32(0xFFFFFFFF) + std::string(20, 'x')); }),
               HasSubstr("4294967295 files cannot fit in the 20 bytes left at byte 16"));
-  EXPECT_THAT(error_of([&] { study::read_checkpoint_archive(head + le32(1) + le32(0xFFFFFFFF) + std::string(20, 'x')); }),
-              HasSubstr("file 1 at byte 16: name length 4294967295 (1 to 255)"));
-  EXPECT_THAT(error_of([&] { study::read_checkpoint_archive(head + le32(1) + le32(1) + "a" + le64(~0ull) + std::string(20, 'x')); }),
+  EXPECT_THAT(
+      error_of([&] { study::read_checkpoint_archive(head + le32(1) + le32(0xFFFFFFFF) + std::string(20, 'x')); }),
+      HasSubstr("file 1 at byte 16: name length 4294967295 (1 to 255)"));
+  EXPECT_THAT(error_of([&] {
+                study::read_checkpoint_archive(head + le32(1) + le32(1) + "a" + le64(~0ull) + std::string(20, 'x'));
+              }),
               HasSubstr("'a' needs 18446744073709551615 bytes, 20 left"));
-  for (const std::string& bad : {std::string(".."), std::string("."), std::string("../x"), std::string("a/b"), std::string("a\0b", 3)}) {
+  for (const std::string& bad :
+       {std::string(".."), std::string("."), std::string("../x"), std::string("a/b"), std::string("a\0b", 3)}) {
     const std::string entry = le32(static_cast<std::uint32_t>(bad.size())) + bad + le64(0);
     const auto message = error_of([&] { study::read_checkpoint_archive(head + le32(1) + entry + le32(0)); });
     EXPECT_THAT(message, HasSubstr("checkpoint archive: file 1 at byte 16: ")) << message;
