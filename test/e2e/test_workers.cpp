@@ -198,7 +198,9 @@ TEST_P(Workers, AKilledAndAFrozenWorkerLoseTheirTrialsAndTheSearchExports) {
     }
   }
   // The frozen worker came back after its lease: what it wrote for its old attempt was refused.
-  if (freeze) EXPECT_THAT(read_text(dir / "worker1.err"), HasSubstr("refused"));
+  if (freeze) {
+    EXPECT_THAT(read_text(dir / "worker1.err"), HasSubstr("refused"));
+  }
   EXPECT_TRUE(std::filesystem::exists(dir / "run" / "best_model.pt"));
   std::set<std::string> owners;
   for (const auto& t : trials)
