@@ -238,8 +238,9 @@ TEST_P(Workers, TwentyRandomKillsAndAResumeLeaveAConsistentStudy) {
 }
 
 // deploy/slurm/automl-study.sbatch as a SLURM array would run it, its two roles on this machine (task 0 the
-// search, task 1 a worker) on an SQLite study and MNIST (60 s: the search waits at most 5% of its budget for the database lock while a worker writes a checkpoint); and the Kubernetes example's commands, taken from its
-// YAML, are accepted by the binary.
+// search, task 1 a worker) on an SQLite study and MNIST (60 s: the search waits at most 5% of its budget for the
+// database lock while a worker writes a checkpoint); and the Kubernetes example's commands, taken from its YAML,
+// are accepted by the binary.
 TEST(DeployExamples, TheSlurmScriptRunsAsWrittenAndTheKubernetesCommandsParse) {
   TempDir dir;
   const std::string script = std::string(AUTOML_SOURCE_DIR) + "/deploy/slurm/automl-study.sbatch";
