@@ -92,8 +92,6 @@ constexpr std::int64_t k_check_samples = 64;
 // How often the progress monitor looks at the study.
 constexpr double k_live_poll_s = 0.5;
 constexpr double k_log_poll_s = 1.0;
-// How long the start samples /proc/stat to see how many cores other processes keep busy.
-constexpr double k_cpu_sample_s = 0.3;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -303,9 +301,10 @@ int search(const SearchOptions& o, std::ostream& out) {
   EvalPace eval_pace;
   const std::int64_t test_samples = test ? test->size() : 0;
   // The files written after the search (trials.csv, configs.json, results.json) grow with the trials.
-  std::atomic<std::size_t> trials_known{stored ? storage->trials(stored->id).size() : 0};
+  const auto stored_trials = stored ? storage->trials(stored->id) : std::vector<study::Trial>{};
+  std::atomic<std::size_t> trials_known{stored_trials.size()};
   // The largest budget a trial has completed: a trial cut at the deadline after getting further is evaluated there.
-  const double largest_complete_stored = stored ? exec::largest_complete_budget(storage->trials(stored->id)) : 0.0;
+  const double largest_complete_stored = exec::largest_complete_budget(stored_trials);
   const auto export_reserve = [&] {
     const double measured = k_export_min_s + k_export_safety * eval_pace.seconds_for(test_samples);
     const double per_trial = k_log_seconds_per_trial + (o.report ? k_report_seconds_per_trial : 0.0);

@@ -54,6 +54,8 @@ constexpr double k_slow_trial_factor = 8.0;
 // ...and at least this share of the search's time (and 2 s), once 5 trials have completed (the first is the
 // default, often among the fastest).
 constexpr double k_min_trial_limit_share = 0.02;
+// How long the start samples /proc/stat to see how many cores other processes keep busy.
+constexpr double k_cpu_sample_s = 0.3;
 // Trials on less than an epoch are validated on at least this many samples (or the whole validation set).
 constexpr std::int64_t k_min_validation_samples = 2000;
 

@@ -30,8 +30,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-// How long the start samples /proc/stat to see how many cores other processes keep busy (as the search does).
-constexpr double k_cpu_sample_s = 0.3;
 // A worker waits at most this long for a lock on the study's database per operation.
 constexpr double k_lock_wait_s = 30;
 // How often a worker started with --wait looks for the study.
@@ -144,7 +142,7 @@ int worker(const WorkerOptions& w, std::ostream& out) {
                                  "the presets or space files on this machine are not the search's",
                                  setup.space.fingerprint(), o.preset, stored->space_fingerprint));
 
-  const auto cpus = core::read_cpus(k_cpu_sample_s);
+  const auto cpus = core::read_cpus(steps::k_cpu_sample_s);
   const auto parallel =
       core::choose_parallelism(cpus, o.workers, o.threads > 0 ? std::optional<int>(o.threads) : std::nullopt, inputs.device.is_cuda());
   spdlog::info("cores: {}", parallel.reason);
