@@ -178,6 +178,10 @@ int run(int argc, char** argv) {
                        "Retrain the best configuration on train+validation when the time allows");
   search_cmd->add_flag("!--no-portfolio", search.portfolio,
                        "Do not try the preset's portfolio of configurations first (proposals only, after the default)");
+  search_cmd->add_option("--ensemble-size", search.ensemble_size,
+                         "Rounds of ensemble selection over the trials at the export; the ensemble is exported when it "
+                         "beats the best single model on validation (0: always a single model)")
+      ->capture_default_str();
   search_cmd->add_option("--out", search.out, "Output directory (default runs/<study>)");
   search_cmd->add_option("--log-level", search.log_level, "trace, debug, info, warn, error or off");
   search_cmd->add_flag("--quiet", search.quiet, "No progress or per-trial lines on stderr (search.log keeps them)");

@@ -23,12 +23,24 @@ int model(const ModelOptions& o, std::ostream& out) {
                           {"config", m.info.config},
                           {"training", m.info.training},
                           {"versions", m.info.versions},
+                          {"ensemble", m.info.ensemble},
                           {"architecture", m.info.architecture}}
                .dump(2)
         << "\n";
     return 0;
   }
   fmt::print(out, "{}", m.info.architecture);
+  if (const auto& e = m.info.ensemble; !e.is_null()) {
+    const auto& members = e["members"];
+    fmt::print(out, "ensemble  {} members", members.size());
+    if (e.contains("val_accuracy") && e["val_accuracy"].is_number())
+      fmt::print(out, ", validation accuracy {:.4f}", e["val_accuracy"].get<double>());
+    fmt::print(out, "\n");
+    for (const auto& member : members) {
+      const auto text = [&](const char* key) { return member.contains(key) ? member[key].dump() : std::string("?"); };
+      fmt::print(out, "  trial {} weight {} validation accuracy {}\n", text("trial_id"), text("weight"), text("val_accuracy"));
+    }
+  }
   fmt::print(out, "input     {} samples of {}{}\n", data::to_string(s.kind), fmt::join(s.sample_shape, "x"),
              s.feature_names.empty() ? "" : fmt::format(" ({})", fmt::join(s.feature_names, ", ")));
   fmt::print(out, "classes   {}\n", fmt::join(s.class_names, ", "));

@@ -1,6 +1,7 @@
 #include "commands/search.hpp"
 
 #include "commands/report.hpp"
+#include "commands/search_ensemble.hpp"
 #include "commands/search_steps.hpp"
 #include "commands/trial_objective.hpp"
 #include "commands/study_report.hpp"
@@ -227,16 +228,17 @@ double chain_seconds(const std::vector<study::Trial>& trials, const study::Trial
 }
 
 // Removes the checkpoints nothing can use any more: those of trials on the largest budget and of trials that a
-// completed promotion continued from, except the best trial's. A checkpoint a pruned (to be rerun) promotion still
-// needs, or one that a later promotion may need on resume, stays.
-void prune_checkpoints(const fs::path& dir, const std::vector<study::Trial>& trials, std::int64_t keep, double max_budget) {
+// completed promotion continued from, except those in `keep` (the exported trial, the ensemble's members). A
+// checkpoint a pruned (to be rerun) promotion still needs, or one that a later promotion may need on resume, stays.
+void prune_checkpoints(const fs::path& dir, const std::vector<study::Trial>& trials, const std::set<std::int64_t>& keep,
+                       double max_budget) {
   std::set<std::int64_t> continued;
   for (const auto& t : trials)
     if (t.parent_id && t.state == study::TrialState::complete) continued.insert(*t.parent_id);
   for (const auto& t : trials) {
     const auto path = dir / ("trial_" + std::to_string(t.id));
     std::error_code ec;
-    if (t.id == keep || !fs::exists(path, ec) || t.state == study::TrialState::running) continue;
+    if (keep.count(t.id) || !fs::exists(path, ec) || t.state == study::TrialState::running) continue;
     const bool useless = t.state != study::TrialState::complete || continued.count(t.id) ||
                          t.budget >= max_budget * (1 - 1e-9);
     if (useless) fs::remove_all(path, ec);
@@ -305,11 +307,13 @@ int search(const SearchOptions& o, std::ostream& out) {
   std::atomic<std::size_t> trials_known{stored_trials.size()};
   // The largest budget a trial has completed: a trial cut at the deadline after getting further is evaluated there.
   const double largest_complete_stored = exec::largest_complete_budget(stored_trials);
+  const auto end_costs = [&] { // what follows the export: the logs and the report
+    const double per_trial = k_log_seconds_per_trial + (o.report ? k_report_seconds_per_trial : 0.0);
+    return (o.report ? k_report_graph_s : 0.0) + per_trial * static_cast<double>(trials_known.load());
+  };
   const auto export_reserve = [&] {
     const double measured = k_export_min_s + k_export_safety * eval_pace.seconds_for(test_samples);
-    const double per_trial = k_log_seconds_per_trial + (o.report ? k_report_seconds_per_trial : 0.0);
-    return std::max(static_export_reserve, measured) + (o.report ? k_report_graph_s : 0.0) +
-           per_trial * static_cast<double>(trials_known.load());
+    return std::max(static_export_reserve, measured) + end_costs();
   };
 
   const auto deadline_for_search = [&] { return after(end, -(export_reserve() + refit_reserve)); };
@@ -458,6 +462,7 @@ int search(const SearchOptions& o, std::ostream& out) {
   nlohmann::json best_config;
   std::optional<double> test_accuracy;
   std::optional<report::ConfusionMatrix> test_confusion;
+  double exported_val_accuracy = std::nan(""); // the exported model's: the ensemble's or the best trial's
   if (best) {
     const auto export_start = Clock::now();
     const core::Hyperparameters hp(nlohmann::json::parse(best->config));
@@ -509,17 +514,44 @@ int search(const SearchOptions& o, std::ostream& out) {
         spdlog::warn("refit skipped ({}); exporting trial {}'s own weights", refit_skipped, best->id);
       }
     }
-    if (!pipeline) {
+    // The ensemble, when it beats the best trial on validation, with the members that the time left can evaluate
+    // (the export's check and the test set; the reserve was sized for one model, with a margin).
+    std::optional<EnsembleExport> ensemble;
+    if (!pipeline && o.ensemble_size > 0) {
+      EnsembleSettings settings;
+      settings.size = o.ensemble_size;
+      settings.fetch_dir = search_options.checkpoint_dir;
+      settings.seconds = std::chrono::duration<double>(end - Clock::now()).count() - end_costs() - k_export_min_s;
+      settings.samples = test_samples + 2 * k_check_samples;
+      std::string why;
+      try {
+        ensemble = choose_ensemble(*storage, trials, split.validation, settings, why);
+      } catch (const std::exception& e) { // the single model is still there to export
+        why = e.what();
+        std::replace(why.begin(), why.end(), '\n', ' ');
+      }
+      if (ensemble)
+        spdlog::info("ensemble: {} members, validation accuracy {:.4f} (best trial alone {:.4f})", ensemble->member_ids.size(),
+                     ensemble->val_accuracy, ensemble->description["best_single"]["val_accuracy"].get<double>());
+      else
+        spdlog::info("ensemble: none, exporting trial {} alone: {}", best->id, why);
+    }
+    if (ensemble) {
+      training["val_accuracy"] = ensemble->val_accuracy;
+      training["ensemble_members"] = ensemble->member_ids;
+    }
+    if (!pipeline && !ensemble) {
       // Where this machine has it, else unpacked from the storage (a trial that a worker ran elsewhere).
       const auto checkpoint = exec::local_checkpoint(*storage, best->id, search_options.checkpoint_dir);
       if (!checkpoint) throw Error(fmt::format("trial {} has no checkpoint to export", best->id));
       pipeline = train::load_checkpoint_pipeline(checkpoint->dir());
     }
     training["refit"] = refit;
-    auto& module = pipeline->module;
+    auto& module = ensemble ? ensemble->module : pipeline->module;
     module.to(torch::kCPU);
     const auto check = split.validation.features.narrow(0, 0, std::min(k_check_samples, split.validation.size()));
-    export_::ModelInfo info{hp.json(), dataset.schema, train::describe(*pipeline), training, {}};
+    export_::ModelInfo info{hp.json(), dataset.schema, ensemble ? ensemble->architecture : train::describe(*pipeline),
+                            training, {}, ensemble ? ensemble->description : nlohmann::json()};
     export_::save_model(module, info, model_path, check);
     if (test) {
       // Exactly what `automl predict --model best_model.pt --data TEST` computes.
@@ -533,6 +565,7 @@ int search(const SearchOptions& o, std::ostream& out) {
       test_confusion->source = o.test;
     }
     const double finished = core::unix_now();
+    exported_val_accuracy = ensemble ? ensemble->val_accuracy : 1.0 - *best->loss;
     best_config = {{"study", study_name},
                    {"storage", storage_url},
                    {"trial_id", best->id},
@@ -541,7 +574,8 @@ int search(const SearchOptions& o, std::ostream& out) {
                    {"budget", best->budget},
                    {"budget_type", config::to_string(run.budget.budget_type)},
                    {"schedule_scale", schedule_scale},
-                   {"val_accuracy", 1.0 - *best->loss},
+                   {"val_accuracy", exported_val_accuracy},
+                   {"ensemble", ensemble ? ensemble->description : nlohmann::json()},
                    {"cut_at_deadline", cut_at},
                    {"test", o.test},
                    {"test_accuracy", number_or_null(test_accuracy)},
@@ -562,7 +596,9 @@ int search(const SearchOptions& o, std::ostream& out) {
                      {"trial_seconds", trial_seconds(*best, finished)}}},
                    {"versions", {{"automl", AUTOML_VERSION}, {"libtorch", TORCH_VERSION}}}};
     core::write_file_atomic(out_dir / "best_config.json", best_config.dump(2) + "\n");
-    prune_checkpoints(out_dir / "checkpoints", trials, best->id, run.budget.max_budget);
+    std::set<std::int64_t> keep{best->id};
+    if (ensemble) keep.insert(ensemble->member_ids.begin(), ensemble->member_ids.end());
+    prune_checkpoints(out_dir / "checkpoints", trials, keep, run.budget.max_budget);
   } else {
     spdlog::error("no trial completed within the budget of {:g} s", budget);
   }
@@ -596,7 +632,7 @@ int search(const SearchOptions& o, std::ostream& out) {
   // --fail-under looks at the test accuracy when there is a test set, else at the validation accuracy.
   double checked = std::nan("");
   if (test && test_accuracy) checked = *test_accuracy;
-  else if (!test && best) checked = 1.0 - *best->loss;
+  else if (!test && best) checked = exported_val_accuracy;
   int code = best ? 0 : static_cast<int>(ExitCode::failure);
   const bool missed = best && o.fail_under && !(checked >= *o.fail_under);
   if (missed) code = static_cast<int>(ExitCode::below_threshold);
@@ -617,7 +653,7 @@ int search(const SearchOptions& o, std::ostream& out) {
     j["workers"] = parallel.workers;
     j["test"] = o.test;
     j["test_accuracy"] = number_or_null(test_accuracy);
-    j["val_accuracy"] = best ? nlohmann::json(1.0 - *best->loss) : nlohmann::json();
+    j["val_accuracy"] = best ? nlohmann::json(exported_val_accuracy) : nlohmann::json();
     j["model"] = best ? nlohmann::json(model_path.string()) : nlohmann::json();
     if (o.fail_under) {
       j["fail_under"] = *o.fail_under;

@@ -40,6 +40,8 @@ void check_flags(const SearchOptions& o) {
   if (!(o.threads >= 0 && o.threads <= train::k_max_threads))
     throw InputError(fmt::format("--threads: must be between 0 and {}, got {}", train::k_max_threads, o.threads));
   if (o.iterations && *o.iterations < 1) throw InputError("--iterations: must be >= 1, got 0");
+  if (!(o.ensemble_size >= 0 && o.ensemble_size <= k_max_ensemble_size))
+    throw InputError(fmt::format("--ensemble-size: must be between 0 and {}, got {}", k_max_ensemble_size, o.ensemble_size));
   if (!(o.lease_s >= 1 && o.lease_s <= 86400))
     throw InputError(fmt::format("--lease: must be between 1 and 86400 seconds, got {}", o.lease_s));
   if (o.trace_test && o.test.empty()) throw InputError("--trace-test needs --test SOURCE");
@@ -79,6 +81,7 @@ nlohmann::json options_json(const SearchOptions& o) {
           {"seed", o.seed},           {"storage", o.storage},
           {"study", o.study},         {"resume", o.resume},
           {"refit", o.refit},         {"portfolio", o.portfolio}, {"out", o.out},
+          {"ensemble_size", o.ensemble_size},
           {"fail_under", opt(o.fail_under)}, {"trace_test", o.trace_test}, {"lease_s", o.lease_s}};
 }
 
@@ -106,6 +109,7 @@ SearchOptions options_from_json(const nlohmann::json& j) {
     o.seed = j.at("seed").get<std::uint64_t>();
     o.study = j.at("study").get<std::string>();
     o.portfolio = j.at("portfolio").get<bool>();
+    if (j.contains("ensemble_size")) o.ensemble_size = j.at("ensemble_size").get<int>(); // recorded since ensembles
   } catch (const nlohmann::json::exception& e) {
     throw InputError(fmt::format("the study's recorded search options are malformed: {}", e.what()));
   }

@@ -82,7 +82,7 @@ int train(const TrainCommandOptions& o, std::ostream& out) {
                          {"history", history}};
 
   const auto model_path = std::filesystem::path(o.out) / "model.pt";
-  export_::ModelInfo info{hp.json(), dataset.schema, train::describe(trainer.pipeline()), summary, {}};
+  export_::ModelInfo info{hp.json(), dataset.schema, train::describe(trainer.pipeline()), summary, {}, {}};
   if (test) {
     export_::check_input(dataset.schema, *test);
     const auto probabilities = export_::predict_probabilities(module, test->features);

@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "core/hyperparameters.hpp"
 #include "data/split.hpp"
+#include "export/ensemble.hpp"
 #include "train/runtime.hpp"
 #include "train/trainer.hpp"
 
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -140,6 +142,12 @@ public:
     }
     if (!ctx.checkpoint_dir.empty()) {
       trainer->save_checkpoint(ctx.checkpoint_dir);
+      // What ensemble selection at the export reads (export/ensemble.hpp): this trial's probabilities on the
+      // whole validation set, from the weights the checkpoint holds. Trials validated on a subset have none.
+      const auto& probabilities = trainer->validation_probabilities();
+      if (probabilities.defined() && validation.size() == m_settings.split->validation.size() &&
+          probabilities.size(0) == validation.size())
+        export_::save_probabilities(probabilities, std::filesystem::path(ctx.checkpoint_dir) / export_::k_validation_probabilities_file);
       result.checkpoint = ctx.checkpoint_dir;
     }
     return result;

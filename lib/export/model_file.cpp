@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <ctime>
@@ -20,6 +21,7 @@ const char* const k_schema = "automl/schema.json";
 const char* const k_architecture = "automl/architecture.txt";
 const char* const k_versions = "automl/versions.json";
 const char* const k_training = "automl/training.json";
+const char* const k_ensemble = "automl/ensemble.json";
 
 // The largest sample (in values) a model file may declare: 2^24 (a 4096 x 4096 image); a larger one is a damaged
 // or hostile schema, not a model this tool wrote.
@@ -165,6 +167,13 @@ ModelInfo parse_model_info(const std::string& file, const torch::jit::ExtraFiles
     expect(j, "libtorch", nlohmann::json::value_t::string);
   });
   info.training = object(k_training, true, [&](const nlohmann::json& j) { expect(j, "epochs", nlohmann::json::value_t::number_float); });
+  if (!text(k_ensemble).empty()) // a single model has none
+    info.ensemble = object(k_ensemble, false, [&](const nlohmann::json& j) {
+      const auto members = j.find("members");
+      if (members == j.end() || !members->is_array() ||
+          !std::all_of(members->begin(), members->end(), [](const nlohmann::json& m) { return m.is_object(); }))
+        throw InputError("members: expected a list of objects");
+    });
   return info;
 }
 
@@ -173,11 +182,12 @@ void save_model(torch::jit::Module& module, ModelInfo info, const std::filesyste
   torch::NoGradGuard no_grad;
   module.train(false);
   info.versions = {{"automl", AUTOML_VERSION}, {"libtorch", TORCH_VERSION}, {"exported_at", utc_now()}};
-  const torch::jit::ExtraFilesMap extra{{k_config, info.config.dump(2)},
-                                        {k_schema, to_json(info.schema).dump(2)},
-                                        {k_architecture, info.architecture},
-                                        {k_versions, info.versions.dump(2)},
-                                        {k_training, info.training.dump(2)}};
+  torch::jit::ExtraFilesMap extra{{k_config, info.config.dump(2)},
+                                  {k_schema, to_json(info.schema).dump(2)},
+                                  {k_architecture, info.architecture},
+                                  {k_versions, info.versions.dump(2)},
+                                  {k_training, info.training.dump(2)}};
+  if (!info.ensemble.is_null()) extra[k_ensemble] = info.ensemble.dump(2);
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
   // Saved under a temporary name, reloaded and compared, then renamed: `path` is only ever a checked model.
   const auto tmp = core::temporary_path_for(path);
@@ -201,7 +211,8 @@ void save_model(torch::jit::Module& module, ModelInfo info, const std::filesyste
 
 LoadedModel load_model(const std::filesystem::path& path) {
   if (!std::filesystem::is_regular_file(path)) throw InputError(fmt::format("{}: no such model file", path.string()));
-  torch::jit::ExtraFilesMap extra{{k_config, ""}, {k_schema, ""}, {k_architecture, ""}, {k_versions, ""}, {k_training, ""}};
+  torch::jit::ExtraFilesMap extra{{k_config, ""},   {k_schema, ""},   {k_architecture, ""},
+                                  {k_versions, ""}, {k_training, ""}, {k_ensemble, ""}};
   LoadedModel m;
   try {
     m.module = torch::jit::load(path.string(), c10::nullopt, extra);

@@ -6,6 +6,8 @@
 //   automl/architecture.txt    the PyTorch-style printout
 //   automl/versions.json       automl and LibTorch versions, export time
 //   automl/training.json       what training reached (epochs, accuracies, seconds, ...)
+//   automl/ensemble.json       only in an ensemble (export/ensemble.hpp): its members (trial, configuration,
+//                              budget, weight, validation accuracy) and its validation accuracy
 // In Python: torch.jit.load(path, _extra_files={"automl/schema.json": ""}).
 
 #include "data/dataset.hpp"
@@ -23,6 +25,7 @@ struct ModelInfo {
   std::string architecture;
   nlohmann::json training;
   nlohmann::json versions; // filled by save_model
+  nlohmann::json ensemble; // null for a single model
 };
 
 // Saves `module` (switched to eval mode) with its info, reloads the file and checks that its outputs on
@@ -40,7 +43,8 @@ LoadedModel load_model(const std::filesystem::path& path);
 
 // The model's metadata from the extra files as read from `file` (the names above as keys; a missing one
 // reads as empty). Checks what the commands rely on: valid JSON; versions an object, config and training
-// objects or null (training's "epochs" a number, versions' "automl" and "libtorch" strings where present); a schema as
+// objects or null (training's "epochs" a number, versions' "automl" and "libtorch" strings where present), the
+// ensemble absent or an object with a "members" list of objects; a schema as
 // schema_from_json() wants it. Throws InputError naming the file, the extra file and the key at fault.
 ModelInfo parse_model_info(const std::string& file, const torch::jit::ExtraFilesMap& extra);
 

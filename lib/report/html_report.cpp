@@ -248,16 +248,31 @@ std::string test_section(const ReportInput& in) {
   return s;
 }
 
-std::string ensemble_section(const nlohmann::json& ensemble) {
-  // No ensemble is built by automl yet; a best_config.json that has one is shown as it is: a list of members
-  // (objects: one row each, one column per key) or any other JSON.
+std::string ensemble_section(const nlohmann::json& given) {
+  // automl's ensemble (commands/search_ensemble.hpp): its accuracy against the best trial alone, then its members
+  // without their configurations (the leaderboard has them). Other JSON is shown as it is: a list of objects as
+  // a table (one row each, one column per key), anything else as text.
+  std::string intro;
+  nlohmann::json ensemble = given;
+  if (given.is_object() && given.contains("members") && given["members"].is_array()) {
+    const auto number = [&](const nlohmann::json* j) {
+      return j && j->is_number() ? fmt::format("{:.4f}", j->get<double>()) : std::string("?");
+    };
+    intro = fmt::format("<p>{} members, validation accuracy {} (the best trial alone: {}).</p>", given["members"].size(),
+                        number(find_path(given, {"val_accuracy"})), number(find_path(given, {"best_single", "val_accuracy"})));
+    ensemble = nlohmann::json::array();
+    for (auto m : given["members"]) {
+      if (m.is_object()) m.erase("config");
+      ensemble.push_back(m);
+    }
+  }
   if (ensemble.is_array() && !ensemble.empty() &&
       std::all_of(ensemble.begin(), ensemble.end(), [](const auto& m) { return m.is_object(); })) {
     std::vector<std::string> keys;
     for (const auto& m : ensemble)
       for (const auto& [k, v] : m.items())
         if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
-    std::string s = "<table class=\"sortable\"><thead><tr>";
+    std::string s = intro + "<table class=\"sortable\"><thead><tr>";
     for (const auto& k : keys) s += "<th>" + escape(k) + "</th>";
     s += "</tr></thead><tbody>";
     for (const auto& m : ensemble) {
@@ -361,7 +376,7 @@ std::string render_html(const ReportInput& in) {
   html += section("model-graph", "The best model's graph",
                   in.model_graph_svg.empty() ? "<p class=\"note\">" + escape(in.model_graph_note) + "</p>"
                                              : "<div class=\"graph\">" + in.model_graph_svg + "</div>");
-  if (const auto* ensemble = find_path(in.best_config, {"ensemble"}))
+  if (const auto* ensemble = find_path(in.best_config, {"ensemble"}); ensemble && !ensemble->is_null())
     html += section("ensemble", "Ensemble", ensemble_section(*ensemble));
   html += section("failures", "Failed trials", failures_section(in));
   html += "<div id=\"tip\"></div><script>" + std::string(k_script) + "</script></body></html>\n";

@@ -6,7 +6,7 @@
 //
 // Sections (element ids): summary, leaderboard, plot-history, plot-budgets, plot-timeline, plot-importance,
 // plot-correlation, plot-parallel, test (plot-per-class, plot-confusion), model-graph, ensemble (only when
-// best_config.json has an "ensemble" key), failures.
+// best_config.json has a non-null "ensemble"), failures.
 
 #include "report/analysis.hpp"
 #include "study/trial.hpp"

@@ -140,9 +140,10 @@ Evaluation Trainer::evaluate_preprocessed(const torch::Tensor& x, const torch::T
   if (n == 0) {
     e.accuracy = e.loss = std::numeric_limits<double>::quiet_NaN();
     e.predictions = torch::empty({0}, torch::kInt64);
+    e.probabilities = torch::empty({0, 0});
     return e;
   }
-  std::vector<torch::Tensor> predictions;
+  std::vector<torch::Tensor> predictions, probabilities;
   // Sums stay on the device: one transfer at the end instead of one per batch.
   auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(m_device));
   auto correct = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(m_device));
@@ -155,10 +156,12 @@ Evaluation Trainer::evaluate_preprocessed(const torch::Tensor& x, const torch::T
     const auto pred = logits.argmax(1);
     correct += pred.eq(target).sum();
     predictions.push_back(pred);
+    probabilities.push_back(torch::softmax(logits, 1));
   }
   e.accuracy = static_cast<double>(correct.item<std::int64_t>()) / static_cast<double>(n);
   e.loss = loss_sum.item<double>() / static_cast<double>(n);
   e.predictions = torch::cat(predictions);
+  e.probabilities = torch::cat(probabilities);
   return e;
 }
 
@@ -278,6 +281,7 @@ TrainResult Trainer::train(const TrainBudget& budget, const TrainCallbacks& call
     result.history.push_back(report);
     result.val_accuracy = eval.accuracy;
     result.val_loss = eval.loss;
+    m_val_probabilities = eval.probabilities;
     if (callbacks.on_epoch && !callbacks.on_epoch(report) && !stop) {
       stop = true;
       result.status = TrainStatus::stopped;

@@ -69,7 +69,8 @@ struct TrainResult {
 struct Evaluation {
   double accuracy = 0;
   double loss = 0;
-  torch::Tensor predictions; // int64 [N]
+  torch::Tensor predictions;   // int64 [N]
+  torch::Tensor probabilities; // float [N, classes]: softmax of the logits
 };
 
 // The trained pipeline of a checkpoint written by Trainer::save_checkpoint(), without the optimizer or any
@@ -108,6 +109,9 @@ public:
   Pipeline& pipeline() { return m_pipeline; }
   double epochs_done() const { return m_epochs_done; }
   double seconds_trained() const { return m_seconds; }
+  // Softmax probabilities [validation samples, classes] of the last validation pass (on this trainer's device);
+  // undefined before the first.
+  const torch::Tensor& validation_probabilities() const { return m_val_probabilities; }
 
 private:
   // The training forward pass; draws (dropout, shakes) come from this trial's own generator state.
@@ -123,7 +127,7 @@ private:
   torch::Device m_device;
   bool m_draws_noise = false;  // the network draws random numbers in training (dropout, shake-shake, shake-drop)
   torch::Tensor m_noise_state; // this trial's generator state for them (see forward_training)
-  torch::Tensor m_train_x, m_train_y, m_val_x, m_val_y, m_class_weights;
+  torch::Tensor m_train_x, m_train_y, m_val_x, m_val_y, m_class_weights, m_val_probabilities;
   std::int64_t m_batch_size;
   std::int64_t m_eval_batch_size = 1024;
   double m_schedule_scale = 1.0;

@@ -53,6 +53,7 @@ TEST(SearchCommand, WritesOutputsAndTheModelReproducesTheTestAccuracy) {
   test::write_search_files(dir.path());
   auto o = small_search(dir);
   o.trace_test = true;
+  o.ensemble_size = 0; // the exported model is the best trial (the ensemble has its own test)
   const auto j = run_json(o);
   EXPECT_EQ(j["trials"]["total"], 6);
   EXPECT_EQ(j["trials"]["complete"], 6);
@@ -69,6 +70,7 @@ TEST(SearchCommand, WritesOutputsAndTheModelReproducesTheTestAccuracy) {
   EXPECT_GT(best["val_accuracy"].get<double>(), 0.5);
   EXPECT_EQ(best["test_accuracy"], j["test_accuracy"]);
   EXPECT_EQ(best["refit"]["requested"], false);
+  EXPECT_TRUE(best["ensemble"].is_null());
   EXPECT_TRUE(best["versions"].contains("libtorch"));
   const auto effective = read_json(run / "effective_config.json");
   EXPECT_EQ(effective["run"]["budget"]["max_budget"], 3.0);
@@ -137,6 +139,39 @@ TEST(SearchCommand, WritesOutputsAndTheModelReproducesTheTestAccuracy) {
     EXPECT_EQ(t["attempts"], 1);
   }
   EXPECT_EQ(sj["best"]["trial_id"], j["best"]["trial_id"]);
+}
+
+// Ensemble selection over the trials validated on the whole validation set: exported as one model file (its
+// members and weights in automl/ensemble.json) when it beats the best trial alone on validation; `predict` gives
+// the reported test accuracy; the members' checkpoints are kept.
+TEST(SearchCommand, ExportsAnEnsembleThatBeatsTheBestTrial) {
+  TempDir dir;
+  test::write_search_files(dir.path(), 900, 300);
+  auto o = small_search(dir);
+  o.iterations = 3;
+  const auto j = run_json(o);
+  const auto best = read_json(dir / "run" / "best_config.json");
+  ASSERT_TRUE(best["ensemble"].is_object()) << test::read_file(dir / "run" / "search.log");
+  const auto& ensemble = best["ensemble"];
+  EXPECT_GE(ensemble["members"].size(), 2u);
+  EXPECT_GT(ensemble["val_accuracy"].get<double>(), ensemble["best_single"]["val_accuracy"].get<double>());
+  EXPECT_EQ(best["val_accuracy"], ensemble["val_accuracy"]);
+  EXPECT_EQ(j["val_accuracy"], ensemble["val_accuracy"]);
+  double weights = 0;
+  for (const auto& m : ensemble["members"]) {
+    weights += m["weight"].get<double>();
+    EXPECT_TRUE(std::filesystem::exists(dir / "run" / "checkpoints" / ("trial_" + std::to_string(m["trial_id"].get<int>()))))
+        << m.dump();
+  }
+  EXPECT_NEAR(weights, 1.0, 1e-9);
+  commands::PredictOptions p;
+  p.model = (dir / "run" / "best_model.pt").string();
+  p.data = o.test;
+  p.json = true;
+  std::ostringstream predicted;
+  ASSERT_EQ(commands::predict(p, predicted), 0);
+  EXPECT_EQ(nlohmann::json::parse(predicted.str())["accuracy"].get<double>(), best["test_accuracy"].get<double>());
+  EXPECT_THAT(test::read_file(dir / "run" / "search.log"), HasSubstr("ensemble: "));
 }
 
 // The best trial's checkpoint directory need not be on the machine that exports (an automl worker may have
@@ -246,6 +281,7 @@ TEST(SearchCommand, UsageErrorsNameTheFlag) {
   fails([](auto& o) { o.max_budget = std::numeric_limits<double>::infinity(); }, {"--max-budget: must be a finite number > 0, got inf"});
   fails([](auto& o) { o.workers = static_cast<std::size_t>(-1); }, {"--workers: must be between 1 and 256, got 18446744073709551615"});
   fails([](auto& o) { o.threads = 5000; }, {"--threads: must be between 0 and 1024, got 5000"});
+  fails([](auto& o) { o.ensemble_size = -1; }, {"--ensemble-size: must be between 0 and 1000, got -1"});
   fails([](auto& o) { o.budget_type = "steps"; }, {"--budget-type: expected epochs or time, got 'steps'"});
   fails([](auto& o) { o.eta = 1; }, {"--eta: must be a finite number > 1, got 1"});
   fails([](auto& o) { o.validation_split = 1.5; }, {"--validation-split: must be in (0, 1), got 1.5"});

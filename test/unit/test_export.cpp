@@ -46,7 +46,7 @@ TEST(Export, AModelWhoseClassNamesDoNotMatchItsOutputsIsRefused) {
   for (const std::size_t classes : {2u, 4u}) {
     auto schema = t.data.schema; // 3 classes
     schema.class_names.resize(classes, "extra");
-    export_::ModelInfo info{nlohmann::json::object(), schema, "", nlohmann::json::object(), {}};
+    export_::ModelInfo info{nlohmann::json::object(), schema, "", nlohmann::json::object(), {}, {}};
     const auto path = dir / ("m" + std::to_string(classes) + ".pt");
     export_::save_model(module, info, path, t.data.features.narrow(0, 0, 4));
     test::expect_input_error([&] { export_::load_model(path); },
@@ -58,7 +58,7 @@ TEST(Export, AModelWhoseClassNamesDoNotMatchItsOutputsIsRefused) {
 TEST(Export, SavingLeavesOnlyTheCheckedModel) {
   auto t = trained_mlp();
   TempDir dir;
-  export_::ModelInfo info{nlohmann::json::object(), t.data.schema, "", nlohmann::json::object(), {}};
+  export_::ModelInfo info{nlohmann::json::object(), t.data.schema, "", nlohmann::json::object(), {}, {}};
   export_::save_model(t.trainer->pipeline().module, info, dir / "m.pt", t.data.features.narrow(0, 0, 4));
   std::vector<std::string> names;
   for (const auto& e : std::filesystem::directory_iterator(dir.path())) names.push_back(e.path().filename().string());
@@ -70,7 +70,7 @@ TEST(Export, SavesReloadsAndCarriesItsDescription) {
   TempDir dir;
   auto& module = t.trainer->pipeline().module;
   export_::ModelInfo info{core::Hyperparameters(nlohmann::json{{"lr", 0.05}}).json(), t.data.schema, "arch text",
-                          nlohmann::json{{"epochs", 2}}, {}};
+                          nlohmann::json{{"epochs", 2}}, {}, {}};
   export_::save_model(module, info, dir / "m.pt", t.data.features.narrow(0, 0, 16));
   auto loaded = export_::load_model(dir / "m.pt");
   EXPECT_EQ(loaded.info.config["lr"], 0.05);
@@ -124,7 +124,7 @@ TEST(Export, LoadsInPythonWithTheSamePredictions) {
   auto t = trained_mlp();
   TempDir dir;
   auto& module = t.trainer->pipeline().module;
-  export_::save_model(module, {nlohmann::json::object(), t.data.schema, "", nlohmann::json::object(), {}}, dir / "m.pt",
+  export_::save_model(module, {nlohmann::json::object(), t.data.schema, "", nlohmann::json::object(), {}, {}}, dir / "m.pt",
                       t.data.features.narrow(0, 0, 8));
   const auto x = t.data.features.contiguous();
   test::write_file(dir / "x.f32", std::string(static_cast<const char*>(x.data_ptr()), x.numel() * sizeof(float)));

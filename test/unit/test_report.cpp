@@ -252,6 +252,19 @@ TEST(ReportHtml, EscapesWhatComesFromTheStudy) {
   // Nothing is fetched: no external URL in any src or href.
   EXPECT_THAT(html, Not(HasSubstr("src=\"http")));
   EXPECT_THAT(html, Not(HasSubstr("href=\"http")));
+
+  // automl's own ensemble: its accuracy against the best trial alone, a row per member without the configuration.
+  in.best_config = {{"ensemble",
+                     {{"val_accuracy", 0.99},
+                      {"best_single", {{"trial_id", 3}, {"val_accuracy", 0.985}}},
+                      {"members", {{{"trial_id", 3}, {"weight", 0.6}, {"config", {{"secret_key", 1}}}},
+                                   {{"trial_id", 5}, {"weight", 0.4}, {"config", {{"secret_key", 2}}}}}}}}};
+  const auto with_ensemble = report::render_html(in);
+  EXPECT_THAT(with_ensemble, HasSubstr("2 members, validation accuracy 0.9900 (the best trial alone: 0.9850)"));
+  EXPECT_THAT(with_ensemble, Not(HasSubstr("secret_key")));
+  // No ensemble (null): no section.
+  in.best_config = {{"ensemble", nullptr}};
+  EXPECT_THAT(report::render_html(in), Not(HasSubstr("id=\"ensemble\"")));
 }
 
 TEST(ReportHtml, TenThousandTrialsStayUnderTwoMegabytes) {

@@ -1,0 +1,164 @@
+#include "commands/search_ensemble.hpp"
+
+#include "core/error.hpp"
+#include "exec/checkpoints.hpp"
+#include "export/ensemble.hpp"
+#include "train/trainer.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+
+namespace automl::commands {
+
+std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std::vector<study::Trial>& trials,
+                                              const data::Dataset& validation, const EnsembleSettings& settings,
+                                              std::string& why) {
+  std::vector<const study::Trial*> ordered;
+  for (const auto& t : trials) {
+    const bool usable = t.state == study::TrialState::complete || t.state == study::TrialState::pruned;
+    if (usable && t.loss && std::isfinite(*t.loss)) ordered.push_back(&t);
+  }
+  std::stable_sort(ordered.begin(), ordered.end(), [](const study::Trial* a, const study::Trial* b) {
+    return a->budget != b->budget ? a->budget > b->budget : *a->loss < *b->loss;
+  });
+  const auto classes = static_cast<std::int64_t>(validation.schema.num_classes());
+  std::vector<const study::Trial*> candidates;
+  std::vector<exec::LocalCheckpoint> checkpoints;
+  std::vector<torch::Tensor> probabilities;
+  for (const auto* t : ordered) {
+    if (candidates.size() >= k_max_ensemble_candidates) break;
+    if (!storage.checkpoint(t->id)) continue;
+    auto checkpoint = exec::local_checkpoint(storage, t->id, settings.fetch_dir);
+    if (!checkpoint) continue;
+    const auto file = std::filesystem::path(checkpoint->dir()) / export_::k_validation_probabilities_file;
+    if (!std::filesystem::exists(file)) continue; // validated on a subset of the validation set
+    try {
+      probabilities.push_back(export_::load_probabilities(file, validation.size(), classes));
+    } catch (const Error& e) {
+      spdlog::warn("ensemble: trial {} left out: {}", t->id, e.what());
+      continue;
+    }
+    candidates.push_back(t);
+    checkpoints.push_back(std::move(*checkpoint));
+  }
+  if (candidates.size() < 2) {
+    why = fmt::format("{} trial{} stored probabilities for the whole validation set", candidates.size(),
+                      candidates.size() == 1 ? "" : "s");
+    return std::nullopt;
+  }
+  // Selection over a pool of candidates (indices into `candidates`), mapped back to all candidates.
+  const auto select_among = [&](const std::vector<std::size_t>& pool) {
+    std::vector<torch::Tensor> pooled;
+    for (const auto i : pool) pooled.push_back(probabilities[i]);
+    const auto s = export_::select_ensemble(pooled, validation.labels, settings.size, settings.size);
+    export_::EnsembleSelection all;
+    all.counts.assign(candidates.size(), 0);
+    all.weights.assign(candidates.size(), 0.0);
+    all.candidate_accuracy.assign(candidates.size(), 0.0);
+    for (std::size_t j = 0; j < pool.size(); ++j) {
+      all.counts[pool[j]] = s.counts[j];
+      all.weights[pool[j]] = s.weights[j];
+      all.candidate_accuracy[pool[j]] = s.candidate_accuracy[j];
+    }
+    all.accuracy = s.accuracy;
+    all.log_loss = s.log_loss;
+    all.best_candidate = static_cast<int>(pool[static_cast<std::size_t>(s.best_candidate)]);
+    return all;
+  };
+  // Members by weight, heaviest first.
+  const auto members_of = [&](const export_::EnsembleSelection& s) {
+    std::vector<std::size_t> members;
+    for (std::size_t i = 0; i < candidates.size(); ++i)
+      if (s.counts[i] > 0) members.push_back(i);
+    std::stable_sort(members.begin(), members.end(), [&](std::size_t a, std::size_t b) { return s.counts[a] > s.counts[b]; });
+    return members;
+  };
+  std::vector<std::size_t> everyone(candidates.size());
+  std::iota(everyone.begin(), everyone.end(), std::size_t{0});
+  auto selection = select_among(everyone);
+  const auto best_index = static_cast<std::size_t>(selection.best_candidate); // the best candidate alone, of all
+  const double best_single = selection.candidate_accuracy[best_index];
+  auto members = members_of(selection);
+
+  // The members that can evaluate the export's samples in time, heaviest first; when some cannot, the selection
+  // runs again among those that can.
+  if (settings.samples > 0 && std::isfinite(settings.seconds) && members.size() >= 2) {
+    torch::NoGradGuard no_grad;
+    const auto rows = std::min(k_ensemble_pace_samples, validation.size());
+    const auto x = validation.features.narrow(0, 0, rows);
+    std::vector<std::size_t> fit;
+    double total = 0;
+    for (const auto i : members) {
+      auto module = torch::jit::load((std::filesystem::path(checkpoints[i].dir()) / "pipeline.pt").string(), torch::kCPU);
+      module.eval();
+      for (int warm_up = 0; warm_up < 2; ++warm_up) module.forward({x.narrow(0, 0, std::min<std::int64_t>(8, rows))});
+      const auto start = std::chrono::steady_clock::now();
+      module.forward({x});
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double cost = k_ensemble_safety * seconds * static_cast<double>(settings.samples) / static_cast<double>(rows);
+      if (total + cost > settings.seconds) continue;
+      total += cost;
+      fit.push_back(i);
+    }
+    if (fit.size() < 2) {
+      why = fmt::format("{:.1f} s left evaluate fewer than two members", settings.seconds);
+      return std::nullopt;
+    }
+    if (fit.size() < members.size()) {
+      spdlog::info("ensemble: {} of the {} selected members can be evaluated in the {:.1f} s left; selecting among them",
+                   fit.size(), members.size(), settings.seconds);
+      selection = select_among(fit);
+      members = members_of(selection);
+    }
+  }
+  const auto n = static_cast<double>(validation.size());
+  const double min_gain = std::max(1.0, std::ceil(k_min_ensemble_gain * n)) / n;
+  if (members.size() < 2 || !(selection.accuracy >= best_single + min_gain - 1e-12)) {
+    why = fmt::format("no combination of the {} candidates beats the best of them alone on validation ({:.4f}) by {:g} "
+                      "samples or more",
+                      candidates.size(), best_single, std::round(min_gain * n));
+    return std::nullopt;
+  }
+
+  EnsembleExport e;
+  std::vector<std::filesystem::path> files;
+  std::vector<double> weights;
+  nlohmann::json described = nlohmann::json::array();
+  e.architecture = fmt::format("AutoMLEnsemble: weighted average of the softmax of {} members (ensemble selection, "
+                               "{} rounds)\n",
+                               members.size(), settings.size);
+  for (const auto i : members) {
+    const auto& t = *candidates[i];
+    const auto& dir = checkpoints[i].dir();
+    files.push_back(std::filesystem::path(dir) / "pipeline.pt");
+    weights.push_back(selection.weights[i]);
+    e.member_ids.push_back(t.id);
+    described.push_back({{"trial_id", t.id},
+                         {"config_id", nlohmann::json::parse(t.config_id())},
+                         {"budget", t.budget},
+                         {"state", study::to_string(t.state)},
+                         {"weight", selection.weights[i]},
+                         {"val_accuracy", selection.candidate_accuracy[i]},
+                         {"config", nlohmann::json::parse(t.config)}});
+    e.architecture += fmt::format("\nmember {} (trial {}, weight {:.4f}):\n{}", e.member_ids.size() - 1, t.id,
+                                  selection.weights[i], train::describe(train::load_checkpoint_pipeline(dir)));
+  }
+  e.module = export_::ensemble_module(files, weights);
+  e.val_accuracy = selection.accuracy;
+  const auto& best = *candidates[best_index];
+  e.description = {{"size", settings.size},
+                   {"candidates", candidates.size()},
+                   {"val_accuracy", selection.accuracy},
+                   {"val_log_loss", selection.log_loss},
+                   {"best_single", {{"trial_id", best.id}, {"val_accuracy", best_single}}},
+                   {"members", described}};
+  return e;
+}
+
+} // namespace automl::commands

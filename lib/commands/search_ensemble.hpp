@@ -1,0 +1,58 @@
+#pragma once
+// The ensemble step of `automl search`'s export: ensemble selection (export/ensemble.hpp) over the trials that
+// stored their validation probabilities, favouring the largest budgets, and the ensemble's module when it
+// beats the best single model on validation.
+
+#include "data/dataset.hpp"
+#include "study/storage.hpp"
+#include "study/trial.hpp"
+
+#include <nlohmann/json.hpp>
+#include <torch/script.h>
+
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace automl::commands {
+
+// The most trials ensemble selection looks at: the first ones by budget (largest first), then validation loss.
+constexpr std::size_t k_max_ensemble_candidates = 24;
+
+struct EnsembleSettings {
+  int size = 25;                // rounds of selection
+  std::string fetch_dir;        // where checkpoints stored only in the database are unpacked
+  // The members must evaluate `samples` raw samples within `seconds` (each member's pace measured on validation
+  // samples, times k_ensemble_safety): the heaviest-weighted members that fit are selected from again.
+  double seconds = std::numeric_limits<double>::infinity();
+  std::int64_t samples = 0;
+};
+
+// The ensemble is exported when it gets this share of the validation samples (at least one) more right than the
+// best trial alone: a gain of one or two samples in thousands is as likely the selection fitting the validation
+// set as a better model.
+constexpr double k_min_ensemble_gain = 0.001;
+// Margin on the measured evaluation pace of the members.
+constexpr double k_ensemble_safety = 1.5;
+// Validation samples each member's pace is measured on.
+constexpr std::int64_t k_ensemble_pace_samples = 512;
+
+struct EnsembleExport {
+  torch::jit::Module module;    // forward(x) -> log of the weighted average probability
+  nlohmann::json description;   // members (trial, configuration, budget, weight, validation accuracy), whole
+  std::string architecture;     // the members' printouts, each with its weight
+  double val_accuracy = 0;
+  std::vector<std::int64_t> member_ids;
+};
+
+// Candidates: COMPLETE trials, and trials cut at the deadline and evaluated there, whose checkpoint holds
+// probabilities for all of `validation`. None, with the reason in `why`, when fewer than two qualify or the
+// selected ensemble is a single trial or beats the best single candidate on validation accuracy by less than
+// k_min_ensemble_gain, or
+// when fewer than two members can be evaluated in time.
+std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std::vector<study::Trial>& trials,
+                                              const data::Dataset& validation, const EnsembleSettings& settings,
+                                              std::string& why);
+
+} // namespace automl::commands

@@ -1,0 +1,156 @@
+#include "export/ensemble.hpp"
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+
+#include <fmt/format.h>
+#include <torch/csrc/jit/serialization/pickle.h>
+
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <numeric>
+
+namespace automl::export_ {
+
+namespace {
+
+// Probabilities below this count as this in the log-loss and in the ensemble's log (log(0) = -inf would make
+// every average with a confident mistake equally bad).
+constexpr double k_min_probability = 1e-12;
+
+struct Score {
+  std::int64_t correct = 0;
+  double log_loss = std::numeric_limits<double>::infinity();
+  bool better_than(const Score& other) const {
+    return correct != other.correct ? correct > other.correct : log_loss < other.log_loss;
+  }
+};
+
+// `sum` holds the members' probabilities added up `rounds` times.
+Score score(const torch::Tensor& sum, double rounds, const torch::Tensor& labels) {
+  const auto average = sum / rounds;
+  Score s;
+  s.correct = average.argmax(1).eq(labels).sum().item<std::int64_t>();
+  s.log_loss = -average.gather(1, labels.unsqueeze(1)).clamp_min(k_min_probability).log().mean().item<double>();
+  return s;
+}
+
+} // namespace
+
+int EnsembleSelection::members() const {
+  int n = 0;
+  for (const int c : counts) n += c > 0;
+  return n;
+}
+
+void save_probabilities(const torch::Tensor& probabilities, const std::filesystem::path& file) {
+  const auto bytes = torch::pickle_save(probabilities.detach().to(torch::kCPU, torch::kFloat32).contiguous());
+  core::write_file_atomic(file, std::string(bytes.begin(), bytes.end()));
+}
+
+torch::Tensor load_probabilities(const std::filesystem::path& file, std::int64_t rows, std::int64_t columns) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error(fmt::format("{}: cannot read", file.string()));
+  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  torch::Tensor t;
+  try {
+    const auto value = torch::pickle_load(bytes);
+    if (value.isTensor()) t = value.toTensor();
+  } catch (const c10::Error& e) {
+    throw Error(fmt::format("{}: not a probability file ({})", file.string(), e.what_without_backtrace()));
+  }
+  if (!t.defined() || t.dim() != 2 || t.size(0) != rows || t.size(1) != columns || t.scalar_type() != torch::kFloat32)
+    throw Error(fmt::format("{}: expected float32 probabilities of shape [{}, {}]", file.string(), rows, columns));
+  return t;
+}
+
+EnsembleSelection select_ensemble(const std::vector<torch::Tensor>& probabilities, const torch::Tensor& labels, int size,
+                                  int max_members) {
+  if (probabilities.empty()) throw Error("ensemble selection: no candidates");
+  if (size < 1 || max_members < 1)
+    throw Error(fmt::format("ensemble selection: size and member limit must be >= 1, got {} and {}", size, max_members));
+  const auto n = labels.size(0);
+  const auto classes = probabilities.front().size(1);
+  std::vector<torch::Tensor> candidates;
+  for (const auto& p : probabilities) {
+    if (p.dim() != 2 || p.size(0) != n || p.size(1) != classes)
+      throw Error(fmt::format("ensemble selection: candidate probabilities of shape {}, expected [{}, {}]",
+                              c10::str(p.sizes()), n, classes));
+    candidates.push_back(p.to(torch::kFloat64));
+  }
+  const auto k = candidates.size();
+  EnsembleSelection result;
+  result.counts.assign(k, 0);
+  std::vector<Score> alone(k);
+  for (std::size_t j = 0; j < k; ++j) {
+    alone[j] = score(candidates[j], 1, labels);
+    result.candidate_accuracy.push_back(static_cast<double>(alone[j].correct) / static_cast<double>(n));
+    if (alone[j].better_than(alone[static_cast<std::size_t>(result.best_candidate)])) result.best_candidate = static_cast<int>(j);
+  }
+
+  auto sum = torch::zeros({n, classes}, torch::kFloat64);
+  std::vector<int> counts(k, 0);
+  int distinct = 0;
+  Score best;
+  best.correct = -1;
+  for (int round = 1; round <= size; ++round) {
+    std::size_t chosen = k;
+    Score chosen_score;
+    chosen_score.correct = -1;
+    for (std::size_t j = 0; j < k; ++j) {
+      if (counts[j] == 0 && distinct >= max_members) continue;
+      const Score s = score(sum + candidates[j], round, labels);
+      if (chosen == k || s.better_than(chosen_score)) {
+        chosen = j;
+        chosen_score = s;
+      }
+    }
+    sum += candidates[chosen];
+    distinct += counts[chosen] == 0;
+    ++counts[chosen];
+    if (chosen_score.better_than(best)) {
+      best = chosen_score;
+      result.counts = counts;
+    }
+  }
+  const double total = static_cast<double>(std::accumulate(result.counts.begin(), result.counts.end(), 0));
+  for (const int c : result.counts) result.weights.push_back(static_cast<double>(c) / total);
+  result.accuracy = static_cast<double>(best.correct) / static_cast<double>(n);
+  result.log_loss = best.log_loss;
+  return result;
+}
+
+torch::jit::Module ensemble_module(const std::vector<std::filesystem::path>& member_files, const std::vector<double>& weights) {
+  if (member_files.empty() || member_files.size() != weights.size())
+    throw Error(fmt::format("ensemble: {} member files for {} weights", member_files.size(), weights.size()));
+  double total = 0;
+  for (const double w : weights) {
+    if (!(w > 0)) throw Error(fmt::format("ensemble: member weights must be > 0, got {}", w));
+    total += w;
+  }
+  // Each member keeps the compilation unit it was loaded into: they all define an AutoMLPipeline, which one unit
+  // would refuse twice; saving gives types of the same name distinct names (the serializer's type-name uniquer).
+  torch::jit::Module ensemble(c10::QualifiedName("AutoMLEnsemble"));
+  ensemble.register_attribute("training", c10::BoolType::get(), false);
+  std::string source = "def forward(self, x: Tensor) -> Tensor:\n";
+  for (std::size_t i = 0; i < member_files.size(); ++i) {
+    torch::jit::Module member;
+    try {
+      member = torch::jit::load(member_files[i].string(), torch::Device(torch::kCPU));
+    } catch (const c10::Error& e) {
+      throw Error(fmt::format("{}: cannot load as an ensemble member: {}", member_files[i].string(), e.what_without_backtrace()));
+    }
+    member.eval();
+    const auto name = fmt::format("member{}", i);
+    ensemble.register_module(name, member);
+    source += fmt::format("    {} torch.softmax(self.{}.forward(x), 1) * {:.17g}\n", i == 0 ? "p =" : "p = p +", name,
+                          weights[i] / total);
+  }
+  source += fmt::format("    return torch.log(torch.clamp(p, min={:g}))\n", k_min_probability);
+  ensemble.define(source);
+  ensemble.eval();
+  return ensemble;
+}
+
+} // namespace automl::export_

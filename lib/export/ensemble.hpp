@@ -1,0 +1,50 @@
+#pragma once
+// Ensembles of trained trials, as Auto-PyTorch and auto-sklearn build them: ensemble selection (Caruana et al.,
+// "Ensemble Selection from Libraries of Models", ICML 2004) over the validation probabilities each trial stored
+// with its checkpoint, and one TorchScript module that averages its members with the selected weights. The
+// module has the interface of a single exported model: forward(x) takes raw inputs and returns log-probabilities
+// (logits whose softmax is the weighted average of the members' softmax), so `automl predict` and Python's
+// torch.jit.load use it unchanged.
+
+#include <torch/script.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace automl::export_ {
+
+// The file in a trial's checkpoint directory holding its softmax probabilities on the whole validation set
+// (float32 [validation samples, classes], torch::pickle_save), written by trials validated on the whole set.
+inline constexpr const char* k_validation_probabilities_file = "validation_probabilities.pt";
+
+void save_probabilities(const torch::Tensor& probabilities, const std::filesystem::path& file);
+// Throws Error naming the file when it is missing or not a float [rows, columns] tensor of that size.
+torch::Tensor load_probabilities(const std::filesystem::path& file, std::int64_t rows, std::int64_t columns);
+
+struct EnsembleSelection {
+  std::vector<int> counts;     // per candidate: how often it was selected (0 = not a member)
+  std::vector<double> weights; // per candidate: counts / their sum
+  double accuracy = 0;         // validation accuracy of the weighted average
+  double log_loss = 0;         // its mean negative log-likelihood
+  std::vector<double> candidate_accuracy; // per candidate, alone
+  int best_candidate = 0;      // the best candidate alone (accuracy, then log-loss)
+  int members() const;         // candidates with a weight
+};
+
+// Greedy forward selection with replacement: `size` rounds, each adding the candidate (again, possibly) whose
+// addition gives the best validation accuracy of the average, ties broken by the lower log-loss; at most
+// `max_members` distinct candidates. The result is the best of the rounds' ensembles, so it is never worse than
+// the best candidate alone (the first round's choice). `probabilities`: one [N, C] tensor per candidate, rows in
+// the order of `labels` (int64 [N]). Throws Error for no candidates, mismatched shapes, size < 1 or
+// max_members < 1.
+EnsembleSelection select_ensemble(const std::vector<torch::Tensor>& probabilities, const torch::Tensor& labels, int size,
+                                  int max_members);
+
+// One module from the TorchScript files of the members (exported pipelines: forward(x) -> logits), weighted by
+// `weights` (positive, normalised here): forward(x) = log(sum_i w_i softmax(member_i(x))). Loaded on the CPU,
+// in eval mode. Throws Error when a file does not load or the counts differ.
+torch::jit::Module ensemble_module(const std::vector<std::filesystem::path>& member_files, const std::vector<double>& weights);
+
+} // namespace automl::export_

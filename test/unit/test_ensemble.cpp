@@ -1,0 +1,253 @@
+// Ensemble selection (export/ensemble.hpp) and the ensemble's module: its export round trip, its Python load.
+
+#include "commands/search_ensemble.hpp"
+#include "core/error.hpp"
+#include "data/split.hpp"
+#include "exec/search.hpp"
+#include "export/ensemble.hpp"
+#include "export/inference.hpp"
+#include "export/model_file.hpp"
+#include "study/sqlite_storage.hpp"
+#include "support/test_files.hpp"
+#include "support/tiny_data.hpp"
+#include "support/toy_space.hpp"
+#include "train/trainer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <numeric>
+
+using namespace automl;
+using automl::test::TempDir;
+
+namespace {
+
+// Probabilities [n, 2] that put `right` on the true class of the rows in `correct` and 0.4 elsewhere.
+torch::Tensor probabilities(const torch::Tensor& labels, const std::vector<bool>& correct, float right = 0.8F) {
+  const auto n = labels.size(0);
+  auto p = torch::empty({n, 2});
+  for (std::int64_t i = 0; i < n; ++i) {
+    const auto y = labels[i].item<std::int64_t>();
+    const float on_true = correct[static_cast<std::size_t>(i)] ? right : 0.4F;
+    p[i][y] = on_true;
+    p[i][1 - y] = 1 - on_true;
+  }
+  return p;
+}
+
+double sum(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); }
+
+struct Member {
+  std::filesystem::path file;
+  torch::jit::Module module;
+};
+
+// A small network trained on `data` with its own seed, saved as a checkpoint's pipeline.pt would be.
+Member trained_member(const data::Dataset& data, std::uint64_t seed, const std::filesystem::path& file) {
+  const auto tv = data::split_train_validation(data, 0.25, 1);
+  train::Trainer trainer(core::Hyperparameters(nlohmann::json{{"network", "shapedmlpnet"}, {"num_layers", 2},
+                                                              {"max_units", 8}, {"optimizer", "sgd"}, {"lr", 0.05},
+                                                              {"momentum", 0.9}}),
+                         tv.train, tv.validation, seed);
+  trainer.train({1, 0});
+  trainer.pipeline().module.save(file.string());
+  return {file, trainer.pipeline().module};
+}
+
+} // namespace
+
+TEST(EnsembleSelection, ComplementaryModelsBeatTheBestAloneAndWeightsSumToOne) {
+  // Six validation rows; a is right on rows 0-3, b on 2-5, c on 0,1,4,5 (0.8 on the true class when right, 0.4
+  // when wrong): each alone 4/6, any two averaged 6/6 (no row where both are wrong).
+  const auto labels = torch::tensor({0, 1, 0, 1, 0, 1}, torch::kInt64);
+  const auto a = probabilities(labels, {true, true, true, true, false, false});
+  const auto b = probabilities(labels, {false, false, true, true, true, true});
+  const auto c = probabilities(labels, {true, true, false, false, true, true});
+  const auto s = export_::select_ensemble({a, b, c}, labels, 10, 10);
+  EXPECT_NEAR(sum(s.weights), 1.0, 1e-12);
+  EXPECT_GE(s.members(), 2);
+  EXPECT_DOUBLE_EQ(s.accuracy, 1.0);
+  for (const double alone : s.candidate_accuracy) EXPECT_GT(s.accuracy, alone);
+  EXPECT_EQ(s.counts.size(), 3u);
+}
+
+TEST(EnsembleSelection, NeverWorseThanItsBestMemberAndRespectsTheMemberLimit) {
+  const auto labels = torch::tensor({0, 1, 0, 1, 0, 1, 0, 1}, torch::kInt64);
+  const auto good = probabilities(labels, {true, true, true, true, true, true, true, false}, 0.9F);
+  const auto bad = probabilities(labels, {false, false, false, true, true, false, false, true}, 0.99F);
+  const auto worse = probabilities(labels, {false, false, false, false, false, false, false, true}, 0.99F);
+  const auto s = export_::select_ensemble({bad, good, worse}, labels, 20, 3);
+  EXPECT_EQ(s.best_candidate, 1);
+  EXPECT_GE(s.accuracy, s.candidate_accuracy[1]);
+  EXPECT_NEAR(sum(s.weights), 1.0, 1e-12);
+  // With one member allowed, the ensemble is the best candidate alone.
+  const auto one = export_::select_ensemble({bad, good, worse}, labels, 20, 1);
+  EXPECT_EQ(one.members(), 1);
+  EXPECT_DOUBLE_EQ(one.weights[1], 1.0);
+  EXPECT_DOUBLE_EQ(one.accuracy, one.candidate_accuracy[1]);
+}
+
+TEST(EnsembleSelection, BadArgumentsAreErrors) {
+  const auto labels = torch::tensor({0, 1}, torch::kInt64);
+  EXPECT_THROW(export_::select_ensemble({}, labels, 5, 5), Error);
+  EXPECT_THROW(export_::select_ensemble({torch::rand({3, 2})}, labels, 5, 5), Error);
+  EXPECT_THROW(export_::select_ensemble({torch::rand({2, 2})}, labels, 0, 5), Error);
+  EXPECT_THROW(export_::select_ensemble({torch::rand({2, 2})}, labels, 5, 0), Error);
+}
+
+TEST(EnsembleSelection, ProbabilityFilesRoundTripAndBadOnesAreNamed) {
+  TempDir dir;
+  const auto p = torch::rand({5, 3});
+  export_::save_probabilities(p, dir / "p.pt");
+  EXPECT_TRUE(torch::equal(export_::load_probabilities(dir / "p.pt", 5, 3), p));
+  try {
+    export_::load_probabilities(dir / "p.pt", 6, 3);
+    ADD_FAILURE() << "a file of another shape was read";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("p.pt"), std::string::npos) << e.what();
+  }
+  test::write_file(dir / "junk.pt", "junk");
+  EXPECT_THROW(export_::load_probabilities(dir / "junk.pt", 5, 3), Error);
+  EXPECT_THROW(export_::load_probabilities(dir / "none.pt", 5, 3), Error);
+}
+
+// The ensemble is one TorchScript file with a single model's interface: raw inputs in, logits out (the log of
+// the weighted average of the members' probabilities), its description in automl/ensemble.json.
+TEST(EnsembleModule, AveragesItsMembersAndRoundTripsThroughTheModelFile) {
+  TempDir dir;
+  const auto data = test::blobs(120, 4, 3);
+  auto a = trained_member(data, 1, dir / "a.pt");
+  auto b = trained_member(data, 2, dir / "b.pt");
+  auto ensemble = export_::ensemble_module({a.file, b.file}, {3, 1});
+  torch::NoGradGuard no_grad;
+  a.module.eval();
+  b.module.eval();
+  const auto x = data.features;
+  const auto expected = (0.75 * torch::softmax(a.module.forward({x}).toTensor(), 1) +
+                         0.25 * torch::softmax(b.module.forward({x}).toTensor(), 1));
+  const auto logits = ensemble.forward({x}).toTensor();
+  EXPECT_LE((torch::softmax(logits, 1) - expected).abs().max().item<double>(), 1e-5);
+
+  const nlohmann::json description{{"val_accuracy", 0.9}, {"members", {{{"trial_id", 1}, {"weight", 0.75}}, {{"trial_id", 2}, {"weight", 0.25}}}}};
+  export_::ModelInfo info{nlohmann::json::object(), data.schema, "ensemble", nlohmann::json::object(), {}, description};
+  export_::save_model(ensemble, info, dir / "ensemble.pt", x.narrow(0, 0, 8));
+  auto loaded = export_::load_model(dir / "ensemble.pt");
+  EXPECT_EQ(loaded.info.ensemble, description);
+  EXPECT_LE((export_::predict_probabilities(loaded.module, x) - expected).abs().max().item<double>(), 1e-5);
+  // A single model has no ensemble description.
+  export_::save_model(a.module, {nlohmann::json::object(), data.schema, "", nlohmann::json::object(), {}, {}},
+                      dir / "single.pt", x.narrow(0, 0, 8));
+  EXPECT_TRUE(export_::load_model(dir / "single.pt").info.ensemble.is_null());
+
+  if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) GTEST_SKIP() << "python3-torch is not installed";
+  const auto raw = x.contiguous();
+  test::write_file(dir / "x.f32", std::string(static_cast<const char*>(raw.data_ptr()), raw.numel() * sizeof(float)));
+  test::write_file(dir / "check.py",
+                   "import json, sys, numpy as np, torch\n"
+                   "extra = {'automl/ensemble.json': ''}\n"
+                   "m = torch.jit.load(sys.argv[1], _extra_files=extra)\n"
+                   "assert len(json.loads(extra['automl/ensemble.json'])['members']) == 2\n"
+                   "x = torch.from_numpy(np.fromfile(sys.argv[2], dtype=np.float32).reshape(-1, 4))\n"
+                   "with torch.no_grad():\n"
+                   "    m.eval(); p = torch.softmax(m(x), 1)\n"
+                   "p.numpy().astype(np.float32).tofile(sys.argv[3])\n");
+  const auto r = test::run_command("/usr/bin/python3 " + (dir / "check.py").string() + " " + (dir / "ensemble.pt").string() +
+                                   " " + (dir / "x.f32").string() + " " + (dir / "out.f32").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto bytes = test::read_file(dir / "out.f32");
+  const auto python = torch::from_blob(const_cast<char*>(bytes.data()), {x.size(0), 3}, torch::kFloat32).clone();
+  EXPECT_LE((python - expected).abs().max().item<double>(), 1e-5);
+}
+
+TEST(EnsembleModule, BadMembersAreErrors) {
+  TempDir dir;
+  test::write_file(dir / "junk.pt", "junk");
+  EXPECT_THROW(export_::ensemble_module({dir / "junk.pt", dir / "junk.pt"}, {1, 1}), Error);
+  EXPECT_THROW(export_::ensemble_module({dir / "junk.pt"}, {1, 1}), Error);
+  EXPECT_THROW(export_::ensemble_module({}, {}), Error);
+}
+
+// The export's ensemble step over a study whose trials stored complementary validation probabilities: trial k is
+// right on the validation rows whose index is not k modulo 3 (0.6 on the true class), wrong on the others (0.5 on
+// another class, 0.3 on the true one), so any two with different residues together are right everywhere.
+TEST(SearchEnsemble, CombinesStoredTrialsThatBeatTheBestAloneWithinTheTime) {
+  TempDir dir;
+  const auto data = test::blobs(120, 4, 3);
+  const auto split = data::split_train_validation(data, 0.25, 1);
+  const auto& validation = split.validation;
+  train::Trainer trainer(core::Hyperparameters(nlohmann::json{{"network", "shapedmlpnet"}, {"num_layers", 2}, {"max_units", 8},
+                                                              {"optimizer", "sgd"}, {"lr", 0.05}}),
+                         split.train, validation, 1);
+  trainer.train({1, 0});
+  const auto n = validation.size();
+  const auto pattern = [&](std::int64_t trial_id, bool complementary) {
+    auto p = torch::empty({n, 3});
+    for (std::int64_t i = 0; i < n; ++i) {
+      const auto y = validation.labels[i].item<std::int64_t>();
+      const bool right = !complementary || i % 3 != trial_id % 3;
+      p[i][y] = right ? 0.6F : 0.3F;
+      p[i][(y + 1) % 3] = right ? 0.2F : 0.5F;
+      p[i][(y + 2) % 3] = 0.2F;
+    }
+    return p;
+  };
+  const test::ToySpace space({2, 2, 0, 0});
+  const auto run_study = [&](const std::filesystem::path& db, bool complementary) {
+    auto storage = std::make_unique<study::SqliteStorage>(db.string());
+    exec::SearchTask task;
+    task.space = &space;
+    task.space_fingerprint = exec::unit_space_fingerprint(space);
+    task.objective = [&](const exec::TrialContext& ctx) {
+      trainer.save_checkpoint(ctx.checkpoint_dir);
+      export_::save_probabilities(pattern(ctx.trial_id, complementary),
+                                  std::filesystem::path(ctx.checkpoint_dir) / export_::k_validation_probabilities_file);
+      exec::TrialResult r;
+      r.loss = complementary ? 1.0 / 3 : 0.0;
+      r.checkpoint = ctx.checkpoint_dir;
+      return r;
+    };
+    exec::SearchOptions o;
+    o.optimizer = "random";
+    o.optimizer_options.hyperband.min_budget = 1;
+    o.optimizer_options.hyperband.max_budget = 1;
+    o.max_iterations = 4;
+    o.seed = 7;
+    o.checkpoint_dir = (dir / (db.stem().string() + "-checkpoints")).string();
+    exec::run_search(*storage, task, o);
+    return storage;
+  };
+
+  auto storage = run_study(dir / "complementary.db", true);
+  const auto trials = storage->trials(1);
+  ASSERT_GE(trials.size(), 3u);
+  commands::EnsembleSettings settings;
+  settings.fetch_dir = (dir / "fetched").string();
+  settings.samples = 1000;
+  std::string why;
+  auto ensemble = commands::choose_ensemble(*storage, trials, validation, settings, why);
+  ASSERT_TRUE(ensemble) << why;
+  EXPECT_GE(ensemble->member_ids.size(), 2u);
+  EXPECT_DOUBLE_EQ(ensemble->val_accuracy, 1.0);
+  EXPECT_NEAR(ensemble->description["best_single"]["val_accuracy"].get<double>(), 2.0 / 3, 0.05);
+  double weights = 0;
+  for (const auto& m : ensemble->description["members"]) {
+    weights += m["weight"].get<double>();
+    EXPECT_TRUE(m.contains("config"));
+  }
+  EXPECT_NEAR(weights, 1.0, 1e-12);
+  // The module runs on raw inputs and gives one row of logits per sample.
+  torch::NoGradGuard no_grad;
+  EXPECT_EQ(ensemble->module.forward({validation.features}).toTensor().sizes(), (std::vector<std::int64_t>{n, 3}));
+
+  // No time to evaluate two members: no ensemble, and the reason says so.
+  settings.seconds = 1e-9;
+  EXPECT_FALSE(commands::choose_ensemble(*storage, trials, validation, settings, why));
+  EXPECT_NE(why.find("fewer than two members"), std::string::npos) << why;
+
+  // Trials that all make the same predictions: nothing beats the best alone.
+  auto same = run_study(dir / "same.db", false);
+  settings.seconds = std::numeric_limits<double>::infinity();
+  EXPECT_FALSE(commands::choose_ensemble(*same, same->trials(1), validation, settings, why));
+  EXPECT_NE(why.find("beats the best of them alone"), std::string::npos) << why;
+}
