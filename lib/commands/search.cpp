@@ -521,6 +521,8 @@ int search(const SearchOptions& o, std::ostream& out) {
       EnsembleSettings settings;
       settings.size = o.ensemble_size;
       settings.fetch_dir = search_options.checkpoint_dir;
+      // Budgets from one epoch (or the largest rung) are validated on the whole set (commands/trial_objective.cpp).
+      settings.min_budget = time_budget ? 0.0 : std::min(1.0, run.budget.max_budget);
       settings.seconds = std::chrono::duration<double>(end - Clock::now()).count() - end_costs() - k_export_min_s;
       settings.samples = test_samples + 2 * k_check_samples;
       std::string why;

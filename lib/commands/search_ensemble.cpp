@@ -22,7 +22,7 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
   std::vector<const study::Trial*> ordered;
   for (const auto& t : trials) {
     const bool usable = t.state == study::TrialState::complete || t.state == study::TrialState::pruned;
-    if (usable && t.loss && std::isfinite(*t.loss)) ordered.push_back(&t);
+    if (usable && t.loss && std::isfinite(*t.loss) && t.budget >= settings.min_budget * (1 - 1e-9)) ordered.push_back(&t);
   }
   std::stable_sort(ordered.begin(), ordered.end(), [](const study::Trial* a, const study::Trial* b) {
     return a->budget != b->budget ? a->budget > b->budget : *a->loss < *b->loss;
@@ -31,9 +31,19 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
   std::vector<const study::Trial*> candidates;
   std::vector<exec::LocalCheckpoint> checkpoints;
   std::vector<torch::Tensor> probabilities;
+  const auto start = std::chrono::steady_clock::now();
+  const auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   for (const auto* t : ordered) {
-    if (candidates.size() >= k_max_ensemble_candidates) break;
-    if (!storage.checkpoint(t->id)) continue;
+    if (candidates.size() >= k_max_ensemble_candidates ||
+        (candidates.size() >= 2 && elapsed() > k_ensemble_read_share * settings.seconds))
+      break;
+    const auto reference = storage.checkpoint(t->id);
+    if (!reference) continue;
+    // A directory here without the file: no need to read the copy in the database.
+    std::error_code ec;
+    if (std::filesystem::is_directory(*reference, ec) &&
+        !std::filesystem::exists(std::filesystem::path(*reference) / export_::k_validation_probabilities_file, ec))
+      continue;
     auto checkpoint = exec::local_checkpoint(storage, t->id, settings.fetch_dir);
     if (!checkpoint) continue;
     const auto file = std::filesystem::path(checkpoint->dir()) / export_::k_validation_probabilities_file;
@@ -98,16 +108,16 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
       auto module = torch::jit::load((std::filesystem::path(checkpoints[i].dir()) / "pipeline.pt").string(), torch::kCPU);
       module.eval();
       for (int warm_up = 0; warm_up < 2; ++warm_up) module.forward({x.narrow(0, 0, std::min<std::int64_t>(8, rows))});
-      const auto start = std::chrono::steady_clock::now();
+      const auto pass_start = std::chrono::steady_clock::now();
       module.forward({x});
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - pass_start).count();
       const double cost = k_ensemble_safety * seconds * static_cast<double>(settings.samples) / static_cast<double>(rows);
-      if (total + cost > settings.seconds) continue;
+      if (total + cost > settings.seconds - elapsed()) continue;
       total += cost;
       fit.push_back(i);
     }
     if (fit.size() < 2) {
-      why = fmt::format("{:.1f} s left evaluate fewer than two members", settings.seconds);
+      why = fmt::format("{:.1f} s left evaluate fewer than two members", settings.seconds - elapsed());
       return std::nullopt;
     }
     if (fit.size() < members.size()) {

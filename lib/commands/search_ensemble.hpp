@@ -19,10 +19,14 @@ namespace automl::commands {
 
 // The most trials ensemble selection looks at: the first ones by budget (largest first), then validation loss.
 constexpr std::size_t k_max_ensemble_candidates = 24;
+// Reading the candidates (unpacking checkpoints stored only in the database) stops after this share of the time
+// the ensemble has, with the candidates read so far (two at least).
+constexpr double k_ensemble_read_share = 0.25;
 
 struct EnsembleSettings {
   int size = 25;                // rounds of selection
   std::string fetch_dir;        // where checkpoints stored only in the database are unpacked
+  double min_budget = 0;        // trials below this budget are validated on a subset: not candidates
   // The members must evaluate `samples` raw samples within `seconds` (each member's pace measured on validation
   // samples, times k_ensemble_safety): the heaviest-weighted members that fit are selected from again.
   double seconds = std::numeric_limits<double>::infinity();

@@ -146,7 +146,7 @@ public:
       // whole validation set, from the weights the checkpoint holds. Trials validated on a subset have none.
       const auto& probabilities = trainer->validation_probabilities();
       if (probabilities.defined() && validation.size() == m_settings.split->validation.size() &&
-          probabilities.size(0) == validation.size())
+          probabilities.size(0) == validation.size() && probabilities.numel() <= export_::k_max_stored_probabilities)
         export_::save_probabilities(probabilities, std::filesystem::path(ctx.checkpoint_dir) / export_::k_validation_probabilities_file);
       result.checkpoint = ctx.checkpoint_dir;
     }

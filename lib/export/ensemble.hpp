@@ -18,6 +18,9 @@ namespace automl::export_ {
 // The file in a trial's checkpoint directory holding its softmax probabilities on the whole validation set
 // (float32 [validation samples, classes], torch::pickle_save), written by trials validated on the whole set.
 inline constexpr const char* k_validation_probabilities_file = "validation_probabilities.pt";
+// Trials store their probabilities only up to this many values (samples x classes, 16 MB): larger validation sets
+// would make every checkpoint, and its copy in the study's database, that much larger.
+inline constexpr std::int64_t k_max_stored_probabilities = std::int64_t{4} << 20;
 
 void save_probabilities(const torch::Tensor& probabilities, const std::filesystem::path& file);
 // Throws Error naming the file when it is missing or not a float [rows, columns] tensor of that size.
