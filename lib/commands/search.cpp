@@ -538,23 +538,30 @@ int search(const SearchOptions& o, std::ostream& out) {
       else
         spdlog::info("ensemble: none, exporting trial {} alone: {}", best->id, why);
     }
-    if (ensemble) {
-      training["val_accuracy"] = ensemble->val_accuracy;
-      training["ensemble_members"] = ensemble->member_ids;
-    }
-    if (!pipeline && !ensemble) {
-      // Where this machine has it, else unpacked from the storage (a trial that a worker ran elsewhere).
-      const auto checkpoint = exec::local_checkpoint(*storage, best->id, search_options.checkpoint_dir);
-      if (!checkpoint) throw Error(fmt::format("trial {} has no checkpoint to export", best->id));
-      pipeline = train::load_checkpoint_pipeline(checkpoint->dir());
-    }
     training["refit"] = refit;
-    auto& module = ensemble ? ensemble->module : pipeline->module;
-    module.to(torch::kCPU);
     const auto check = split.validation.features.narrow(0, 0, std::min(k_check_samples, split.validation.size()));
-    export_::ModelInfo info{hp.json(), dataset.schema, ensemble ? ensemble->architecture : train::describe(*pipeline),
-                            training, {}, ensemble ? ensemble->description : nlohmann::json()};
-    export_::save_model(module, info, model_path, check);
+    if (ensemble) {
+      auto ensemble_training = training;
+      ensemble_training["val_accuracy"] = ensemble->val_accuracy;
+      ensemble_training["ensemble_members"] = ensemble->member_ids;
+      try {
+        export_::save_model(ensemble->module, {hp.json(), dataset.schema, ensemble->architecture, ensemble_training, {}, ensemble->description},
+                            model_path, check);
+      } catch (const std::exception& e) { // the best trial alone still is a model
+        spdlog::warn("ensemble: not exported ({}); exporting trial {} alone", e.what(), best->id);
+        ensemble.reset();
+      }
+    }
+    if (!ensemble) {
+      if (!pipeline) {
+        // Where this machine has it, else unpacked from the storage (a trial that a worker ran elsewhere).
+        const auto checkpoint = exec::local_checkpoint(*storage, best->id, search_options.checkpoint_dir);
+        if (!checkpoint) throw Error(fmt::format("trial {} has no checkpoint to export", best->id));
+        pipeline = train::load_checkpoint_pipeline(checkpoint->dir());
+      }
+      pipeline->module.to(torch::kCPU);
+      export_::save_model(pipeline->module, {hp.json(), dataset.schema, train::describe(*pipeline), training, {}, {}}, model_path, check);
+    }
     if (test) {
       // Exactly what `automl predict --model best_model.pt --data TEST` computes.
       auto loaded = export_::load_model(model_path);

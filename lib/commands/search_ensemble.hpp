@@ -33,10 +33,6 @@ struct EnsembleSettings {
   std::int64_t samples = 0;
 };
 
-// The ensemble is exported when it gets this share of the validation samples (at least one) more right than the
-// best trial alone: a gain of one or two samples in thousands is as likely the selection fitting the validation
-// set as a better model.
-constexpr double k_min_ensemble_gain = 0.001;
 // Margin on the measured evaluation pace of the members.
 constexpr double k_ensemble_safety = 1.5;
 // Validation samples each member's pace is measured on.
@@ -52,8 +48,7 @@ struct EnsembleExport {
 
 // Candidates: COMPLETE trials, and trials cut at the deadline and evaluated there, whose checkpoint holds
 // probabilities for all of `validation`. None, with the reason in `why`, when fewer than two qualify or the
-// selected ensemble is a single trial or beats the best single candidate on validation accuracy by less than
-// k_min_ensemble_gain, or
+// selected ensemble is a single trial or no better than the best single candidate on validation accuracy, or
 // when fewer than two members can be evaluated in time.
 std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std::vector<study::Trial>& trials,
                                               const data::Dataset& validation, const EnsembleSettings& settings,

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ostream.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -39,6 +40,7 @@ struct BestConfigFacts {
   bool refit_requested = false;
   bool refit_done = false;
   std::string refit_reason;
+  std::string ensemble; // "N trials (ids), validation accuracy X" when the exported model is an ensemble
 };
 
 std::optional<BestConfigFacts> best_config_facts(const nlohmann::json& j, std::int64_t trial_id) {
@@ -54,6 +56,15 @@ std::optional<BestConfigFacts> best_config_facts(const nlohmann::json& j, std::i
       if (key == "done" && value.is_boolean()) f.refit_done = value.get<bool>();
       if (key == "reason" && value.is_string()) f.refit_reason = value.get<std::string>();
     }
+  }
+  if (const auto e = j.find("ensemble"); e != j.end() && e->is_object()) {
+    std::vector<std::string> ids;
+    if (const auto members = e->find("members"); members != e->end() && members->is_array())
+      for (const auto& m : *members)
+        if (m.is_object() && m.contains("trial_id")) ids.push_back(m["trial_id"].dump());
+    const auto acc = e->find("val_accuracy");
+    f.ensemble = fmt::format("an ensemble of {} trials ({}){}", ids.size(), fmt::join(ids, ", "),
+                             acc != e->end() && acc->is_number() ? fmt::format(", validation accuracy {:.4f}", acc->get<double>()) : "");
   }
   return f;
 }
@@ -96,6 +107,7 @@ void print_summary(std::ostream& out, const StudyReport& r) {
                r.budget_unit, b.seed);
     fmt::print(out, "  validation accuracy: {:.4f}\n", trial_accuracy(b).value_or(std::nan("")));
     if (const auto extra = best_config_facts(r.best_config, b.id)) {
+      if (!extra->ensemble.empty()) fmt::print(out, "  exported model:      {}\n", extra->ensemble);
       if (extra->test_accuracy)
         fmt::print(out, "  test accuracy:       {:.4f} ({})\n", *extra->test_accuracy, extra->test);
       if (extra->refit_requested || extra->refit_done)

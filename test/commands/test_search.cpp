@@ -11,6 +11,7 @@
 #include "support/search_fixture.hpp"
 #include "support/test_files.hpp"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -172,6 +173,12 @@ TEST(SearchCommand, ExportsAnEnsembleThatBeatsTheBestTrial) {
   ASSERT_EQ(commands::predict(p, predicted), 0);
   EXPECT_EQ(nlohmann::json::parse(predicted.str())["accuracy"].get<double>(), best["test_accuracy"].get<double>());
   EXPECT_THAT(test::read_file(dir / "run" / "search.log"), HasSubstr("ensemble: "));
+  // `automl show` says what was exported.
+  commands::ShowOptions s;
+  s.dir = (dir / "run").string();
+  std::ostringstream shown;
+  EXPECT_EQ(commands::show(s, shown), 0);
+  EXPECT_THAT(shown.str(), HasSubstr(fmt::format("exported model:      an ensemble of {} trials", ensemble["members"].size())));
 }
 
 // The best trial's checkpoint directory need not be on the machine that exports (an automl worker may have
