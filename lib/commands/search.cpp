@@ -490,7 +490,7 @@ int search(const SearchOptions& o, std::ostream& out) {
                      best->id, dataset.size(), best->budget, unit, estimate, left);
         const auto refit_start = Clock::now();
         train::Trainer trainer(hp, dataset, dataset.subset({}), best->seed, device);
-        trainer.set_schedule_scale(schedule_scale);
+        trainer.set_schedule_scale(train::shrunk_schedule_scale(hp, schedule_scale, run.budget.max_budget));
         train::TrainBudget train_budget;
         if (time_budget) train_budget.seconds = best->budget * scale;
         else train_budget.epochs = best->budget;

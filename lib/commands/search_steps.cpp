@@ -269,7 +269,8 @@ RungPlan plan_rungs(const SearchOptions& o, config::LoadedSetup& setup, const da
   if (budget.budget_type == config::BudgetType::epochs) plan.schedule_scale = budget.max_budget / preset_max_budget;
   plan.fidelity["schedule_scale"] = plan.schedule_scale;
   if (plan.schedule_scale != 1.0)
-    spdlog::info("learning-rate schedules run {:.3g}x faster, as the rungs do (an epoch of the schedule is {:.3g} epochs)",
+    spdlog::info("learning-rate schedules run {:.3g}x faster, as the rungs do (an epoch of the schedule is {:.3g} epochs; "
+                 "a cosine annealing shorter than the preset's largest budget anneals over the top rung instead)",
                  1.0 / plan.schedule_scale, plan.schedule_scale);
   return plan;
 }

@@ -5,6 +5,7 @@
 #include "data/split.hpp"
 #include "export/ensemble.hpp"
 #include "train/runtime.hpp"
+#include "train/scheduler.hpp"
 #include "train/trainer.hpp"
 
 #include <fmt/format.h>
@@ -75,7 +76,7 @@ public:
     if (ctx.resume_from) trainer.emplace(train::Trainer::resume(*ctx.resume_from, hp, m_settings.split->train, validation, m_settings.device));
     else trainer.emplace(hp, m_settings.split->train, validation, ctx.seed, m_settings.device);
     trainer->set_eval_batch_size(m_settings.training.eval_batch_size);
-    trainer->set_schedule_scale(m_settings.schedule_scale);
+    trainer->set_schedule_scale(train::shrunk_schedule_scale(hp, m_settings.schedule_scale, m_settings.max_budget));
     train::TrainBudget train_budget;
     if (m_settings.time_budget) train_budget.seconds = ctx.budget;
     else train_budget.epochs = ctx.budget;

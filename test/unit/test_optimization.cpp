@@ -139,6 +139,22 @@ TEST(Schedulers, FractionalPointsOfTheSchedule) {
   EXPECT_DOUBLE_EQ(step.lr_at(6.5), step.lr(6));
 }
 
+// Shrunk rungs shrink the schedule with them, except a cosine annealing shorter than the preset's largest budget,
+// which is shrunk onto the top rung: its minimum comes as the top rung ends, not a third of the way in.
+TEST(Schedulers, AShrunkCosineShorterThanThePresetsRungsAnnealsOverTheTopRung) {
+  const Hyperparameters cosine(nlohmann::json{{"lr_scheduler", "cosine_annealing"}, {"lr_scheduler:cosine_annealing:T_max", 10}});
+  // Rungs of a preset up to 27 epochs shrunk to end at 1 epoch.
+  const double scale = shrunk_schedule_scale(cosine, 1.0 / 27, 1.0);
+  EXPECT_DOUBLE_EQ(scale, 0.1);
+  const LrSchedule schedule(cosine, 1.0);
+  EXPECT_NEAR(schedule.lr_at(1.0 / scale), 0.0, 1e-12);           // at the end of the top rung
+  EXPECT_GT(schedule.lr_at(0.9 / scale), schedule.lr_at(1.0 / scale)); // still falling before it
+  // Other schedules, a cosine as long as the preset's rungs, and the preset's own rungs keep the rungs' scale.
+  EXPECT_DOUBLE_EQ(shrunk_schedule_scale(Hyperparameters(nlohmann::json{{"lr_scheduler", "step"}}), 1.0 / 27, 1.0), 1.0 / 27);
+  EXPECT_DOUBLE_EQ(shrunk_schedule_scale(cosine, 1.0 / 9, 1.0), 1.0 / 9); // preset up to 9 epochs: T_max 10 covers it
+  EXPECT_DOUBLE_EQ(shrunk_schedule_scale(cosine, 1.0, 27.0), 1.0);
+}
+
 TEST(Schedulers, PlateauReducesAfterPatienceAndRestores) {
   LrSchedule s(Hyperparameters(nlohmann::json{{"lr_scheduler", "plateau"}, {"patience", 2}, {"factor", 0.5}}), 1.0);
   s.observe(1.0);
