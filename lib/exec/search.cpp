@@ -109,6 +109,10 @@ public:
     std::int64_t trial_id = 0;
     int attempt = 0;
     std::atomic<bool> lost{false};
+    // Set (under `renewal`) before the attempt's end is written: from then on the heartbeat leaves it alone. A
+    // renewal after the end would be refused (the trial is no longer RUNNING) and read as a lost lease.
+    bool finishing = false;
+    std::mutex renewal; // one renewal at a time, never once the end is being written
   };
 
   std::shared_ptr<Held> hold(std::int64_t trial_id, int attempt) {
@@ -390,6 +394,10 @@ study::TrialState Search::run_trial(const study::Trial& trial, std::optional<dou
     state = study::TrialState::fail;
     error = "unknown exception";
   }
+  {
+    const std::lock_guard no_renewal(lease->renewal);
+    lease->finishing = true;
+  }
   try {
     if (checkpoint)
       impl.storage.set_checkpoint(trial.id, trial.attempts, checkpoint_budget.value_or(trial.budget), *checkpoint, archive);
@@ -451,7 +459,8 @@ SearchSummary Search::run() {
       lock.unlock();
       for (const auto& held : impl.leases.held()) {
         try {
-          if (!held->lost && !impl.storage.renew_lease(held->trial_id, held->attempt, impl.options.lease_s)) {
+          const std::lock_guard renewal(held->renewal);
+          if (!held->lost && !held->finishing && !impl.storage.renew_lease(held->trial_id, held->attempt, impl.options.lease_s)) {
             held->lost = true;
             spdlog::warn("trial {} attempt {} lost its lease (another worker runs it now): stopping it", held->trial_id,
                          held->attempt);

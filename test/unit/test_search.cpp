@@ -651,6 +651,76 @@ TEST(Search, AnAttemptThatLosesItsLeaseStopsAndItsResultIsRefused) {
 
 namespace {
 
+// An SQLite storage whose writes of a trial's end take a while, and which counts the lease renewals of trials
+// whose end was being written or was written (the heartbeat must leave those alone).
+class SlowEndStorage : public automl::study::Storage {
+public:
+  explicit SlowEndStorage(const std::string& path) : m_inner(path) {}
+  automl::study::StudyRecord open_study(const automl::study::StudySpec& spec) override { return m_inner.open_study(spec); }
+  std::optional<Trial> claim(std::int64_t study_id, const automl::study::ClaimDecider& decide, const std::string& worker,
+                             double now, double lease_s) override {
+    return m_inner.claim(study_id, decide, worker, now, lease_s);
+  }
+  bool renew_lease(std::int64_t trial_id, int attempt, double lease_s) override {
+    {
+      std::lock_guard lock(m_mutex);
+      if (m_ending.count(trial_id)) ++renewals_after_end;
+    }
+    return m_inner.renew_lease(trial_id, attempt, lease_s);
+  }
+  std::vector<automl::study::StudyRecord> studies() override { return m_inner.studies(); }
+  void set_study_setting(std::int64_t study_id, const std::string& key, const nlohmann::json& value) override {
+    m_inner.set_study_setting(study_id, key, value);
+  }
+  std::vector<Trial> trials(std::int64_t study_id) override { return m_inner.trials(study_id); }
+  Trial trial(std::int64_t trial_id) override { return m_inner.trial(trial_id); }
+  void set_metrics(std::int64_t trial_id, int attempt, const std::vector<automl::study::Metric>& metrics) override {
+    m_inner.set_metrics(trial_id, attempt, metrics);
+  }
+  void finish(std::int64_t trial_id, int attempt, TrialState state, std::optional<double> loss,
+              const std::vector<automl::study::Metric>& metrics, const std::string& error, double now) override {
+    {
+      std::lock_guard lock(m_mutex);
+      m_ending.insert(trial_id);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(30)); // three heartbeats
+    m_inner.finish(trial_id, attempt, state, loss, metrics, error, now);
+  }
+  void set_checkpoint(std::int64_t trial_id, int attempt, double budget, const std::string& reference,
+                      std::optional<std::string_view> archive) override {
+    m_inner.set_checkpoint(trial_id, attempt, budget, reference, archive);
+  }
+  std::optional<std::string> checkpoint(std::int64_t trial_id) override { return m_inner.checkpoint(trial_id); }
+  std::optional<std::string> checkpoint_archive(std::int64_t trial_id) override { return m_inner.checkpoint_archive(trial_id); }
+
+  std::atomic<int> renewals_after_end{0};
+
+private:
+  automl::study::SqliteStorage m_inner;
+  std::mutex m_mutex;
+  std::set<std::int64_t> m_ending;
+};
+
+} // namespace
+
+// A trial whose end is being written is not renewed: the renewal would be refused (the trial is no longer
+// RUNNING) and read as a lost lease ("lost its lease ... stopping it" in the log of a search that lost nothing).
+TEST(Search, TheHeartbeatLeavesATrialAloneOnceItsEndIsBeingWritten) {
+  TempDir dir;
+  SlowEndStorage storage((dir / "s.db").string());
+  auto o = options("random", 6);
+  o.lease_s = 0.04; // renewed every 10 ms
+  const auto summary = automl::exec::run_search(storage, task([](const TrialContext& ctx) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30)); // renewed while it runs
+    return counting_ones(ctx);
+  }), o);
+  EXPECT_EQ(summary.complete, summary.trials_run);
+  EXPECT_GE(summary.trials_run, 6u);
+  EXPECT_EQ(storage.renewals_after_end.load(), 0);
+}
+
+namespace {
+
 // Searches whose trials write real checkpoints, on every storage.
 class SearchCheckpointTest : public testing::TestWithParam<std::string> {
 protected:
