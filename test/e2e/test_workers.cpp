@@ -26,7 +26,6 @@
 #include <optional>
 #include <random>
 #include <set>
-#include <sstream>
 #include <thread>
 
 using automl::study::Trial;
@@ -113,13 +112,6 @@ std::optional<Trial> running_trial_of(const Store& store, pid_t pid) {
   return std::nullopt;
 }
 
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // What every study must satisfy at rest: nothing RUNNING; one row per (configuration, budget); each promoted
 // trial's parent COMPLETE on a smaller budget; every COMPLETE trial with a finite loss.
 void expect_consistent(const std::vector<Trial>& trials) {
@@ -151,14 +143,14 @@ TEST_P(Workers, AKilledAndAFrozenWorkerLoseTheirTrialsAndTheSearchExports) {
   automl::test::write_search_files(dir.path(), 600, 200, 0);
   const Store store(GetParam(), dir);
   const pid_t search = spawn_program(k_automl, search_args(dir, store.url(), 45), dir / "search.out", dir / "search.err");
-  ASSERT_TRUE(wait_for([&] { return store.has_worker_record(); }, 30)) << read_text(dir / "search.err");
+  ASSERT_TRUE(wait_for([&] { return store.has_worker_record(); }, 30)) << automl::test::read_file(dir / "search.err");
   std::vector<pid_t> workers;
   for (int n = 0; n < 4; ++n) workers.push_back(spawn_worker(dir, store.url(), n));
 
   // Worker 0 is killed in the middle of a trial.
   std::optional<Trial> killed;
   ASSERT_TRUE(wait_for([&] { return (killed = running_trial_of(store, workers[0])).has_value(); }, 20))
-      << read_text(dir / "worker0.err");
+      << automl::test::read_file(dir / "worker0.err");
   ASSERT_EQ(kill(workers[0], SIGKILL), 0);
   // Worker 1 is frozen in the middle of a trial until another worker has taken the trial over.
   std::optional<Trial> frozen;
@@ -168,7 +160,7 @@ TEST_P(Workers, AKilledAndAFrozenWorkerLoseTheirTrialsAndTheSearchExports) {
       frozen = running_trial_of(store, workers[1]);
       return frozen && frozen->id != killed->id;
     }, 20))
-        << read_text(dir / "worker1.err");
+        << automl::test::read_file(dir / "worker1.err");
     ASSERT_EQ(kill(workers[1], SIGSTOP), 0);
     const bool taken_over = wait_for([&] {
       for (const auto& t : store.trials())
@@ -179,10 +171,10 @@ TEST_P(Workers, AKilledAndAFrozenWorkerLoseTheirTrialsAndTheSearchExports) {
     ASSERT_TRUE(taken_over);
   }
 
-  EXPECT_EQ(automl::test::wait_exit(search), 0) << read_text(dir / "search.err");
+  EXPECT_EQ(automl::test::wait_exit(search), 0) << automl::test::read_file(dir / "search.err");
   EXPECT_EQ(automl::test::wait_exit(workers[0]), 128 + SIGKILL);
   for (int n = 1; n < 4; ++n)
-    EXPECT_EQ(automl::test::wait_exit(workers[static_cast<std::size_t>(n)]), 0) << read_text(dir / ("worker" + std::to_string(n) + ".err"));
+    EXPECT_EQ(automl::test::wait_exit(workers[static_cast<std::size_t>(n)]), 0) << automl::test::read_file(dir / ("worker" + std::to_string(n) + ".err"));
 
   const auto trials = store.trials();
   expect_consistent(trials);
@@ -195,7 +187,7 @@ TEST_P(Workers, AKilledAndAFrozenWorkerLoseTheirTrialsAndTheSearchExports) {
     }
   }
   // The frozen worker came back after its lease: what it wrote for its old attempt was refused.
-  EXPECT_THAT(read_text(dir / "worker1.err"), HasSubstr("refused"));
+  EXPECT_THAT(automl::test::read_file(dir / "worker1.err"), HasSubstr("refused"));
   EXPECT_TRUE(std::filesystem::exists(dir / "run" / "best_model.pt"));
   std::set<std::string> owners;
   for (const auto& t : trials)
@@ -208,7 +200,7 @@ TEST_P(Workers, TwentyRandomKillsAndAResumeLeaveAConsistentStudy) {
   automl::test::write_search_files(dir.path(), 600, 200, 0);
   const Store store(GetParam(), dir);
   const pid_t search = spawn_program(k_automl, search_args(dir, store.url(), 40), dir / "search.out", dir / "search.err");
-  ASSERT_TRUE(wait_for([&] { return store.has_worker_record(); }, 30)) << read_text(dir / "search.err");
+  ASSERT_TRUE(wait_for([&] { return store.has_worker_record(); }, 30)) << automl::test::read_file(dir / "search.err");
   std::mt19937 rng(7);
   std::vector<pid_t> workers;
   int spawned = 0;
@@ -220,11 +212,11 @@ TEST_P(Workers, TwentyRandomKillsAndAResumeLeaveAConsistentStudy) {
     automl::test::wait_exit(*victim);
     *victim = spawn_worker(dir, store.url(), spawned++);
   }
-  EXPECT_EQ(automl::test::wait_exit(search), 0) << read_text(dir / "search.err");
+  EXPECT_EQ(automl::test::wait_exit(search), 0) << automl::test::read_file(dir / "search.err");
   for (const pid_t w : workers) automl::test::wait_exit(w);
   // The resume reruns what the kills interrupted and leaves a consistent study.
   const pid_t resume = spawn_program(k_automl, search_args(dir, store.url(), 20, true), dir / "resume.out", dir / "resume.err");
-  EXPECT_EQ(automl::test::wait_exit(resume), 0) << read_text(dir / "resume.err");
+  EXPECT_EQ(automl::test::wait_exit(resume), 0) << automl::test::read_file(dir / "resume.err");
   const auto trials = store.trials();
   expect_consistent(trials);
   int rerun = 0;
@@ -245,10 +237,10 @@ TEST(DeployExamples, TheSlurmScriptRunsAsWrittenAndTheKubernetesCommandsParse) {
                                      dir / "task0.out", dir / "task0.err");
   const pid_t worker = spawn_program("/bin/sh", {"-c", env + "SLURM_ARRAY_TASK_ID=1 exec bash " + script},
                                      dir / "task1.out", dir / "task1.err");
-  EXPECT_EQ(automl::test::wait_exit(search), 0) << read_text(dir / "task0.err");
-  EXPECT_EQ(automl::test::wait_exit(worker), 0) << read_text(dir / "task1.err");
+  EXPECT_EQ(automl::test::wait_exit(search), 0) << automl::test::read_file(dir / "task0.err");
+  EXPECT_EQ(automl::test::wait_exit(worker), 0) << automl::test::read_file(dir / "task1.err");
   EXPECT_TRUE(std::filesystem::exists(dir / "run" / "best_model.pt"));
-  EXPECT_THAT(read_text(dir / "task1.out"), testing::ContainsRegex("worker: [1-9][0-9]* trials run"));
+  EXPECT_THAT(automl::test::read_file(dir / "task1.out"), testing::ContainsRegex("worker: [1-9][0-9]* trials run"));
 
   // The worker Job's command, with the Secret's URL replaced by a study that does not exist: exit 2 from the
   // study lookup, so every flag of it parsed.
