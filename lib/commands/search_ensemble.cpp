@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <numeric>
 
 namespace automl::commands {
@@ -95,6 +96,13 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
   const auto best_index = static_cast<std::size_t>(selection.best_candidate); // the best candidate alone, of all
   const double best_single = selection.candidate_accuracy[best_index];
   auto members = members_of(selection);
+  // Each member's pipeline, loaded once: timed, described and put in the ensemble.
+  std::map<std::size_t, train::Pipeline> pipelines;
+  const auto pipeline = [&](std::size_t i) -> train::Pipeline& {
+    auto it = pipelines.find(i);
+    if (it == pipelines.end()) it = pipelines.emplace(i, train::load_checkpoint_pipeline(checkpoints[i].dir())).first;
+    return it->second;
+  };
 
   // The members that can evaluate the export's samples in time, heaviest first; when some cannot, the selection
   // runs again among those that can.
@@ -105,7 +113,7 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
     std::vector<std::size_t> fit;
     double total = 0;
     for (const auto i : members) {
-      auto module = torch::jit::load((std::filesystem::path(checkpoints[i].dir()) / "pipeline.pt").string(), torch::kCPU);
+      auto& module = pipeline(i).module;
       module.eval();
       for (int warm_up = 0; warm_up < 2; ++warm_up) module.forward({x.narrow(0, 0, std::min<std::int64_t>(8, rows))});
       const auto pass_start = std::chrono::steady_clock::now();
@@ -136,7 +144,7 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
   }
 
   EnsembleExport e;
-  std::vector<std::filesystem::path> files;
+  std::vector<torch::jit::Module> modules;
   std::vector<double> weights;
   nlohmann::json described = nlohmann::json::array();
   e.architecture = fmt::format("AutoMLEnsemble: weighted average of the softmax of {} members (ensemble selection, "
@@ -144,8 +152,7 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
                                members.size(), settings.size);
   for (const auto i : members) {
     const auto& t = *candidates[i];
-    const auto& dir = checkpoints[i].dir();
-    files.push_back(std::filesystem::path(dir) / "pipeline.pt");
+    modules.push_back(pipeline(i).module);
     weights.push_back(selection.weights[i]);
     e.member_ids.push_back(t.id);
     described.push_back({{"trial_id", t.id},
@@ -156,9 +163,9 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
                          {"val_accuracy", selection.candidate_accuracy[i]},
                          {"config", nlohmann::json::parse(t.config)}});
     e.architecture += fmt::format("\nmember {} (trial {}, weight {:.4f}):\n{}", e.member_ids.size() - 1, t.id,
-                                  selection.weights[i], train::describe(train::load_checkpoint_pipeline(dir)));
+                                  selection.weights[i], train::describe(pipeline(i)));
   }
-  e.module = export_::ensemble_module(files, weights);
+  e.module = export_::ensemble_of(std::move(modules), weights);
   e.val_accuracy = selection.accuracy;
   const auto& best = *candidates[best_index];
   e.description = {{"size", settings.size},

@@ -122,8 +122,22 @@ EnsembleSelection select_ensemble(const std::vector<torch::Tensor>& probabilitie
 }
 
 torch::jit::Module ensemble_module(const std::vector<std::filesystem::path>& member_files, const std::vector<double>& weights) {
-  if (member_files.empty() || member_files.size() != weights.size())
+  if (member_files.size() != weights.size())
     throw Error(fmt::format("ensemble: {} member files for {} weights", member_files.size(), weights.size()));
+  std::vector<torch::jit::Module> members;
+  for (const auto& file : member_files) {
+    try {
+      members.push_back(torch::jit::load(file.string(), torch::Device(torch::kCPU)));
+    } catch (const c10::Error& e) {
+      throw Error(fmt::format("{}: cannot load as an ensemble member: {}", file.string(), e.what_without_backtrace()));
+    }
+  }
+  return ensemble_of(std::move(members), weights);
+}
+
+torch::jit::Module ensemble_of(std::vector<torch::jit::Module> members, const std::vector<double>& weights) {
+  if (members.empty() || members.size() != weights.size())
+    throw Error(fmt::format("ensemble: {} members for {} weights", members.size(), weights.size()));
   double total = 0;
   for (const double w : weights) {
     if (!(w > 0)) throw Error(fmt::format("ensemble: member weights must be > 0, got {}", w));
@@ -134,16 +148,10 @@ torch::jit::Module ensemble_module(const std::vector<std::filesystem::path>& mem
   torch::jit::Module ensemble(c10::QualifiedName("AutoMLEnsemble"));
   ensemble.register_attribute("training", c10::BoolType::get(), false);
   std::string source = "def forward(self, x: Tensor) -> Tensor:\n";
-  for (std::size_t i = 0; i < member_files.size(); ++i) {
-    torch::jit::Module member;
-    try {
-      member = torch::jit::load(member_files[i].string(), torch::Device(torch::kCPU));
-    } catch (const c10::Error& e) {
-      throw Error(fmt::format("{}: cannot load as an ensemble member: {}", member_files[i].string(), e.what_without_backtrace()));
-    }
-    member.eval();
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    members[i].eval();
     const auto name = fmt::format("member{}", i);
-    ensemble.register_module(name, member);
+    ensemble.register_module(name, members[i]);
     source += fmt::format("    {} torch.softmax(self.{}.forward(x), 1) * {:.17g}\n", i == 0 ? "p =" : "p = p +", name,
                           weights[i] / total);
   }

@@ -49,5 +49,7 @@ EnsembleSelection select_ensemble(const std::vector<torch::Tensor>& probabilitie
 // `weights` (positive, normalised here): forward(x) = log(sum_i w_i softmax(member_i(x))). Loaded on the CPU,
 // in eval mode. Throws Error when a file does not load or the counts differ.
 torch::jit::Module ensemble_module(const std::vector<std::filesystem::path>& member_files, const std::vector<double>& weights);
+// The same from members already loaded (switched to eval mode here); Error when the counts differ.
+torch::jit::Module ensemble_of(std::vector<torch::jit::Module> members, const std::vector<double>& weights);
 
 } // namespace automl::export_
