@@ -10,6 +10,7 @@
 #include "commands/space.hpp"
 #include "commands/train.hpp"
 #include "commands/worker.hpp"
+#include "core/blas.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 
@@ -285,5 +286,6 @@ int run(int argc, char** argv) {
 } // namespace
 
 int main(int argc, char** argv) {
+  automl::core::use_best_blas_kernel(argv);
   return automl::run_reporting_errors("automl", [&] { return run(argc, argv); });
 }

@@ -6,6 +6,7 @@
 #include "commands/trial_objective.hpp"
 #include "commands/study_report.hpp"
 #include "config/preset.hpp"
+#include "core/blas.hpp"
 #include "core/cpus.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
@@ -293,6 +294,7 @@ int search(const SearchOptions& o, std::ostream& out) {
   const auto parallel = core::choose_parallelism(cpus, o.workers, o.threads > 0 ? std::optional<int>(o.threads) : std::nullopt,
                                                  device.is_cuda());
   spdlog::info("cores: {}", parallel.reason);
+  if (const auto blas = core::blas_description(); !blas.empty()) spdlog::info("BLAS: {}", blas);
   train::configure_threads(parallel.threads);
 
   // The time plan: the search ends early enough for the refit (when asked) and the export. The export's
@@ -366,7 +368,8 @@ int search(const SearchOptions& o, std::ostream& out) {
                              {"load_average", number_or_null(cpus.load_average)},
                              {"workers", parallel.workers},
                              {"threads", parallel.threads},
-                             {"reason", parallel.reason}}},
+                             {"reason", parallel.reason},
+                             {"blas", core::blas_description()}}},
                            {"fidelity", rungs.fidelity},
                            {"started_at", iso_time(started_unix)}};
 
