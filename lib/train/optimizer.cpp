@@ -1,12 +1,14 @@
 #include "train/optimizer.hpp"
 
 #include "core/error.hpp"
+#include "train/adam_kernel.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 
 namespace automl::train {
 
@@ -17,7 +19,12 @@ template <typename TorchOptimizer, typename Options> class TorchAdapter : public
 public:
   TorchAdapter(std::vector<torch::Tensor> params, Options options)
       : m_lr(options.lr()), m_optimizer(std::move(params), options) {}
-  void zero_grad() override { m_optimizer.zero_grad(); }
+  // Gradients are dropped rather than zeroed (PyTorch 2's default): the backward pass then writes them instead
+  // of adding to zeros, and no pass clears them.
+  void zero_grad() override {
+    for (auto& group : m_optimizer.param_groups())
+      for (auto& p : group.params()) p.mutable_grad().reset();
+  }
   void step() override { m_optimizer.step(); }
   void set_lr(double lr) override {
     for (auto& group : m_optimizer.param_groups()) static_cast<Options&>(group.options()).lr(lr);
@@ -30,6 +37,74 @@ private:
   double m_lr;
   TorchOptimizer m_optimizer;
 };
+
+// torch::optim::Adam or AdamW whose step runs adam_update on each parameter when all of them are contiguous
+// float32 CPU tensors (else torch's own step). The state is torch's (the same AdamParamState, saved and loaded
+// by torch), so checkpoints are those of torch::optim.
+template <typename Base, typename Options, typename State, bool Decoupled> class FusedAdam : public Base {
+public:
+  FusedAdam(std::vector<torch::Tensor> params, Options options) : Base(std::move(params), options) {}
+
+  torch::Tensor step(torch::optim::Optimizer::LossClosure closure = nullptr) override {
+    if (closure || !fusable()) return Base::step(std::move(closure));
+    torch::NoGradGuard no_grad;
+    for (auto& group : this->param_groups_) {
+      const auto& o = static_cast<const Options&>(group.options());
+      for (auto& p : group.params()) {
+        if (!p.grad().defined()) continue;
+        auto& slot = this->state_[c10::guts::to_string(p.unsafeGetTensorImpl())];
+        if (!slot) {
+          auto fresh = std::make_unique<State>();
+          fresh->step(0);
+          fresh->exp_avg(torch::zeros_like(p, torch::MemoryFormat::Contiguous));
+          fresh->exp_avg_sq(torch::zeros_like(p, torch::MemoryFormat::Contiguous));
+          slot = std::move(fresh);
+        }
+        auto& st = static_cast<State&>(*slot);
+        st.step(st.step() + 1);
+        const double beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
+        const auto t = static_cast<double>(st.step());
+        AdamScalars s{static_cast<float>(beta1),
+                      static_cast<float>(beta2),
+                      Decoupled ? 0.0F : static_cast<float>(o.weight_decay()),
+                      Decoupled ? static_cast<float>(1.0 - o.lr() * o.weight_decay()) : 1.0F,
+                      static_cast<float>(o.lr() / (1.0 - std::pow(beta1, t))),
+                      static_cast<float>(std::sqrt(1.0 - std::pow(beta2, t))),
+                      static_cast<float>(o.eps())};
+        float* pp = p.template data_ptr<float>();
+        const float* gp = p.grad().template data_ptr<float>();
+        float* mp = st.exp_avg().template data_ptr<float>();
+        float* vp = st.exp_avg_sq().template data_ptr<float>();
+        at::parallel_for(0, p.numel(), 1 << 15, [&](std::int64_t begin, std::int64_t end) {
+          adam_update(pp + begin, gp + begin, mp + begin, vp + begin, end - begin, s);
+        });
+      }
+    }
+    return {};
+  }
+
+private:
+  bool fusable() const {
+    auto plain = [](const torch::Tensor& t) {
+      return t.device().is_cpu() && t.scalar_type() == torch::kFloat32 && t.is_contiguous() && !t.is_sparse();
+    };
+    for (const auto& group : this->param_groups_) {
+      if (static_cast<const Options&>(group.options()).amsgrad()) return false;
+      for (const auto& p : group.params()) {
+        if (!p.grad().defined()) continue;
+        if (!plain(p) || !plain(p.grad())) return false;
+        const auto it = this->state_.find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+        if (it == this->state_.end()) continue;
+        const auto& st = static_cast<const State&>(*it->second);
+        if (!plain(st.exp_avg()) || !plain(st.exp_avg_sq())) return false;
+      }
+    }
+    return true;
+  }
+};
+
+using FastAdam = FusedAdam<torch::optim::Adam, torch::optim::AdamOptions, torch::optim::AdamParamState, false>;
+using FastAdamW = FusedAdam<torch::optim::AdamW, torch::optim::AdamWOptions, torch::optim::AdamWParamState, true>;
 
 // Adadelta (Zeiler 2012) as torch.optim.Adadelta computes it; LibTorch 1.13's C++ API has none.
 class Adadelta : public Optimizer {
@@ -115,9 +190,9 @@ std::unique_ptr<Optimizer> make_optimizer(const core::Hyperparameters& hp, std::
   if (name == "adam" || name == "adamw") {
     const auto betas = std::make_tuple(value("beta1", 0.9, 0.0, 1.0), value("beta2", 0.999, 0.0, 1.0));
     if (name == "adam")
-      return std::make_unique<TorchAdapter<torch::optim::Adam, torch::optim::AdamOptions>>(
+      return std::make_unique<TorchAdapter<FastAdam, torch::optim::AdamOptions>>(
           std::move(params), torch::optim::AdamOptions(lr(1e-3)).betas(betas).weight_decay(value("weight_decay", 0.0, 0.0, 1.0)));
-    return std::make_unique<TorchAdapter<torch::optim::AdamW, torch::optim::AdamWOptions>>(
+    return std::make_unique<TorchAdapter<FastAdamW, torch::optim::AdamWOptions>>(
         std::move(params), torch::optim::AdamWOptions(lr(1e-3)).betas(betas).weight_decay(value("weight_decay", 0.01, 0.0, 1.0)));
   }
   if (name == "rmsprop")
