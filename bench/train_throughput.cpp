@@ -7,6 +7,7 @@
 //
 //   train_throughput --model mlp|cnn --threads N --samples N --epochs E [--device cpu|cuda]
 
+#include "core/blas.hpp"
 #include "data/source.hpp"
 #include "train/runtime.hpp"
 #include "train/trainer.hpp"
@@ -29,6 +30,7 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 } // namespace
 
 int main(int argc, char** argv) {
+  core::use_best_blas_kernel(argv);
   std::map<std::string, std::string> args{{"model", "mlp"}, {"threads", "1"}, {"samples", "20000"}, {"epochs", "2"},
                                         {"device", "cpu"}};
   for (int i = 1; i + 1 < argc; i += 2) args[std::string(argv[i]).substr(2)] = argv[i + 1];
@@ -77,7 +79,8 @@ int main(int argc, char** argv) {
                               {"epochs", epochs},
                               {"train_samples_per_s", static_cast<double>(samples) * epochs / train_seconds},
                               {"infer_samples_per_s", static_cast<double>(samples) / infer_seconds},
-                              {"parameters", train::parameter_count(module)}}
+                              {"parameters", train::parameter_count(module)},
+                              {"blas", core::blas_description()}}
                    .dump()
             << "\n";
 }

@@ -6,6 +6,7 @@ way users write it (a DataLoader over a TensorDataset, batch 128, shuffled) and 
     train_throughput.py --model mlp|cnn --threads N --samples N --epochs E [--device cpu|cuda] [--data-dir DIR]
 """
 import argparse
+import ctypes
 import gzip
 import json
 import os
@@ -14,6 +15,16 @@ import time
 import numpy as np
 import torch
 from torch import nn
+
+
+def blas():
+    """The BLAS torch loaded, as automl reports it: "OpenBLAS <kernel>", or "" for another BLAS."""
+    try:
+        lib = ctypes.CDLL("libblas.so.3")
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        return "OpenBLAS " + lib.openblas_get_corename().decode()
+    except (OSError, AttributeError):
+        return ""
 
 
 def read_idx(path):
@@ -93,7 +104,7 @@ def main():
                           "samples": a.samples,
                           "epochs": epochs, "train_samples_per_s": a.samples * epochs / train_seconds,
                           "infer_samples_per_s": a.samples / infer_seconds,
-                          "parameters": sum(t.numel() for t in net.parameters())}))
+                          "parameters": sum(t.numel() for t in net.parameters()), "blas": blas()}))
 
 
 if __name__ == "__main__":
