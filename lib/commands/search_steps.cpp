@@ -181,6 +181,7 @@ BudgetPlan plan_budgets(const SearchOptions& o, const config::LoadedSetup& setup
   in.smallest_budget = time_budget ? in.pace.eval_seconds + smallest_samples * first.train_seconds_per_sample
                                    : smallest_samples / static_cast<double>(split.train.size());
   in.hyperband = o.optimizer != "random";
+  in.train_samples = static_cast<double>(split.train.size());
   BudgetPlan result;
   result.plan = hpo::plan_fidelity(in);
   result.json = {{"measured",

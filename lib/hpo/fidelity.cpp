@@ -156,6 +156,18 @@ FidelityPlan plan_fidelity(const FidelityInputs& in) {
       cycle = cycle_seconds(pace, in.eta, min_budget, max_budget, in.hyperband);
     }
   }
+  bool grown = false; // k_top_rung_samples
+  if (!in.max_fixed && !in.min_fixed && !t && in.train_samples > 0 && in.eta > 1 &&
+      max_budget >= in.max_budget * (1 - k_slack)) {
+    while (max_budget * in.train_samples < k_top_rung_samples) {
+      const double larger_cycle = cycle_seconds(pace, in.eta, min_budget * in.eta, max_budget * in.eta, in.hyperband);
+      if (larger_cycle * k_growth_cycles > capacity) break;
+      max_budget *= in.eta;
+      min_budget *= in.eta;
+      cycle = larger_cycle;
+      grown = true;
+    }
+  }
   plan.min_budget = min_budget;
   plan.max_budget = max_budget;
   plan.first_trial_seconds = pace.with_largest_rung(max_budget).seconds(min_budget);
@@ -165,8 +177,10 @@ FidelityPlan plan_fidelity(const FidelityInputs& in) {
   plan.reason = fmt::format("trial budgets {}-{}{}: the first trial takes about {:.1f} s, one Hyperband cycle about "
                             "{:.0f} of the {:.0f} worker-seconds{} (at {:g}x the first configuration's pace)",
                             budget_text(min_budget, t), budget_text(max_budget, t),
-                            changed ? fmt::format(" (the preset's {}-{} scaled to the time)", budget_text(in.min_budget, t),
-                                                  budget_text(in.max_budget, t))
+                            changed ? fmt::format(" (the preset's {}-{} {})", budget_text(in.min_budget, t),
+                                                  budget_text(in.max_budget, t),
+                                                  grown ? fmt::format("grown: an epoch is {:g} samples", in.train_samples)
+                                                        : "scaled to the time")
                                     : "",
                             plan.first_trial_seconds, cycle, capacity,
                             first_bracket_only ? fmt::format(", its first bracket about {:.0f}: one epoch on the top rung",

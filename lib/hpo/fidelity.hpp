@@ -44,6 +44,7 @@ struct FidelityInputs {
   bool min_fixed = false, max_fixed = false;        // set by a flag: kept as given
   double smallest_budget = 0;     // below this a trial learns too little to rank configurations (> 0)
   bool hyperband = true;          // false: every trial runs at max_budget (random search)
+  double train_samples = 0;       // samples in an epoch (0: unknown; the rungs then never grow)
 };
 
 struct FidelityPlan {
@@ -75,6 +76,14 @@ constexpr double k_max_trial_share = 0.85;
 // flattened MNIST, 90 s with a core busy: 92-93% at 1/3 epoch, 95-96% at one epoch), and the rest of the time
 // runs the next brackets as far as they get. A trial that the deadline cuts on the top rung is evaluated there.
 constexpr double k_first_bracket_share = 0.6;
+
+// Small data: an epoch is a few optimizer steps (78 training rows of iris, batch 125: one), and the preset's
+// largest rung (27 epochs) stops training long before the network has learned. When the time allows
+// k_growth_cycles whole Hyperband cycles at the larger rungs, both budgets grow by eta (the preset's ratio kept)
+// until the largest rung trains on at least k_top_rung_samples samples. Epoch budgets only, none fixed by a flag.
+// Measured on iris (bench/tabular, 30 s): rungs 1-27 epochs gave 92.1% test accuracy, 27-729 gave 97.4%.
+constexpr double k_top_rung_samples = 100000;
+constexpr double k_growth_cycles = 10;
 
 // Worker-seconds of the first (most aggressive) Hyperband bracket, costed as cycle_seconds() costs a cycle.
 double first_bracket_seconds(const TrialPace& measured, double eta, double min_budget, double max_budget);

@@ -139,6 +139,42 @@ TEST(Fidelity, AShortSearchKeepsOneEpochOnTheTopRungWhenTheFirstBracketFits) {
   EXPECT_EQ(slower.reason.find("first bracket"), std::string::npos) << slower.reason;
 }
 
+// Small data (iris: 78 training rows, an epoch in a millisecond): the rungs grow by eta while ten cycles fit,
+// until the top rung trains on k_top_rung_samples samples; large data, flags, time budgets and tight time keep them.
+TEST(Fidelity, RungsGrowOnSmallDataWhenManyCyclesFit) {
+  FidelityInputs iris = tiny_cs(1000, 2, 0.001);
+  iris.pace.setup_seconds = 0.02;
+  iris.pace.eval_seconds = 0.0005;
+  iris.train_samples = 78;
+  const auto grown = plan_fidelity(iris);
+  EXPECT_GT(grown.max_budget, 27.0);
+  EXPECT_GE(grown.max_budget * 78, k_top_rung_samples);           // 2187 epochs: 170,586 samples
+  EXPECT_LT(grown.max_budget / 3 * 78, k_top_rung_samples);       // one step less would not reach it
+  EXPECT_DOUBLE_EQ(grown.min_budget / grown.max_budget, 1.0 / 27); // the preset's ratio
+  EXPECT_LE(grown.cycle_seconds * k_growth_cycles, 2000.0);
+  EXPECT_NE(grown.reason.find("grown: an epoch is 78 samples"), std::string::npos) << grown.reason;
+
+  FidelityInputs tight = iris;
+  tight.search_seconds = 2; // ten cycles of larger rungs do not fit
+  EXPECT_LT(plan_fidelity(tight).max_budget, grown.max_budget);
+
+  // Unchanged from what the rungs would be without the rule (train_samples 0):
+  const auto without_rule = [](FidelityInputs in) {
+    in.train_samples = 0;
+    return plan_fidelity(in).max_budget;
+  };
+  FidelityInputs mnist = tiny_cs(20000, 2);
+  mnist.train_samples = 42000;
+  EXPECT_DOUBLE_EQ(plan_fidelity(mnist).max_budget, 27.0);
+  FidelityInputs fixed = iris;
+  fixed.max_fixed = true;
+  EXPECT_DOUBLE_EQ(plan_fidelity(fixed).max_budget, 27.0);
+  FidelityInputs seconds = iris;
+  seconds.pace.time_budget = true;
+  EXPECT_DOUBLE_EQ(plan_fidelity(seconds).max_budget, without_rule(seconds));
+  EXPECT_DOUBLE_EQ(without_rule(iris), 27.0);
+}
+
 TEST(Fidelity, FlagsAreKept) {
   auto in = tiny_cs(100, 1);
   in.min_fixed = in.max_fixed = true;
