@@ -249,7 +249,8 @@ void prune_checkpoints(const fs::path& dir, const std::vector<study::Trial>& tri
 } // namespace
 
 int search(const SearchOptions& o, std::ostream& out) {
-  const auto start = Clock::now();
+  const auto start = Clock::now() - std::chrono::duration_cast<Clock::duration>(
+                                        std::chrono::duration<double>(std::clamp(o.started_ago, 0.0, 60.0)));
   const core::StopSignals signals;
   const double started_unix = core::unix_now();
   check_flags(o);
