@@ -103,7 +103,7 @@ void LrSchedule::restore(const nlohmann::json& s) {
 }
 
 double shrunk_schedule_scale(const core::Hyperparameters& hp, double scale, double max_budget) {
-  if (!(scale < 1) || !(max_budget > 0) || hp.get_string("", "lr_scheduler", "none") != "cosine_annealing") return scale;
+  if (scale == 1 || !(scale > 0) || !(max_budget > 0) || hp.get_string("", "lr_scheduler", "none") != "cosine_annealing") return scale;
   const auto period = static_cast<double>(hp.get_int("lr_scheduler:cosine_annealing", "T_max", 10));
   const double preset_max = max_budget / scale;
   return period >= 1 && period < preset_max ? max_budget / period : scale;

@@ -56,8 +56,9 @@ private:
 // shrinks with the rungs, except a cosine annealing (without restarts) whose T_max is shorter than the preset's
 // largest budget: shrunk by the same factor, it would reach its minimum early in the top rung and then rise again
 // (the closed form is periodic; a promoted trial of a 90 s search lost 6 points of validation accuracy on the
-// way up). It is shrunk onto the top rung instead, reaching its minimum as the top rung ends. `scale` >= 1 (the
-// preset's own rungs) is kept as it is.
+// way up). It is shrunk onto the top rung instead, reaching its minimum as the top rung ends. Rungs grown for
+// small data (hpo/fidelity.hpp, `scale` > 1) likewise: a cosine of 10 epochs stretched 27x with them would anneal
+// within 270 epochs of a 729-epoch top rung and rise again. `scale` 1 (the preset's own rungs) is kept as it is.
 double shrunk_schedule_scale(const core::Hyperparameters& hp, double scale, double max_budget);
 
 } // namespace automl::train

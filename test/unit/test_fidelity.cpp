@@ -139,7 +139,7 @@ TEST(Fidelity, AShortSearchKeepsOneEpochOnTheTopRungWhenTheFirstBracketFits) {
   EXPECT_EQ(slower.reason.find("first bracket"), std::string::npos) << slower.reason;
 }
 
-// Small data (iris: 78 training rows, an epoch in a millisecond): the rungs grow by eta while ten cycles fit,
+// Small data (iris: 78 training rows, an epoch in a millisecond): the rungs grow by eta while five cycles fit,
 // until the top rung trains on k_top_rung_samples samples; large data, flags, time budgets and tight time keep them.
 TEST(Fidelity, RungsGrowOnSmallDataWhenManyCyclesFit) {
   FidelityInputs iris = tiny_cs(1000, 2, 0.001);
@@ -155,7 +155,7 @@ TEST(Fidelity, RungsGrowOnSmallDataWhenManyCyclesFit) {
   EXPECT_NE(grown.reason.find("grown: an epoch is 78 samples"), std::string::npos) << grown.reason;
 
   FidelityInputs tight = iris;
-  tight.search_seconds = 2; // ten cycles of larger rungs do not fit
+  tight.search_seconds = 2; // five cycles of larger rungs do not fit
   EXPECT_LT(plan_fidelity(tight).max_budget, grown.max_budget);
 
   // Unchanged from what the rungs would be without the rule (train_samples 0):

@@ -232,6 +232,11 @@ TEST(Schedulers, AShrunkCosineShorterThanThePresetsRungsAnnealsOverTheTopRung) {
   EXPECT_DOUBLE_EQ(shrunk_schedule_scale(Hyperparameters(nlohmann::json{{"lr_scheduler", "step"}}), 1.0 / 27, 1.0), 1.0 / 27);
   EXPECT_DOUBLE_EQ(shrunk_schedule_scale(cosine, 1.0 / 9, 1.0), 1.0 / 9); // preset up to 9 epochs: T_max 10 covers it
   EXPECT_DOUBLE_EQ(shrunk_schedule_scale(cosine, 1.0, 27.0), 1.0);
+  // Rungs grown 27x for small data (27 to 729 epochs): the cosine spans the top rung, not 270 epochs of it.
+  const double grown = shrunk_schedule_scale(cosine, 27.0, 729.0);
+  EXPECT_DOUBLE_EQ(grown, 72.9);
+  EXPECT_NEAR(schedule.lr_at(729.0 / grown), 0.0, 1e-12);
+  EXPECT_GT(schedule.lr_at(600.0 / grown), schedule.lr_at(729.0 / grown));
 }
 
 TEST(Schedulers, PlateauReducesAfterPatienceAndRestores) {
