@@ -11,7 +11,6 @@
 #include "commands/train.hpp"
 #include "commands/worker.hpp"
 #include "core/blas.hpp"
-#include "core/cpus.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 
@@ -250,8 +249,8 @@ int run(int argc, char** argv) {
     if (space_cmd->parsed()) return automl::commands::space(space, std::cout);
     if (search_cmd->parsed()) {
       search.live_progress = ::isatty(STDERR_FILENO) != 0;
-      // The budget counts from the process's start: loading LibTorch (and the re-run of core/blas) included.
-      search.started_ago = automl::core::process_age_seconds().value_or(0.0);
+      // The budget counts from main's start, the re-run of core/blas included.
+      search.started_ago = automl::core::seconds_since_main();
       return automl::commands::search(search, std::cout);
     }
     if (show_cmd->parsed()) return automl::commands::show(show, std::cout);

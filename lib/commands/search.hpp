@@ -22,8 +22,8 @@ namespace automl::commands {
 struct SearchOptions {
   std::string preset;                     // a name in presets/ or a path; may be empty when space_file is given
   std::optional<double> budget;           // required: wall-clock seconds for the whole command, > 0
-  double started_ago = 0;                 // seconds the process ran before search() (the automl binary: since it
-                                          // started, libraries loaded and any BLAS re-run included), in the budget
+  double started_ago = 0;                 // seconds the process ran before search() (the automl binary: since its
+                                          // main began, core/blas's re-run included), counted in the budget
   std::string data = "mnist";             // training source, split into train/validation
   std::string target;                     // CSV target column (empty: the last)
   std::string data_dir;                   // where named sources live (empty: default)

@@ -32,6 +32,12 @@ std::string blas_description();
 // Called first in main: when better_blas_kernel finds one and OPENBLAS_CORETYPE is unset, sets it and replaces
 // this process by a new run of the same executable with the same arguments (/proc/self/exe). Returns when
 // nothing is to be done or the new run could not start (the process then goes on with the kernel it has).
+// The first run's start travels to the new one (AUTOML_STARTED_AT, CLOCK_MONOTONIC seconds, removed from the
+// environment as soon as it is read, so that child processes do not inherit it).
 void use_best_blas_kernel(char** argv);
+
+// Seconds since main() began (the first run's main when use_best_blas_kernel ran the program again): what a
+// command's time budget counts besides its own. 0 when use_best_blas_kernel was not called.
+double seconds_since_main();
 
 } // namespace automl::core

@@ -3,14 +3,11 @@
 #include <fmt/format.h>
 
 #include <sched.h>
-#include <unistd.h>
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
-#include <ctime>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -156,33 +153,6 @@ Parallelism choose_parallelism(const CpuReadings& r, std::optional<std::size_t> 
 
 int default_threads(const CpuReadings& r, int threads) {
   return threads > 0 ? threads : static_cast<int>(whole_free_cores(r));
-}
-
-} // namespace automl::core
-
-namespace automl::core {
-
-std::optional<double> process_age_seconds() {
-  std::ifstream in("/proc/self/stat");
-  std::string stat;
-  if (!std::getline(in, stat)) return std::nullopt;
-  // Field 22, starttime, in clock ticks since boot; counted after the command name, which may hold spaces.
-  const auto close = stat.rfind(')');
-  if (close == std::string::npos) return std::nullopt;
-  std::istringstream fields(stat.substr(close + 1));
-  std::string field;
-  for (int i = 3; i <= 22 && fields >> field; ++i) {
-    if (i < 22) continue;
-    const long ticks = sysconf(_SC_CLK_TCK);
-    timespec now{};
-    if (ticks <= 0 || clock_gettime(CLOCK_BOOTTIME, &now) != 0) return std::nullopt;
-    char* end = nullptr;
-    const double started = static_cast<double>(std::strtoull(field.c_str(), &end, 10)) / static_cast<double>(ticks);
-    if (end == field.c_str()) return std::nullopt;
-    const double age = static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9 - started;
-    return age >= 0 ? std::optional<double>(age) : std::nullopt;
-  }
-  return std::nullopt;
 }
 
 } // namespace automl::core

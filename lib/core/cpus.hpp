@@ -48,10 +48,6 @@ constexpr std::size_t k_max_default_workers = 8;
 Parallelism choose_parallelism(const CpuReadings& r, std::optional<std::size_t> workers, std::optional<int> threads,
                                bool accelerator = false);
 
-// Seconds since this process started (exec() keeps the start: a re-run in place counts from the first), from
-// /proc/self/stat; none where that cannot be read.
-std::optional<double> process_age_seconds();
-
 // Threads for a single training or prediction (`automl train`, `predict`): `threads` when > 0, else the free
 // cores (at least 1).
 int default_threads(const CpuReadings& r, int threads);

@@ -4,7 +4,9 @@
 
 #include <strings.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 using namespace automl::core;
 
@@ -33,4 +35,15 @@ TEST(Blas, TheProcessRunsTheBestKernelForThisCpu) {
     return;
   }
   EXPECT_EQ(better_blas_kernel(loaded, cpu_features()), std::nullopt) << "loaded " << loaded;
+}
+
+// The test programs' main calls use_best_blas_kernel, which starts the clock of seconds_since_main (carried over
+// a re-run) and leaves no AUTOML_STARTED_AT for child processes to inherit.
+TEST(Blas, TheClockStartsAtMainAndTheVariableIsNotPassedOn) {
+  const double first = seconds_since_main();
+  EXPECT_GT(first, 0.0);
+  EXPECT_LT(first, 3600.0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_GE(seconds_since_main() - first, 0.09);
+  EXPECT_EQ(std::getenv("AUTOML_STARTED_AT"), nullptr);
 }
