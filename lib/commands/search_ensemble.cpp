@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "exec/checkpoints.hpp"
+#include "exec/search.hpp"
 #include "export/ensemble.hpp"
 #include "train/trainer.hpp"
 
@@ -20,14 +21,10 @@ namespace automl::commands {
 std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std::vector<study::Trial>& trials,
                                               const data::Dataset& validation, const EnsembleSettings& settings,
                                               std::string& why) {
-  std::vector<const study::Trial*> ordered;
-  for (const auto& t : trials) {
-    const bool usable = t.state == study::TrialState::complete || t.state == study::TrialState::pruned;
-    if (usable && t.loss && std::isfinite(*t.loss) && t.budget >= settings.min_budget * (1 - 1e-9)) ordered.push_back(&t);
-  }
-  std::stable_sort(ordered.begin(), ordered.end(), [](const study::Trial* a, const study::Trial* b) {
-    return a->budget != b->budget ? a->budget > b->budget : *a->loss < *b->loss;
-  });
+  std::vector<const study::Trial*> ordered = exec::models_by_budget(trials);
+  ordered.erase(std::remove_if(ordered.begin(), ordered.end(),
+                               [&](const study::Trial* t) { return t->budget < settings.min_budget * (1 - 1e-9); }),
+                ordered.end());
   const auto classes = static_cast<std::int64_t>(validation.schema.num_classes());
   std::vector<const study::Trial*> candidates;
   std::vector<exec::LocalCheckpoint> checkpoints;

@@ -1,5 +1,6 @@
 #include "commands/search_steps.hpp"
 
+#include "commands/search_ensemble.hpp"
 #include "core/error.hpp"
 #include "data/source.hpp"
 #include "export/inference.hpp"
@@ -307,6 +308,10 @@ exec::SearchOptions exec_options(const SearchOptions& o, const config::RunConfig
   e.max_iterations = o.iterations;
   e.slow_trial_factor = k_slow_trial_factor;
   e.lease_s = o.lease_s;
+  // The models an export and its ensemble choose from (search_ensemble.hpp); the other checkpoints go once no
+  // promotion can continue from them: a search of hundreds of trials kept every one (gigabytes, twice: in
+  // checkpoints/ and packed in the database).
+  e.keep_checkpoints = k_max_ensemble_candidates;
   return e;
 }
 

@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -152,6 +153,8 @@ struct Search::Impl {
   // A trial stopped because what it still had to do could not end before the deadline: no other trial could
   // either (each ends with a validation pass), so none starts any more; running ones go on.
   std::atomic<bool> out_of_time{false};
+  std::mutex drop_mutex;              // one pass of drop_unneeded_checkpoints() at a time
+  std::set<std::int64_t> dropped;     // checkpoints this process has dropped
 
   Impl(study::Storage& s, SearchTask t, const SearchOptions& o)
       : storage(s), task(std::move(t)), options(o), stop(o.deadline) {}
@@ -430,6 +433,7 @@ SearchSummary Search::run() {
         AskResult next = ask(suffix);
         if (next.outcome == AskOutcome::trial) {
           run_trial(*next.trial, next.time_limit_s);
+          drop_unneeded_checkpoints();
           continue;
         }
         if (next.outcome == AskOutcome::out_of_time) {
@@ -493,6 +497,43 @@ SearchSummary Search::run() {
   return summary;
 }
 
+std::vector<std::int64_t> Search::drop_unneeded_checkpoints() {
+  Impl& impl = *m_impl;
+  if (!impl.options.keep_checkpoints) return {};
+  const std::lock_guard lock(impl.drop_mutex);
+  try {
+    return drop_unneeded_checkpoints_locked();
+  } catch (const std::exception& e) { // the checkpoints stay, for a later pass: not a reason to stop the search
+    spdlog::warn("the checkpoints that nothing continues from could not be dropped: {}", e.what());
+    return {};
+  }
+}
+
+std::vector<std::int64_t> Search::drop_unneeded_checkpoints_locked() {
+  Impl& impl = *m_impl;
+  const std::vector<study::Trial> trials = impl.storage.trials(m_study.id);
+  std::set<std::int64_t> keep;
+  for (const study::Trial* t : models_by_budget(trials)) {
+    if (keep.size() >= *impl.options.keep_checkpoints) break;
+    keep.insert(t->id);
+  }
+  std::vector<std::int64_t> drop;
+  for (const std::int64_t id : hpo::jobs_nothing_continues_from(m_optimizer.schedule, to_jobs(trials)))
+    if (!keep.count(id) && !impl.dropped.count(id)) drop.push_back(id);
+  if (drop.empty()) return drop;
+  // The records first: nothing looks for a folder after its record is gone. Trials that another worker ran
+  // keep their folders on that worker's machine: its own passes remove them, by the same rule.
+  impl.storage.drop_checkpoints(drop);
+  for (const std::int64_t id : drop) {
+    impl.dropped.insert(id);
+    if (impl.options.checkpoint_dir.empty()) continue;
+    std::error_code ignored;
+    std::filesystem::remove_all(std::filesystem::path(impl.options.checkpoint_dir) / ("trial_" + std::to_string(id)), ignored);
+  }
+  spdlog::debug("dropped the checkpoints of {} trial(s) that nothing continues from", drop.size());
+  return drop;
+}
+
 void Search::bring_deadline_forward(Clock::time_point t) { m_impl->stop.bring_forward(t); }
 
 void Search::request_stop() {
@@ -509,6 +550,19 @@ std::optional<study::Trial> best_trial(const std::vector<study::Trial>& trials) 
     if (!best || t.budget > best->budget || (t.budget == best->budget && *t.loss < *best->loss)) best = t;
   }
   return best;
+}
+
+std::vector<const study::Trial*> models_by_budget(const std::vector<study::Trial>& trials) {
+  std::vector<const study::Trial*> models;
+  for (const auto& t : trials) {
+    const bool usable = t.state == study::TrialState::complete || t.state == study::TrialState::pruned;
+    if (usable && t.loss && std::isfinite(*t.loss)) models.push_back(&t);
+  }
+  std::sort(models.begin(), models.end(), [](const study::Trial* a, const study::Trial* b) {
+    if (a->budget != b->budget) return a->budget > b->budget;
+    return *a->loss != *b->loss ? *a->loss < *b->loss : a->id < b->id;
+  });
+  return models;
 }
 
 double largest_complete_budget(const std::vector<study::Trial>& trials) {

@@ -59,6 +59,11 @@ struct SearchOptions {
   std::optional<double> max_total_budget;    // stop starting trials once this much budget is spent
   std::optional<Clock::time_point> deadline; // the whole search ends by then
   std::string checkpoint_dir;                // per-trial checkpoint folders go here; empty: none
+  // Checkpoints kept as models. When set, each trial's end drops the checkpoints that no promotion will continue
+  // from any more (hpo::jobs_nothing_continues_from), in the storage and their folders under checkpoint_dir,
+  // except those of the first `keep_checkpoints` trials of models_by_budget(): the ones an export and an
+  // ensemble choose from. A long search's disk then stays bounded. None: every checkpoint is kept.
+  std::optional<std::size_t> keep_checkpoints;
   // Seconds a claimed trial stays its worker's without a heartbeat (renewed every quarter of it): a trial whose
   // worker died, froze or lost the database for longer is run again by any worker, as attempt + 1, and the late
   // writes of the lost attempt are refused.
@@ -117,6 +122,10 @@ public:
   // failure (after stopping the other workers); objective failures are FAIL trials, not errors.
   SearchSummary run();
 
+  // Drops the checkpoints that SearchOptions::keep_checkpoints says are no longer needed (run() does after each
+  // trial; nothing when it is unset). Returns the ids dropped by this call. Any thread.
+  std::vector<std::int64_t> drop_unneeded_checkpoints();
+
   // The next job for `worker_suffix` of this run, claimed in the storage (one atomic step).
   AskResult ask(const std::string& worker_suffix);
   // Runs the objective on a claimed trial and records its end. Returns the recorded state.
@@ -136,6 +145,7 @@ public:
   const hpo::Optimizer& optimizer() const { return m_optimizer; }
 
 private:
+  std::vector<std::int64_t> drop_unneeded_checkpoints_locked();
   struct Impl;
   std::unique_ptr<Impl> m_impl;
   study::StudyRecord m_study;
@@ -153,6 +163,10 @@ std::string unit_space_fingerprint(const space::UnitCubeSpace& space);
 // The best trial of a study as a search reports it (HpBandSter's incumbent): the lowest loss among the COMPLETE
 // trials with a finite loss on the largest budget that has one; ties go to the lower id. Nothing when none.
 std::optional<study::Trial> best_trial(const std::vector<study::Trial>& trials);
+
+// The trials that can serve as models, best first: COMPLETE or PRUNED (evaluated where the deadline cut them) with
+// a finite loss, by budget (largest first), then loss, then id.
+std::vector<const study::Trial*> models_by_budget(const std::vector<study::Trial>& trials);
 
 // The largest budget of a COMPLETE trial (0 when none).
 double largest_complete_budget(const std::vector<study::Trial>& trials);

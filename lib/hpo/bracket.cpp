@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 
 namespace automl::hpo {
 namespace {
@@ -162,6 +163,41 @@ std::size_t finished_iterations(const BracketSchedule& schedule, const std::vect
   for (const auto& [iteration, records] : by_iteration(jobs))
     if (scan_iteration(schedule, iteration, records, true).finished) ++count;
   return count;
+}
+
+std::vector<std::int64_t> jobs_nothing_continues_from(const BracketSchedule& schedule, const std::vector<JobRecord>& jobs) {
+  const auto ended = [](const JobRecord* j) { return j->status == JobStatus::finished || j->status == JobStatus::failed; };
+  std::set<std::int64_t> settled;
+  for (const auto& [iteration, records] : by_iteration(jobs)) {
+    const BracketShape shape = schedule.bracket(iteration);
+    std::vector<std::vector<const JobRecord*>> rungs(shape.sizes.size());
+    for (const JobRecord* job : records)
+      if (job->rung < rungs.size()) rungs[job->rung].push_back(job);
+    for (std::size_t r = 0; r < rungs.size(); ++r) {
+      const bool last = r + 1 == rungs.size();
+      bool promotions_made = false;
+      if (!last && std::all_of(rungs[r].begin(), rungs[r].end(), ended)) {
+        const auto finished = static_cast<std::size_t>(std::count_if(
+            rungs[r].begin(), rungs[r].end(), [](const JobRecord* j) { return j->status == JobStatus::finished; }));
+        const std::size_t promoted = promoted_count(shape.sizes[r + 1], finished);
+        promotions_made = rungs[r].size() >= shape.sizes[r] && rungs[r + 1].size() >= promoted;
+      }
+      for (const JobRecord* job : rungs[r]) {
+        if (!ended(job)) continue;
+        if (last) {
+          settled.insert(job->id);
+          continue;
+        }
+        const auto up = std::find_if(rungs[r + 1].begin(), rungs[r + 1].end(),
+                                     [&](const JobRecord* j) { return j->slot == job->slot; });
+        if (up != rungs[r + 1].end() ? ended(*up) : promotions_made) settled.insert(job->id);
+      }
+    }
+  }
+  std::vector<std::int64_t> ids;
+  for (const JobRecord& job : jobs)
+    if (settled.count(job.id)) ids.push_back(job.id);
+  return ids;
 }
 
 } // namespace automl::hpo

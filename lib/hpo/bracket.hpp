@@ -73,4 +73,10 @@ PlannedJob plan_next_job(const BracketSchedule& schedule, const std::vector<JobR
 // How many iterations (brackets) have every job of every rung finished or failed, with nothing left to promote.
 std::size_t finished_iterations(const BracketSchedule& schedule, const std::vector<JobRecord>& jobs);
 
+// The finished (or failed) jobs that no job of their iteration will continue from, so that their checkpoints
+// serve only as models: those on their bracket's last rung; those whose promotion (the same slot one rung up)
+// has finished or failed; and those their rung did not promote, once it has finished and the rung above holds
+// every promotion it makes. Ids in the order of `jobs`.
+std::vector<std::int64_t> jobs_nothing_continues_from(const BracketSchedule& schedule, const std::vector<JobRecord>& jobs);
+
 } // namespace automl::hpo

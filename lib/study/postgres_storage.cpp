@@ -530,4 +530,13 @@ std::optional<std::string> PostgresStorage::checkpoint_archive(std::int64_t tria
   return r.text(0, 0);
 }
 
+void PostgresStorage::drop_checkpoints(const std::vector<std::int64_t>& trial_ids) {
+  if (trial_ids.empty()) return;
+  std::lock_guard lock(m_mutex);
+  Transaction tx(m_conn, m_where);
+  for (const auto id : trial_ids)
+    query(m_conn, m_where, "DELETE FROM checkpoints WHERE trial_id = $1", Params().add(id));
+  tx.commit();
+}
+
 } // namespace automl::study

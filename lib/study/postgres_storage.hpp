@@ -45,6 +45,7 @@ public:
                       std::optional<std::string_view> archive) override;
   std::optional<std::string> checkpoint(std::int64_t trial_id) override;
   std::optional<std::string> checkpoint_archive(std::int64_t trial_id) override;
+  void drop_checkpoints(const std::vector<std::int64_t>& trial_ids) override;
 
 private:
   // Throws FencedError unless attempt `attempt` of the trial is RUNNING (inside a transaction, row locked).

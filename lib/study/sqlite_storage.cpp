@@ -102,6 +102,11 @@ public:
     while (step()) {
     }
   }
+  // For running the statement again with other values.
+  Statement& reset() {
+    sqlite3_reset(m_stmt);
+    return *this;
+  }
 
   std::int64_t int64(int c) const { return sqlite3_column_int64(m_stmt, c); }
   double real(int c) const { return sqlite3_column_double(m_stmt, c); }
@@ -496,6 +501,15 @@ std::optional<std::string> SqliteStorage::checkpoint_archive(std::int64_t trial_
   select.bind(1, trial_id);
   if (!select.step() || select.is_null(0)) return std::nullopt;
   return select.blob(0);
+}
+
+void SqliteStorage::drop_checkpoints(const std::vector<std::int64_t>& trial_ids) {
+  if (trial_ids.empty()) return;
+  std::lock_guard lock(m_mutex);
+  WriteTransaction tx(m_db);
+  Statement remove(m_db, "DELETE FROM checkpoints WHERE trial_id = ?");
+  for (const auto id : trial_ids) remove.reset().bind(1, id).run();
+  tx.commit();
 }
 
 } // namespace automl::study

@@ -49,6 +49,7 @@ public:
                       std::optional<std::string_view> archive) override;
   std::optional<std::string> checkpoint(std::int64_t trial_id) override;
   std::optional<std::string> checkpoint_archive(std::int64_t trial_id) override;
+  void drop_checkpoints(const std::vector<std::int64_t>& trial_ids) override;
 
 private:
   std::vector<Trial> load_trials(const char* where, std::int64_t key);

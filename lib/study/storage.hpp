@@ -129,6 +129,11 @@ public:
   // The archive stored with the latest checkpoint of the trial, byte for byte; none when the trial has no
   // checkpoint or its latest one was stored without an archive.
   virtual std::optional<std::string> checkpoint_archive(std::int64_t trial_id) = 0;
+  // Forgets the checkpoints of the trials (references and archives, every budget), in one transaction: then
+  // checkpoint() and checkpoint_archive() give none for them. Not fenced: the search drops the checkpoints that
+  // nothing can continue from or export any more (exec/search.hpp, SearchOptions::keep_checkpoints); the files
+  // a reference names are the caller's to remove. Trials without a checkpoint are passed over.
+  virtual void drop_checkpoints(const std::vector<std::int64_t>& trial_ids) = 0;
 };
 
 // Example: StorageOptions o; o.lock_timeout_s = 5;

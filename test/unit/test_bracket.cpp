@@ -210,3 +210,53 @@ TEST(Bracket, ASlowConfigurationAtTheTopDoesNotHoldBackTheOtherPromotions) {
   EXPECT_EQ(next.kind, Kind::new_config);
   EXPECT_EQ(next.iteration, 1u);
 }
+
+TEST(Bracket, OnlyCheckpointsThatNoPromotionContinuesFromAreSettled) {
+  const auto schedule = schedule_1_9(); // iteration 0: rungs of 9, 3 and 1 on budgets 1, 3, 9
+  using automl::hpo::jobs_nothing_continues_from;
+  using Ids = std::vector<std::int64_t>;
+  std::vector<JobRecord> jobs;
+  // Rung 0, slot s has loss 9 - s; slot 0 fails. While the rung is unfinished nothing is settled.
+  for (std::size_t slot = 0; slot < 9; ++slot) {
+    const auto plan = plan_next_job(schedule, jobs, {});
+    record(jobs, plan, slot == 0 ? JobStatus::failed : JobStatus::running, 9.0 - static_cast<double>(slot));
+  }
+  EXPECT_EQ(jobs_nothing_continues_from(schedule, jobs), Ids{});
+  for (auto& job : jobs)
+    if (job.status == JobStatus::running) job.status = JobStatus::finished;
+  // Finished, but the promotions are not made yet: any of them may still go on.
+  EXPECT_EQ(jobs_nothing_continues_from(schedule, jobs), Ids{});
+  record(jobs, plan_next_job(schedule, jobs, {}), JobStatus::running, 0.5); // slot 8, id 10
+  record(jobs, plan_next_job(schedule, jobs, {}), JobStatus::running, 0.5); // slot 7, id 11
+  EXPECT_EQ(jobs_nothing_continues_from(schedule, jobs), Ids{}); // a third promotion is to come
+  record(jobs, plan_next_job(schedule, jobs, {}), JobStatus::finished, 0.2); // slot 6, id 12
+  jobs[10].status = JobStatus::interrupted;
+  // Rung 0 has promoted all it promotes: the others (the failed one too) are settled; slot 6's parent is (its
+  // promotion finished), slot 8's and slot 7's are not (one runs, one is to be run again from it).
+  EXPECT_EQ(jobs_nothing_continues_from(schedule, jobs), (Ids{1, 2, 3, 4, 5, 6, 7}));
+  jobs[9].status = JobStatus::finished;
+  jobs[9].loss = 0.4;
+  jobs[10].status = JobStatus::finished;
+  jobs[10].loss = 0.3;
+  EXPECT_EQ(jobs_nothing_continues_from(schedule, jobs), (Ids{1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  const auto top = plan_next_job(schedule, jobs, {});
+  ASSERT_EQ(top.kind, Kind::promote);
+  EXPECT_EQ(top.parent_id, 12);
+  record(jobs, top, JobStatus::running, 0.0); // id 13
+  // Rung 1's two others are settled; slot 6's rung-1 job is not while its promotion runs.
+  EXPECT_EQ(jobs_nothing_continues_from(schedule, jobs), (Ids{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}));
+  jobs[12].status = JobStatus::finished;
+  // The top rung's job is settled too: only a model now.
+  EXPECT_EQ(jobs_nothing_continues_from(schedule, jobs).size(), 13u);
+}
+
+TEST(Bracket, EveryFinishedJobOfAFullBudgetScheduleIsSettled) {
+  automl::hpo::HyperbandOptions o;
+  o.max_budget = 9;
+  const auto schedule = BracketSchedule::full_budget(o);
+  std::vector<JobRecord> jobs;
+  record(jobs, plan_next_job(schedule, jobs, {}), JobStatus::finished, 0.5);
+  record(jobs, plan_next_job(schedule, jobs, {}), JobStatus::running, 0.5);
+  record(jobs, plan_next_job(schedule, jobs, {}), JobStatus::failed, 0.5);
+  EXPECT_EQ(automl::hpo::jobs_nothing_continues_from(schedule, jobs), (std::vector<std::int64_t>{1, 3}));
+}

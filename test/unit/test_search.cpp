@@ -182,6 +182,60 @@ TEST(Search, PromotedConfigurationsContinueFromTheirCheckpoint) {
   }
 }
 
+TEST(Search, DropsTheCheckpointsNothingContinuesFromAndKeepsTheBestModels) {
+  for (const std::size_t workers : {1u, 2u}) {
+    TempDir dir;
+    automl::study::SqliteStorage storage((dir / "s.db").string());
+    auto o = options("hyperband", 3); // brackets [9, 3, 1], [3, 1], [3] on budgets 1, 3, 9
+    o.workers = workers;
+    o.checkpoint_dir = (dir / "ckpt").string();
+    o.keep_checkpoints = 2;
+    std::mutex mutex;
+    std::vector<std::string> missing; // promotions whose parent's checkpoint was gone when they started
+    const auto summary = automl::exec::run_search(storage, task([&](const TrialContext& ctx) {
+      if (ctx.resume_from && !std::filesystem::exists(std::filesystem::path(*ctx.resume_from) / "weights")) {
+        std::lock_guard lock(mutex);
+        missing.push_back(*ctx.resume_from);
+      }
+      std::filesystem::create_directories(ctx.checkpoint_dir);
+      std::ofstream(std::filesystem::path(ctx.checkpoint_dir) / "weights") << ctx.trial_id << "\n";
+      TrialResult r = counting_ones(ctx);
+      r.checkpoint = ctx.checkpoint_dir;
+      return r;
+    }), o);
+    EXPECT_EQ(summary.finished_iterations, 3u);
+    EXPECT_THAT(missing, testing::IsEmpty());
+    const auto trials = storage.trials(1);
+    const auto models = automl::exec::models_by_budget(trials);
+    ASSERT_GE(models.size(), 2u);
+    EXPECT_EQ(models[0]->budget, 9.0);
+    std::set<std::int64_t> kept;
+    for (const auto& t : trials) {
+      const auto folder = dir / "ckpt" / ("trial_" + std::to_string(t.id));
+      if (storage.checkpoint(t.id)) kept.insert(t.id);
+      EXPECT_EQ(std::filesystem::exists(folder), storage.checkpoint(t.id).has_value()) << "trial " << t.id;
+      EXPECT_EQ(storage.checkpoint_archive(t.id).has_value(), storage.checkpoint(t.id).has_value()) << "trial " << t.id;
+    }
+    // Every bracket is finished: only the two best models are left, the trial an export takes among them.
+    EXPECT_EQ(kept, (std::set<std::int64_t>{models[0]->id, models[1]->id})) << workers << " worker(s)";
+    EXPECT_EQ(automl::exec::best_trial(trials)->id, models[0]->id);
+  }
+}
+
+TEST(Search, KeepsEveryCheckpointUnlessAskedTo) {
+  TempDir dir;
+  automl::study::SqliteStorage storage((dir / "s.db").string());
+  auto o = options("hyperband", 2);
+  o.checkpoint_dir = (dir / "ckpt").string();
+  automl::exec::run_search(storage, task([&](const TrialContext& ctx) {
+    std::filesystem::create_directories(ctx.checkpoint_dir);
+    TrialResult r = counting_ones(ctx);
+    r.checkpoint = ctx.checkpoint_dir;
+    return r;
+  }), o);
+  for (const auto& t : storage.trials(1)) EXPECT_TRUE(storage.checkpoint(t.id)) << "trial " << t.id;
+}
+
 TEST(Search, ACheckpointDirectoryThatCannotBeCreatedFailsTheTrialNotTheSearch) {
   TempDir dir;
   automl::study::SqliteStorage storage((dir / "s.db").string());
@@ -692,6 +746,7 @@ public:
   }
   std::optional<std::string> checkpoint(std::int64_t trial_id) override { return m_inner.checkpoint(trial_id); }
   std::optional<std::string> checkpoint_archive(std::int64_t trial_id) override { return m_inner.checkpoint_archive(trial_id); }
+  void drop_checkpoints(const std::vector<std::int64_t>& trial_ids) override { m_inner.drop_checkpoints(trial_ids); }
 
   std::atomic<int> renewals_after_end{0};
 

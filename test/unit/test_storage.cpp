@@ -197,6 +197,25 @@ TEST_P(StorageTest, CheckpointArchivesRoundTripByteForByte) {
   EXPECT_EQ(storage->checkpoint(t->id), "/ckpt/3c");
 }
 
+// Dropping forgets every budget's checkpoint of the trials named, in one go, and nothing of the others.
+TEST_P(StorageTest, DroppedCheckpointsAreGoneForEveryConnection) {
+  const auto storage = open();
+  const auto study = storage->open_study(spec()).id;
+  const auto a = storage->claim(study, insert_next, "w", 1.0, 60.0);
+  const auto b = storage->claim(study, insert_next, "w", 1.0, 60.0);
+  ASSERT_TRUE(a && b);
+  storage->set_checkpoint(a->id, 1, 1.0, "/ckpt/a1", std::string_view("a at 1"));
+  storage->set_checkpoint(a->id, 1, 3.0, "/ckpt/a3", std::string_view("a at 3"));
+  storage->set_checkpoint(b->id, 1, 1.0, "/ckpt/b1", std::string_view("b at 1"));
+  storage->drop_checkpoints({});
+  storage->drop_checkpoints({a->id, a->id + 1000}); // a trial without a checkpoint is passed over
+  const auto other = open();
+  EXPECT_FALSE(other->checkpoint(a->id));
+  EXPECT_FALSE(other->checkpoint_archive(a->id));
+  EXPECT_EQ(other->checkpoint(b->id), "/ckpt/b1");
+  EXPECT_EQ(other->checkpoint_archive(b->id), "b at 1");
+}
+
 // A settled trial (COMPLETE or FAIL) never changes again: the claims' cache of what they read relies on it.
 TEST_P(StorageTest, ACompleteOrFailedTrialIsNeverRunAgain) {
   const auto storage = open();
