@@ -45,15 +45,20 @@ template <typename Base, typename Options, typename State, bool Decoupled> class
 public:
   FusedAdam(std::vector<torch::Tensor> params, Options options) : Base(std::move(params), options) {}
 
+  // One lookup of each parameter's state per step: the checks that the fused kernel applies (CPU, float32,
+  // contiguous, dense; no amsgrad) are made as the work is gathered, and torch's own step runs when any fails.
   torch::Tensor step(torch::optim::Optimizer::LossClosure closure = nullptr) override {
-    if (closure || !fusable()) return Base::step(std::move(closure));
+    if (closure) return Base::step(std::move(closure));
     torch::NoGradGuard no_grad;
+    m_work.clear();
     for (auto& group : this->param_groups_) {
       const auto& o = static_cast<const Options&>(group.options());
+      if (o.amsgrad()) return Base::step();
       for (auto& p : group.params()) {
         if (!p.grad().defined()) continue;
+        if (!plain(p) || !plain(p.grad())) return Base::step();
         auto& slot = this->state_[c10::guts::to_string(p.unsafeGetTensorImpl())];
-        if (!slot) {
+        if (!slot) { // as torch's step creates it
           auto fresh = std::make_unique<State>();
           fresh->step(0);
           fresh->exp_avg(torch::zeros_like(p, torch::MemoryFormat::Contiguous));
@@ -61,46 +66,45 @@ public:
           slot = std::move(fresh);
         }
         auto& st = static_cast<State&>(*slot);
-        st.step(st.step() + 1);
-        const double beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
-        const auto t = static_cast<double>(st.step());
-        AdamScalars s{static_cast<float>(beta1),
-                      static_cast<float>(beta2),
-                      Decoupled ? 0.0F : static_cast<float>(o.weight_decay()),
-                      Decoupled ? static_cast<float>(1.0 - o.lr() * o.weight_decay()) : 1.0F,
-                      static_cast<float>(o.lr() / (1.0 - std::pow(beta1, t))),
-                      static_cast<float>(std::sqrt(1.0 - std::pow(beta2, t))),
-                      static_cast<float>(o.eps())};
-        float* pp = p.template data_ptr<float>();
-        const float* gp = p.grad().template data_ptr<float>();
-        float* mp = st.exp_avg().template data_ptr<float>();
-        float* vp = st.exp_avg_sq().template data_ptr<float>();
-        at::parallel_for(0, p.numel(), 1 << 15, [&](std::int64_t begin, std::int64_t end) {
-          adam_update(pp + begin, gp + begin, mp + begin, vp + begin, end - begin, s);
-        });
+        if (!plain(st.exp_avg()) || !plain(st.exp_avg_sq())) return Base::step();
+        m_work.push_back(Work{&o, p, &st});
       }
     }
+    for (auto& w : m_work) {
+      auto& st = *w.state;
+      st.step(st.step() + 1);
+      const double beta1 = std::get<0>(w.options->betas()), beta2 = std::get<1>(w.options->betas());
+      const double lr = w.options->lr(), weight_decay = w.options->weight_decay();
+      const auto t = static_cast<double>(st.step());
+      const AdamScalars s{static_cast<float>(beta1),
+                          static_cast<float>(beta2),
+                          Decoupled ? 0.0F : static_cast<float>(weight_decay),
+                          Decoupled ? static_cast<float>(1.0 - lr * weight_decay) : 1.0F,
+                          static_cast<float>(lr / (1.0 - std::pow(beta1, t))),
+                          static_cast<float>(std::sqrt(1.0 - std::pow(beta2, t))),
+                          static_cast<float>(w.options->eps())};
+      float* pp = w.param.template data_ptr<float>();
+      const float* gp = w.param.grad().template data_ptr<float>();
+      float* mp = st.exp_avg().template data_ptr<float>();
+      float* vp = st.exp_avg_sq().template data_ptr<float>();
+      at::parallel_for(0, w.param.numel(), 1 << 15, [&](std::int64_t begin, std::int64_t end) {
+        adam_update(pp + begin, gp + begin, mp + begin, vp + begin, end - begin, s);
+      });
+    }
+    m_work.clear();
     return {};
   }
 
 private:
-  bool fusable() const {
-    auto plain = [](const torch::Tensor& t) {
-      return t.device().is_cpu() && t.scalar_type() == torch::kFloat32 && t.is_contiguous() && !t.is_sparse();
-    };
-    for (const auto& group : this->param_groups_) {
-      if (static_cast<const Options&>(group.options()).amsgrad()) return false;
-      for (const auto& p : group.params()) {
-        if (!p.grad().defined()) continue;
-        if (!plain(p) || !plain(p.grad())) return false;
-        const auto it = this->state_.find(c10::guts::to_string(p.unsafeGetTensorImpl()));
-        if (it == this->state_.end()) continue;
-        const auto& st = static_cast<const State&>(*it->second);
-        if (!plain(st.exp_avg()) || !plain(st.exp_avg_sq())) return false;
-      }
-    }
-    return true;
+  static bool plain(const torch::Tensor& t) {
+    return t.device().is_cpu() && t.scalar_type() == torch::kFloat32 && t.is_contiguous() && !t.is_sparse();
   }
+  struct Work {
+    const Options* options;
+    torch::Tensor param;
+    State* state;
+  };
+  std::vector<Work> m_work; // kept between steps for its capacity
 };
 
 using FastAdam = FusedAdam<torch::optim::Adam, torch::optim::AdamOptions, torch::optim::AdamParamState, false>;
