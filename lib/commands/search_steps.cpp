@@ -173,6 +173,7 @@ BudgetPlan plan_budgets(const SearchOptions& o, const config::LoadedSetup& setup
   in.search_seconds = search_seconds;
   in.workers = workers;
   in.pace = trial_pace(first, split, time_budget);
+  in.pace.typical = budget.typical_pace;
   in.min_budget = budget.min_budget;
   in.max_budget = budget.max_budget;
   in.eta = budget.eta;

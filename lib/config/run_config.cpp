@@ -115,6 +115,8 @@ const std::vector<KeyEntry>& key_table() {
                  "budget of the highest rung (>= min_budget)"),
       number_key("budget", "eta", [](RunConfig& r) -> double& { return r.budget.eta; }, greater_than(1),
                  "Hyperband's factor between rungs: the best 1/eta move up"),
+      number_key("budget", "typical_pace", [](RunConfig& r) -> double& { return r.budget.typical_pace; }, greater_than(0),
+                 "a sampled configuration's training time over the default's, on average (for the anytime rungs)"),
       integer_key("training", "early_stopping_patience",
                   [](RunConfig& r) -> std::int64_t& { return r.training.early_stopping_patience; }, at_least(0),
                   "stop a trial after this many epochs without improvement; 0 = never"),

@@ -38,6 +38,9 @@ struct BudgetConfig {
   double min_budget = 1;  // > 0, <= max_budget
   double max_budget = 27;
   double eta = 3;         // > 1
+  // How many times the space's default configuration's training time a sampled configuration takes, on
+  // average: the anytime rungs cost a Hyperband cycle with it (hpo/fidelity.hpp, TrialPace::typical). > 0.
+  double typical_pace = 4;
 };
 
 // Example: TrainingConfig{.early_stopping_patience = 5}

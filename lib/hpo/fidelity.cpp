@@ -53,11 +53,11 @@ TrialPace TrialPace::with_largest_rung(double max_budget) const {
 
 namespace {
 
-// Sampled configurations are slower than the default on average (k_typical_pace): training and validation.
+// Sampled configurations are slower than the default on average (TrialPace::typical): training and validation.
 TrialPace typical(const TrialPace& measured, double max_budget) {
   TrialPace pace = measured.with_largest_rung(max_budget);
-  pace.epoch_seconds *= k_typical_pace;
-  pace.eval_seconds *= k_typical_pace;
+  pace.epoch_seconds *= measured.typical;
+  pace.eval_seconds *= measured.typical;
   return pace;
 }
 
@@ -186,7 +186,7 @@ FidelityPlan plan_fidelity(const FidelityInputs& in) {
                             first_bracket_only ? fmt::format(", its first bracket about {:.0f}: one epoch on the top rung",
                                                              first_bracket_seconds(pace, in.eta, min_budget, max_budget))
                                                : "",
-                            k_typical_pace);
+                            pace.typical);
   return plan;
 }
 

@@ -26,6 +26,9 @@ struct TrialPace {
   // whole set). See commands/search.cpp, ValidationSubsets.
   double min_eval_fraction = 1;
   double full_eval_budget = 1;
+  // Sampled configurations take this many times the measured (the default's) time on average: a cycle is
+  // costed with it (k_typical_pace unless the preset says, budget.typical_pace).
+  double typical = 4.0;
 
   // Seconds a trial of `budget` takes from scratch; `from` > 0: the increment of a promoted trial that continues
   // from a checkpoint at budget `from`.
@@ -66,6 +69,7 @@ constexpr double k_pace_safety = 2.0;
 // times the default's time on the same budget; a handful of sampled configurations measured at the start said
 // less than that (one giant among them, or none).
 constexpr double k_typical_pace = 4.0;
+static_assert(k_typical_pace == TrialPace{}.typical);
 // A trial on the largest rung takes at most this share of the search's time (the rest is slack for a pace that
 // turns out slower than measured: a trial cut at the deadline gives no model).
 constexpr double k_max_trial_share = 0.85;
@@ -98,7 +102,7 @@ constexpr double k_portfolio_share = 0.25;
 bool portfolio_entry_fits(double seconds_to_largest_rung, double search_seconds, std::size_t workers);
 
 // Worker-seconds of one Hyperband cycle (each bracket once, promotions continuing from their checkpoints), for
-// configurations k_typical_pace times slower than `pace`.
+// configurations `pace.typical` times slower than `pace`.
 double cycle_seconds(const TrialPace& pace, double eta, double min_budget, double max_budget, bool hyperband);
 
 } // namespace automl::hpo
