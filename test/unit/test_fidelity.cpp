@@ -67,6 +67,19 @@ TEST(Fidelity, CycleSecondsFollowTheBrackets) {
   EXPECT_DOUBLE_EQ(cycle_seconds(pace, 3, 1, 9, false), 9 * k_typical_pace); // random search: one trial at the largest budget
 }
 
+TEST(Fidelity, APresetWhoseConfigurationsCostLessGetsLargerRungs) {
+  auto in = tiny_cs(580, 1, 1.0); // 27 -> 9 -> 3 at k_typical_pace (above)
+  in.pace.typical = 2.0;
+  TrialPace no_setup{0.0, 1.0, 0.5, false}; // training and validation scale; building a trial does not
+  const double at_4 = cycle_seconds(no_setup, 3, 1, 9, true);
+  no_setup.typical = 2.0;
+  EXPECT_DOUBLE_EQ(cycle_seconds(no_setup, 3, 1, 9, true), at_4 / 2);
+  const auto plan = plan_fidelity(in);
+  EXPECT_DOUBLE_EQ(plan.max_budget, 9);
+  EXPECT_LE(plan.cycle_seconds, 580);
+  EXPECT_NE(plan.reason.find("at 2x the first configuration's pace"), std::string::npos) << plan.reason;
+}
+
 TEST(Fidelity, ThePresetStaysWhenTheTimeAllowsIt) {
   const auto plan = plan_fidelity(tiny_cs(20000, 2));
   ASSERT_TRUE(plan.fits);

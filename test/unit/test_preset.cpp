@@ -225,6 +225,10 @@ hyperparameters:
   const auto file = (dir / "s.yaml").string();
   test::write_file(dir / "s.yaml", "budget:\n  eta: 0.5\nhyperparameters:\n  lr: 0.1\n");
   test::expect_input_error([&] { config::load_setup(options); }, {file + ":2:8: budget.eta: must be > 1, got 0.5"});
+  test::write_file(dir / "s.yaml", "budget:\n  typical_pace: 0\nhyperparameters:\n  lr: 0.1\n");
+  test::expect_input_error([&] { config::load_setup(options); }, {file + ":2:17: budget.typical_pace: must be > 0, got 0"});
+  test::write_file(dir / "s.yaml", "budget:\n  typical_pace: 2.5\nhyperparameters:\n  lr: 0.1\n");
+  EXPECT_DOUBLE_EQ(config::load_setup(options).run.budget.typical_pace, 2.5);
   test::write_file(dir / "s.yaml", "budget:\n  min_budget: 30\nhyperparameters:\n  lr: 0.1\n");
   test::expect_input_error([&] { config::load_setup(options); }, {file + ": budget.min_budget 30 > budget.max_budget 27"});
   test::write_file(dir / "s.yaml", "preset: tiny_cs\nhyperparameters:\n  lr: 0.1\n");
@@ -275,6 +279,11 @@ TEST(Presets, RunConfigKeyTableDocumentsDefaults) {
   ASSERT_NE(eta, keys.end());
   EXPECT_EQ(eta->default_value, "3");
   EXPECT_EQ(eta->type, "number");
+  const auto typical = std::find_if(keys.begin(), keys.end(), [](const config::RunConfigKey& k) { return k.name == "budget.typical_pace"; });
+  ASSERT_NE(typical, keys.end());
+  EXPECT_EQ(typical->default_value, "4"); // hpo::k_typical_pace: what the flattened tiny_cs space measured
+  // The image tiny_cs space is sized for CPUs: its configurations cost less over the default's.
+  EXPECT_LT(load_preset("presets/image/tiny_cs.yaml").run.budget.typical_pace, 4);
   const auto j = config::to_json(config::RunConfig{});
   EXPECT_EQ(j["budget"]["budget_type"], "epochs");
   // One default everywhere (a space file without a data section, automl train, data inspect): Auto-PyTorch's.
