@@ -283,7 +283,7 @@ TEST(Presets, RunConfigKeyTableDocumentsDefaults) {
   ASSERT_NE(typical, keys.end());
   EXPECT_EQ(typical->default_value, "4"); // hpo::k_typical_pace: what the flattened tiny_cs space measured
   // The image tiny_cs space is sized for CPUs: its configurations cost less over the default's.
-  EXPECT_LT(load_preset("presets/image/tiny_cs.yaml").run.budget.typical_pace, 4);
+  EXPECT_LT(load_preset("tiny_cs", config::DataKind::image).run.budget.typical_pace, 4);
   const auto j = config::to_json(config::RunConfig{});
   EXPECT_EQ(j["budget"]["budget_type"], "epochs");
   // One default everywhere (a space file without a data section, automl train, data inspect): Auto-PyTorch's.
