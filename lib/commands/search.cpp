@@ -417,6 +417,9 @@ int search(const SearchOptions& o, std::ostream& out) {
   task.initial_configs = initial_configs(setup, rungs.portfolio, o.resume ? existing : std::nullopt);
   exec::SearchOptions search_options = exec_options(o, run, study_name, parallel);
   search_options.deadline = search_deadline;
+  if (const double early = search_options.optimizer_options.hyperband.early_budget; early > 0)
+    spdlog::info("anytime: the default configuration goes on to {:g} epochs as soon as it has finished its first rung, "
+                 "without waiting for the rest of the rung", early);
   // Absolute: the storage records each checkpoint's path, and workers (automl worker) run elsewhere.
   search_options.checkpoint_dir = fs::absolute(out_dir / "checkpoints").string();
   search_options.prior_seconds_per_unit = rungs.prior_seconds_per_unit;

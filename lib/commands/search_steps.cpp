@@ -303,6 +303,9 @@ exec::SearchOptions exec_options(const SearchOptions& o, const config::RunConfig
   e.optimizer_options.hyperband.eta = run.budget.eta;
   e.optimizer_options.hyperband.min_budget = run.budget.min_budget;
   e.optimizer_options.hyperband.max_budget = run.budget.max_budget;
+  if (run.budget.budget_type == config::BudgetType::epochs && o.optimizer != "random")
+    e.optimizer_options.hyperband.early_budget =
+        hpo::early_budget_in_epochs(run.budget.eta, run.budget.min_budget, run.budget.max_budget);
   e.seed = o.seed;
   e.workers = parallel.workers;
   e.threads_per_worker = static_cast<std::size_t>(parallel.threads);

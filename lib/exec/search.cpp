@@ -164,7 +164,7 @@ nlohmann::json study_settings(const SearchOptions& options, const SearchTask& ta
   const auto& hb = options.optimizer_options.hyperband;
   nlohmann::json settings{{"optimizer", options.optimizer},     {"eta", hb.eta},
                           {"min_budget", hb.min_budget},       {"max_budget", hb.max_budget},
-                          {"continue_promoted", options.continue_promoted}};
+                          {"continue_promoted", options.continue_promoted}, {"early_budget", hb.early_budget}};
   if (!task.initial_configs.empty()) {
     nlohmann::json initial = nlohmann::json::array();
     for (const auto& unit : task.initial_configs) initial.push_back(task.describe(unit));

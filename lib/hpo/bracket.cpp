@@ -14,6 +14,79 @@ struct IterationScan {
   std::optional<PlannedJob> next;
 };
 
+using Rungs = std::vector<std::vector<const JobRecord*>>;
+
+Rungs rungs_of(const BracketShape& shape, const std::vector<const JobRecord*>& jobs) {
+  Rungs rungs(shape.sizes.size());
+  for (const JobRecord* job : jobs)
+    if (job->rung < rungs.size()) rungs[job->rung].push_back(job);
+  return rungs;
+}
+
+bool ended(const JobRecord* j) { return j->status == JobStatus::finished || j->status == JobStatus::failed; }
+
+const JobRecord* job_of_slot(const std::vector<const JobRecord*>& rung, std::size_t slot) {
+  const auto it = std::find_if(rung.begin(), rung.end(), [&](const JobRecord* j) { return j->slot == slot; });
+  return it == rung.end() ? nullptr : *it;
+}
+
+// A rung's finished jobs, best first by (loss, slot): the order it promotes in.
+std::vector<const JobRecord*> ranked(const std::vector<const JobRecord*>& rung) {
+  std::vector<const JobRecord*> result;
+  for (const JobRecord* j : rung)
+    if (j->status == JobStatus::finished) result.push_back(j);
+  std::sort(result.begin(), result.end(), [](const JobRecord* a, const JobRecord* b) {
+    return a->loss != b->loss ? a->loss < b->loss : a->slot < b->slot;
+  });
+  return result;
+}
+
+// Whether rung `up` of `iteration` may hold slot 0 as the early promotion (HyperbandOptions::early_budget).
+bool early_rung(const BracketSchedule& schedule, const BracketShape& shape, std::size_t iteration, std::size_t up) {
+  const double early = schedule.options().early_budget;
+  return iteration == 0 && early > 0 && up > 0 && up < shape.budgets.size() && shape.budgets[up] <= early * (1 + 1e-9);
+}
+
+// How many of rung r's promotions rung r + 1 holds (substitutes included): its jobs, less slot 0's early job when
+// the finished rung r does not rank slot 0 among the `promoted` best.
+std::size_t promotions_held(const BracketSchedule& schedule, const BracketShape& shape, std::size_t iteration,
+                            const Rungs& rungs, std::size_t r, const std::vector<const JobRecord*>& best,
+                            std::size_t promoted) {
+  std::size_t held = rungs[r + 1].size();
+  if (early_rung(schedule, shape, iteration, r + 1) && job_of_slot(rungs[r + 1], 0)) {
+    const auto top_end = best.begin() + static_cast<std::ptrdiff_t>(std::min(promoted, best.size()));
+    if (std::none_of(best.begin(), top_end, [](const JobRecord* j) { return j->slot == 0; })) --held;
+  }
+  return held;
+}
+
+// Slot 0's early promotion, when it is due: slot 0 finished on its highest rung r, which has not finished yet, and
+// the rung above is one of the early rungs.
+std::optional<PlannedJob> early_promotion(const BracketSchedule& schedule, const BracketShape& shape, std::size_t iteration,
+                                          const Rungs& rungs, bool continue_promoted) {
+  const JobRecord* top = nullptr;
+  for (const auto& rung : rungs) {
+    const JobRecord* job = job_of_slot(rung, 0);
+    if (!job) break;
+    top = job;
+  }
+  if (!top || top->status != JobStatus::finished || !std::isfinite(top->loss)) return std::nullopt;
+  const std::size_t r = top->rung;
+  if (!early_rung(schedule, shape, iteration, r + 1)) return std::nullopt;
+  const bool rung_ended = rungs[r].size() >= shape.sizes[r] && std::all_of(rungs[r].begin(), rungs[r].end(), ended);
+  if (rung_ended) return std::nullopt; // the rung's own ranking decides now
+  PlannedJob job;
+  job.kind = PlannedJob::Kind::promote;
+  job.iteration = iteration;
+  job.rung = r + 1;
+  job.slot = 0;
+  job.bracket = shape.s;
+  job.parent_id = top->id;
+  job.budget = shape.budgets[r + 1];
+  job.cost = continue_promoted ? shape.budgets[r + 1] - top->budget : shape.budgets[r + 1];
+  return job;
+}
+
 // `affordable` (may be empty): among the configurations a rung promotes, the best one that can still finish is
 // offered (a slow configuration at the top of the ranking does not hold back the others); when none can, the
 // best-ranked one below them that can (a substitute, until the rung above holds as many as it promotes); when
@@ -22,11 +95,14 @@ IterationScan scan_iteration(const BracketSchedule& schedule, std::size_t iterat
                              const std::vector<const JobRecord*>& jobs, bool continue_promoted,
                              const std::function<bool(const PlannedJob&)>& affordable = {}) {
   const BracketShape shape = schedule.bracket(iteration);
-  std::vector<std::vector<const JobRecord*>> rungs(shape.sizes.size());
-  for (const JobRecord* job : jobs)
-    if (job->rung < rungs.size()) rungs[job->rung].push_back(job);
+  const Rungs rungs = rungs_of(shape, jobs);
 
   IterationScan scan;
+  if (auto early = early_promotion(schedule, shape, iteration, rungs, continue_promoted);
+      early && (!affordable || affordable(*early))) {
+    scan.next = early;
+    return scan;
+  }
   if (rungs[0].size() < shape.sizes[0]) {
     PlannedJob job;
     job.kind = PlannedJob::Kind::new_config;
@@ -40,37 +116,27 @@ IterationScan scan_iteration(const BracketSchedule& schedule, std::size_t iterat
     return scan;
   }
   for (std::size_t r = 0; r < rungs.size(); ++r) {
-    const bool all_done = std::all_of(rungs[r].begin(), rungs[r].end(), [](const JobRecord* j) {
-      return j->status == JobStatus::finished || j->status == JobStatus::failed;
-    });
-    if (!all_done) return scan; // blocked until the rung finishes
+    if (!std::all_of(rungs[r].begin(), rungs[r].end(), ended)) return scan; // blocked until the rung finishes
     if (r + 1 == rungs.size()) {
       scan.finished = true;
       return scan;
     }
-    std::vector<const JobRecord*> ranked;
-    for (const JobRecord* j : rungs[r])
-      if (j->status == JobStatus::finished) ranked.push_back(j);
-    std::sort(ranked.begin(), ranked.end(), [](const JobRecord* a, const JobRecord* b) {
-      return a->loss != b->loss ? a->loss < b->loss : a->slot < b->slot;
-    });
-    const std::size_t promoted = promoted_count(shape.sizes[r + 1], ranked.size());
+    std::vector<const JobRecord*> best = ranked(rungs[r]);
+    const std::size_t promoted = promoted_count(shape.sizes[r + 1], best.size());
     if (promoted == 0) {
       scan.finished = true;
       return scan;
     }
     // The rung above holds what was promoted (a substitute included): on to it.
-    if (rungs[r + 1].size() >= promoted) continue;
+    if (promotions_held(schedule, shape, iteration, rungs, r, best, promoted) >= promoted) continue;
     // When none of the configurations the rung promotes can finish in the time left, the best-ranked one below
     // them that can goes instead (a substitute): with a deadline, a slow configuration that cannot reach the top
     // rung would otherwise leave it empty, and the search's best model a rung lower.
-    if (!affordable) ranked.resize(promoted);
-    for (std::size_t k = 0; k < ranked.size(); ++k) {
-      const JobRecord* candidate = ranked[k];
+    if (!affordable) best.resize(promoted);
+    for (std::size_t k = 0; k < best.size(); ++k) {
+      const JobRecord* candidate = best[k];
       if (k >= promoted && !std::isfinite(candidate->loss)) break;
-      const bool present = std::any_of(rungs[r + 1].begin(), rungs[r + 1].end(),
-                                        [&](const JobRecord* j) { return j->slot == candidate->slot; });
-      if (present) continue;
+      if (job_of_slot(rungs[r + 1], candidate->slot)) continue;
       PlannedJob job;
       job.kind = PlannedJob::Kind::promote;
       job.iteration = iteration;
@@ -166,21 +232,18 @@ std::size_t finished_iterations(const BracketSchedule& schedule, const std::vect
 }
 
 std::vector<std::int64_t> jobs_nothing_continues_from(const BracketSchedule& schedule, const std::vector<JobRecord>& jobs) {
-  const auto ended = [](const JobRecord* j) { return j->status == JobStatus::finished || j->status == JobStatus::failed; };
   std::set<std::int64_t> settled;
   for (const auto& [iteration, records] : by_iteration(jobs)) {
     const BracketShape shape = schedule.bracket(iteration);
-    std::vector<std::vector<const JobRecord*>> rungs(shape.sizes.size());
-    for (const JobRecord* job : records)
-      if (job->rung < rungs.size()) rungs[job->rung].push_back(job);
+    const Rungs rungs = rungs_of(shape, records);
     for (std::size_t r = 0; r < rungs.size(); ++r) {
       const bool last = r + 1 == rungs.size();
       bool promotions_made = false;
       if (!last && std::all_of(rungs[r].begin(), rungs[r].end(), ended)) {
-        const auto finished = static_cast<std::size_t>(std::count_if(
-            rungs[r].begin(), rungs[r].end(), [](const JobRecord* j) { return j->status == JobStatus::finished; }));
-        const std::size_t promoted = promoted_count(shape.sizes[r + 1], finished);
-        promotions_made = rungs[r].size() >= shape.sizes[r] && rungs[r + 1].size() >= promoted;
+        const auto best = ranked(rungs[r]);
+        const std::size_t promoted = promoted_count(shape.sizes[r + 1], best.size());
+        promotions_made = rungs[r].size() >= shape.sizes[r] &&
+                          promotions_held(schedule, shape, iteration, rungs, r, best, promoted) >= promoted;
       }
       for (const JobRecord* job : rungs[r]) {
         if (!ended(job)) continue;
@@ -188,9 +251,8 @@ std::vector<std::int64_t> jobs_nothing_continues_from(const BracketSchedule& sch
           settled.insert(job->id);
           continue;
         }
-        const auto up = std::find_if(rungs[r + 1].begin(), rungs[r + 1].end(),
-                                     [&](const JobRecord* j) { return j->slot == job->slot; });
-        if (up != rungs[r + 1].end() ? ended(*up) : promotions_made) settled.insert(job->id);
+        const JobRecord* up = job_of_slot(rungs[r + 1], job->slot);
+        if (up ? ended(up) : promotions_made) settled.insert(job->id);
       }
     }
   }

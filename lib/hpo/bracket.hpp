@@ -68,6 +68,11 @@ struct PlannedJob {
 
 // The next job. Interrupted jobs come first (lowest id), then the oldest iteration with a runnable job: a missing
 // rung-0 configuration, or, once a rung has finished, the best not-yet-promoted configurations by (loss, slot).
+// Anytime (HyperbandOptions::early_budget): in iteration 0, slot 0 goes on to the next rung as soon as it has
+// finished, while its rung is still running, up to the rungs of at most early_budget; that job comes before the
+// iteration's other jobs. When its rung has finished and does not rank it among the configurations it promotes,
+// that early job is one more on the rung above, not one of its promotions (with a deadline, a substitute
+// promotion of slot 0 on those rungs counts as such an extra job too).
 PlannedJob plan_next_job(const BracketSchedule& schedule, const std::vector<JobRecord>& jobs, const PlanLimits& limits);
 
 // How many iterations (brackets) have every job of every rung finished or failed, with nothing left to promote.

@@ -190,6 +190,17 @@ FidelityPlan plan_fidelity(const FidelityInputs& in) {
   return plan;
 }
 
+double early_budget_in_epochs(double eta, double min_budget, double max_budget) {
+  HyperbandOptions options;
+  options.eta = eta;
+  options.min_budget = min_budget;
+  options.max_budget = max_budget;
+  const auto budgets = hyperband_budgets(options);
+  if (budgets.size() < 2 || budgets.front() >= 1 - k_slack) return 0.0;
+  const auto one = std::find_if(budgets.begin(), budgets.end(), [](double b) { return b >= 1 - k_slack; });
+  return one == budgets.end() ? budgets.back() : *one;
+}
+
 bool portfolio_entry_fits(double seconds_to_largest_rung, double search_seconds, std::size_t workers) {
   return seconds_to_largest_rung <= k_portfolio_share * search_seconds * static_cast<double>(workers);
 }

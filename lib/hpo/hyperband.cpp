@@ -21,6 +21,8 @@ void validate(const HyperbandOptions& options) {
   if (!(options.min_budget > 0.0)) throw InputError(fmt::format("min_budget: must be > 0, got {}", options.min_budget));
   if (!(options.max_budget >= options.min_budget))
     throw InputError(fmt::format("max_budget: must be >= min_budget ({}), got {}", options.min_budget, options.max_budget));
+  if (!(options.early_budget >= 0.0) || !std::isfinite(options.early_budget))
+    throw InputError(fmt::format("early_budget: must be >= 0, got {}", options.early_budget));
 }
 
 std::size_t max_sh_iterations(const HyperbandOptions& options) {

@@ -13,6 +13,10 @@ struct HyperbandOptions {
   double eta = 3.0;        // keep the best 1/eta of each rung, multiply the budget by eta
   double min_budget = 1.0; // smallest budget a configuration is evaluated on; > 0
   double max_budget = 9.0; // largest budget; >= min_budget
+  // Anytime: the study's first configuration (iteration 0, slot 0: the space's default, which a search measures
+  // before it starts) goes on up the rungs whose budget is at most this as soon as it has finished each, without
+  // waiting for the rest of its rung (hpo/bracket.hpp). 0: never; it then waits like the others.
+  double early_budget = 0.0;
 };
 
 // Throws InputError naming the field when eta <= 1, min_budget <= 0 or max_budget < min_budget.

@@ -1,5 +1,7 @@
 #include "hpo/bracket.hpp"
 
+#include "core/error.hpp"
+
 #include <gtest/gtest.h>
 
 using automl::hpo::BracketSchedule;
@@ -259,4 +261,118 @@ TEST(Bracket, EveryFinishedJobOfAFullBudgetScheduleIsSettled) {
   record(jobs, plan_next_job(schedule, jobs, {}), JobStatus::running, 0.5);
   record(jobs, plan_next_job(schedule, jobs, {}), JobStatus::failed, 0.5);
   EXPECT_EQ(automl::hpo::jobs_nothing_continues_from(schedule, jobs), (std::vector<std::int64_t>{1, 3}));
+}
+
+namespace {
+
+// Rungs of 1, 3, 9 and 27; iteration 0 holds 27, 9, 3 and 1 configurations. Slot 0 goes on early up to budget 9.
+BracketSchedule schedule_early_9() {
+  automl::hpo::HyperbandOptions o;
+  o.min_budget = 1;
+  o.max_budget = 27;
+  o.early_budget = 9;
+  return BracketSchedule::hyperband(o);
+}
+
+} // namespace
+
+TEST(Bracket, TheFirstConfigurationGoesOnEarlyAndIsOneMoreOnTheRungsAbove) {
+  const auto schedule = schedule_early_9();
+  using automl::hpo::jobs_nothing_continues_from;
+  std::vector<JobRecord> jobs;
+  // Slot 0 (loss 100: the worst of every rung) goes on to 3 and 9 as soon as it finishes, before slot 1 starts.
+  record(jobs, plan_next_job(schedule, jobs, {}), JobStatus::finished, 100); // id 1
+  for (const double budget : {3.0, 9.0}) {
+    const auto early = plan_next_job(schedule, jobs, {});
+    ASSERT_EQ(early.kind, Kind::promote);
+    EXPECT_EQ(early.slot, 0u);
+    EXPECT_EQ(early.iteration, 0u);
+    EXPECT_EQ(early.budget, budget);
+    EXPECT_EQ(early.cost, budget - budget / 3);
+    EXPECT_EQ(early.parent_id, static_cast<std::int64_t>(jobs.size()));
+    record(jobs, early, JobStatus::finished, 100); // ids 2, 3
+  }
+  // Not to 27 (above the early budget): the rung fills.
+  for (std::size_t slot = 1; slot < 27; ++slot) {
+    const auto plan = plan_next_job(schedule, jobs, {});
+    ASSERT_EQ(plan.kind, Kind::new_config);
+    EXPECT_EQ(plan.slot, slot);
+    record(jobs, plan, JobStatus::finished, static_cast<double>(slot)); // ids 4..29: slot s has loss s
+  }
+  // Rung 0 promotes its best 9 (slots 1-9): slot 0's early job is one more on rung 1, not one of them.
+  for (std::size_t slot = 1; slot <= 9; ++slot) {
+    const auto plan = plan_next_job(schedule, jobs, {});
+    ASSERT_EQ(plan.kind, Kind::promote) << slot;
+    EXPECT_EQ(plan.rung, 1u);
+    EXPECT_EQ(plan.slot, slot);
+    if (slot == 9) {
+      // Before the last promotion starts, its parent's checkpoint is still needed.
+      const auto settled = jobs_nothing_continues_from(schedule, jobs);
+      EXPECT_EQ(std::count(settled.begin(), settled.end(), plan.parent_id), 0);
+    }
+    record(jobs, plan, JobStatus::finished, static_cast<double>(slot));
+  }
+  // Rung 1 ranks 10 (slot 0's early job last): 3 go on, none of them slot 0, whose job at 9 is the extra there.
+  for (std::size_t slot = 1; slot <= 3; ++slot) {
+    const auto plan = plan_next_job(schedule, jobs, {});
+    ASSERT_EQ(plan.kind, Kind::promote) << slot;
+    EXPECT_EQ(plan.rung, 2u);
+    EXPECT_EQ(plan.slot, slot);
+    record(jobs, plan, JobStatus::finished, static_cast<double>(slot));
+  }
+  const auto top = plan_next_job(schedule, jobs, {});
+  ASSERT_EQ(top.kind, Kind::promote);
+  EXPECT_EQ(top.rung, 3u);
+  EXPECT_EQ(top.slot, 1u);
+  record(jobs, top, JobStatus::finished, 0.5);
+  EXPECT_EQ(jobs.size(), 27u + 10 + 4 + 1);
+  EXPECT_EQ(automl::hpo::finished_iterations(schedule, jobs), 1u);
+  EXPECT_EQ(jobs_nothing_continues_from(schedule, jobs).size(), jobs.size());
+  // Iteration 1 has no early job: its first configuration waits for its rung like the others.
+  const auto next = plan_next_job(schedule, jobs, {});
+  ASSERT_EQ(next.kind, Kind::new_config);
+  EXPECT_EQ(next.iteration, 1u);
+  record(jobs, next, JobStatus::finished, 0.1);
+  EXPECT_EQ(plan_next_job(schedule, jobs, {}).kind, Kind::new_config);
+}
+
+TEST(Bracket, TheEarlyJobIsOneOfThePromotionsWhenItsRungRanksIt) {
+  const auto schedule = schedule_early_9();
+  std::vector<JobRecord> jobs;
+  record(jobs, plan_next_job(schedule, jobs, {}), JobStatus::finished, 0.0);  // slot 0, the best
+  record(jobs, plan_next_job(schedule, jobs, {}), JobStatus::running, 0.0);   // early to 3, still running
+  // The early job runs: the rest of rung 0 comes meanwhile, and nothing goes on to 9 yet.
+  for (std::size_t slot = 1; slot < 27; ++slot) {
+    const auto plan = plan_next_job(schedule, jobs, {});
+    ASSERT_EQ(plan.kind, Kind::new_config);
+    record(jobs, plan, JobStatus::finished, static_cast<double>(slot));
+  }
+  // Rung 0 has finished and ranks slot 0 first: its early job counts, and 8 more go on (slots 1-8).
+  for (std::size_t slot = 1; slot <= 8; ++slot) {
+    const auto plan = plan_next_job(schedule, jobs, {});
+    ASSERT_EQ(plan.kind, Kind::promote);
+    EXPECT_EQ(plan.slot, slot);
+    record(jobs, plan, JobStatus::finished, static_cast<double>(slot));
+  }
+  // Rung 1 is full (9), but slot 0's early job still runs: the next iteration starts meanwhile. Once it finishes,
+  // rung 1's own ranking decides.
+  const auto meanwhile = plan_next_job(schedule, jobs, {});
+  EXPECT_EQ(meanwhile.kind, Kind::new_config);
+  EXPECT_EQ(meanwhile.iteration, 1u);
+  jobs[1].status = JobStatus::finished;
+  jobs[1].loss = 0.0;
+  for (std::size_t slot = 0; slot <= 2; ++slot) {
+    const auto plan = plan_next_job(schedule, jobs, {});
+    ASSERT_EQ(plan.kind, Kind::promote);
+    EXPECT_EQ(plan.rung, 2u);
+    EXPECT_EQ(plan.slot, slot);
+    record(jobs, plan, JobStatus::finished, static_cast<double>(slot));
+  }
+  EXPECT_EQ(jobs.size(), 27u + 9 + 3);
+}
+
+TEST(Bracket, AnEarlyBudgetMustNotBeNegative) {
+  automl::hpo::HyperbandOptions o;
+  o.early_budget = -1;
+  EXPECT_THROW(BracketSchedule::hyperband(o), automl::InputError);
 }

@@ -346,6 +346,32 @@ TEST(Search, RefusesToResumeWithAnotherSpaceOrSettings) {
                                    {"setting 'optimizer' was \"random\", now \"bohb\""});
 }
 
+TEST(Search, TheFirstConfigurationGoesOnEarlyAndTheStudyRecordsIt) {
+  TempDir dir;
+  automl::study::SqliteStorage storage((dir / "s.db").string());
+  auto o = options("bohb", 1); // rungs of 1, 3, 9: 9, 3 and 1 configurations
+  o.optimizer_options.hyperband.early_budget = 3;
+  const auto summary = automl::exec::run_search(storage, task(), o);
+  EXPECT_EQ(summary.finished_iterations, 1u);
+  const auto trials = storage.trials(1);
+  ASSERT_GE(trials.size(), 2u);
+  // The second trial is the first configuration on budget 3, continuing from its first trial.
+  EXPECT_EQ(trials[1].slot, 0u);
+  EXPECT_EQ(trials[1].rung, 1u);
+  EXPECT_EQ(trials[1].budget, 3.0);
+  ASSERT_TRUE(trials[1].parent_id.has_value());
+  EXPECT_EQ(*trials[1].parent_id, trials[0].id);
+  EXPECT_EQ(trials[2].rung, 0u); // not on to 9: above the early budget
+  // 13 trials, or 14 when rung 0 did not rank the first configuration among its best 3.
+  const auto ranked_first = std::count_if(trials.begin(), trials.end(), [](const Trial& t) { return t.rung == 1; }) == 3;
+  EXPECT_EQ(trials.size(), ranked_first ? 13u : 14u);
+  // The study records it: a resume with another early budget is refused.
+  o.optimizer_options.hyperband.early_budget = 0;
+  o.max_iterations = 2;
+  automl::test::expect_input_error([&] { automl::exec::run_search(storage, task(), o); },
+                                   {"setting 'early_budget' was 3.0, now 0.0"});
+}
+
 TEST(Search, OwnerTokens) {
   std::string token;
   {
