@@ -152,9 +152,14 @@ TEST_P(Workers, AKilledAndAFrozenWorkerLoseTheirTrialsAndTheSearchExports) {
   ASSERT_TRUE(wait_for([&] { return (killed = running_trial_of(store, workers[0])).has_value(); }, 20))
       << automl::test::read_file(dir / "worker0.err");
   ASSERT_EQ(kill(workers[0], SIGKILL), 0);
-  // Worker 1 is frozen in the middle of a trial until another worker has taken the trial over.
+  // Worker 1 is frozen in the middle of a trial until another worker has taken the trial over. A process stopped
+  // inside one of its SQLite write transactions (a heartbeat, a metric: milliseconds each) holds the database's
+  // write lock until it runs again, and no other process can take anything over meanwhile: SQLite's limit, not
+  // the workers' (CI's run at 9135f8d stopped one there once). Such a freeze is let go and another trial of
+  // worker 1 frozen, up to three times.
   std::optional<Trial> frozen;
-  {
+  bool taken_over = false;
+  for (int tries = 0; tries < 3 && !taken_over; ++tries) {
     // (another trial than the killed one, which worker 1 may be running again)
     ASSERT_TRUE(wait_for([&] {
       frozen = running_trial_of(store, workers[1]);
@@ -162,14 +167,14 @@ TEST_P(Workers, AKilledAndAFrozenWorkerLoseTheirTrialsAndTheSearchExports) {
     }, 20))
         << automl::test::read_file(dir / "worker1.err");
     ASSERT_EQ(kill(workers[1], SIGSTOP), 0);
-    const bool taken_over = wait_for([&] {
+    taken_over = wait_for([&] {
       for (const auto& t : store.trials())
         if (t.id == frozen->id) return t.attempts > frozen->attempts;
       return false;
-    }, 20);
+    }, GetParam() == "sqlite" ? 15 : 20);
     ASSERT_EQ(kill(workers[1], SIGCONT), 0);
-    ASSERT_TRUE(taken_over);
   }
+  ASSERT_TRUE(taken_over);
 
   EXPECT_EQ(automl::test::wait_exit(search), 0) << automl::test::read_file(dir / "search.err");
   EXPECT_EQ(automl::test::wait_exit(workers[0]), 128 + SIGKILL);
