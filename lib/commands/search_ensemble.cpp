@@ -69,10 +69,12 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
     all.counts.assign(candidates.size(), 0);
     all.weights.assign(candidates.size(), 0.0);
     all.candidate_accuracy.assign(candidates.size(), 0.0);
+    all.candidate_log_loss.assign(candidates.size(), 0.0);
     for (std::size_t j = 0; j < pool.size(); ++j) {
       all.counts[pool[j]] = s.counts[j];
       all.weights[pool[j]] = s.weights[j];
       all.candidate_accuracy[pool[j]] = s.candidate_accuracy[j];
+      all.candidate_log_loss[pool[j]] = s.candidate_log_loss[j];
     }
     all.accuracy = s.accuracy;
     all.log_loss = s.log_loss;
@@ -92,6 +94,7 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
   auto selection = select_among(everyone);
   const auto best_index = static_cast<std::size_t>(selection.best_candidate); // the best candidate alone, of all
   const double best_single = selection.candidate_accuracy[best_index];
+  const double best_single_log_loss = selection.candidate_log_loss[best_index];
   auto members = members_of(selection);
   // Each member's pipeline, loaded once: timed, described and put in the ensemble.
   std::map<std::size_t, train::Pipeline> pipelines;
@@ -134,11 +137,19 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
   }
   // Accuracies are counts over the same samples: more right samples, not a rounding difference.
   const double one_sample = 1.0 / static_cast<double>(validation.size());
-  if (members.size() < 2 || !(selection.accuracy >= best_single + 0.5 * one_sample)) {
-    why = fmt::format("no combination of the {} candidates beats the best of them alone on validation ({:.4f})",
-                      candidates.size(), best_single);
+  const bool more_right = selection.accuracy >= best_single + 0.5 * one_sample;
+  const bool as_right_and_surer = selection.accuracy >= best_single - 0.5 * one_sample &&
+                                  selection.log_loss <= (1 - k_ensemble_log_loss_gain) * best_single_log_loss;
+  if (members.size() < 2 || !(more_right || as_right_and_surer)) {
+    why = fmt::format("no combination of the {} candidates beats the best of them alone on validation ({:.4f}, "
+                      "log-loss {:.4f})",
+                      candidates.size(), best_single, best_single_log_loss);
     return std::nullopt;
   }
+  if (!more_right)
+    spdlog::info("ensemble: as accurate on validation as the best trial alone ({:.4f}), with a log-loss of {:.4f} "
+                 "against {:.4f}",
+                 best_single, selection.log_loss, best_single_log_loss);
 
   EnsembleExport e;
   std::vector<torch::jit::Module> modules;
@@ -169,7 +180,7 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
                    {"candidates", candidates.size()},
                    {"val_accuracy", selection.accuracy},
                    {"val_log_loss", selection.log_loss},
-                   {"best_single", {{"trial_id", best.id}, {"val_accuracy", best_single}}},
+                   {"best_single", {{"trial_id", best.id}, {"val_accuracy", best_single}, {"val_log_loss", best_single_log_loss}}},
                    {"members", described}};
   return e;
 }

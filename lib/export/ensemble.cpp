@@ -86,6 +86,7 @@ EnsembleSelection select_ensemble(const std::vector<torch::Tensor>& probabilitie
   for (std::size_t j = 0; j < k; ++j) {
     alone[j] = score(candidates[j], 1, labels);
     result.candidate_accuracy.push_back(static_cast<double>(alone[j].correct) / static_cast<double>(n));
+    result.candidate_log_loss.push_back(alone[j].log_loss);
     if (alone[j].better_than(alone[static_cast<std::size_t>(result.best_candidate)])) result.best_candidate = static_cast<int>(j);
   }
 

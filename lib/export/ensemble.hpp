@@ -32,6 +32,7 @@ struct EnsembleSelection {
   double accuracy = 0;         // validation accuracy of the weighted average
   double log_loss = 0;         // its mean negative log-likelihood
   std::vector<double> candidate_accuracy; // per candidate, alone
+  std::vector<double> candidate_log_loss; // per candidate, alone
   int best_candidate = 0;      // the best candidate alone (accuracy, then log-loss)
   int members() const;         // candidates with a weight
 };

@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <numeric>
 
@@ -86,6 +87,10 @@ TEST(EnsembleSelection, NeverWorseThanItsBestMemberAndRespectsTheMemberLimit) {
   EXPECT_EQ(one.members(), 1);
   EXPECT_DOUBLE_EQ(one.weights[1], 1.0);
   EXPECT_DOUBLE_EQ(one.accuracy, one.candidate_accuracy[1]);
+  // Each candidate's log-loss alone, for the export's comparison: the mean -log of its probability of the truth.
+  ASSERT_EQ(one.candidate_log_loss.size(), 3u);
+  EXPECT_NEAR(one.candidate_log_loss[1], -(7 * std::log(0.9) + std::log(0.4)) / 8, 1e-6);
+  EXPECT_NEAR(one.log_loss, one.candidate_log_loss[1], 1e-12);
 }
 
 TEST(EnsembleSelection, BadArgumentsAreErrors) {
@@ -181,29 +186,32 @@ TEST(SearchEnsemble, CombinesStoredTrialsThatBeatTheBestAloneWithinTheTime) {
                          split.train, validation, 1);
   trainer.train({1, 0});
   const auto n = validation.size();
-  const auto pattern = [&](std::int64_t trial_id, bool complementary) {
+  // kind 0: all alike; 1: complementary; 2: all right, trial k unsure (0.4 on the true class) where the index is k
+  // modulo 3 and sure (0.9) elsewhere, so that any two with different residues are as accurate and surer together.
+  const auto pattern = [&](std::int64_t trial_id, int kind) {
     auto p = torch::empty({n, 3});
     for (std::int64_t i = 0; i < n; ++i) {
       const auto y = validation.labels[i].item<std::int64_t>();
-      const bool right = !complementary || i % 3 != trial_id % 3;
-      p[i][y] = right ? 0.6F : 0.3F;
-      p[i][(y + 1) % 3] = right ? 0.2F : 0.5F;
-      p[i][(y + 2) % 3] = 0.2F;
+      const bool right = kind != 1 || i % 3 != trial_id % 3;
+      const bool unsure = kind == 2 && i % 3 == trial_id % 3;
+      p[i][y] = kind == 2 ? (unsure ? 0.4F : 0.9F) : right ? 0.6F : 0.3F;
+      p[i][(y + 1) % 3] = kind == 2 ? (unsure ? 0.3F : 0.05F) : right ? 0.2F : 0.5F;
+      p[i][(y + 2) % 3] = kind == 2 ? (unsure ? 0.3F : 0.05F) : 0.2F;
     }
     return p;
   };
   const test::ToySpace space({2, 2, 0, 0});
-  const auto run_study = [&](const std::filesystem::path& db, bool complementary) {
+  const auto run_study = [&](const std::filesystem::path& db, int kind) {
     auto storage = std::make_unique<study::SqliteStorage>(db.string());
     exec::SearchTask task;
     task.space = &space;
     task.space_fingerprint = exec::unit_space_fingerprint(space);
     task.objective = [&](const exec::TrialContext& ctx) {
       trainer.save_checkpoint(ctx.checkpoint_dir);
-      export_::save_probabilities(pattern(ctx.trial_id, complementary),
+      export_::save_probabilities(pattern(ctx.trial_id, kind),
                                   std::filesystem::path(ctx.checkpoint_dir) / export_::k_validation_probabilities_file);
       exec::TrialResult r;
-      r.loss = complementary ? 1.0 / 3 : 0.0;
+      r.loss = kind == 1 ? 1.0 / 3 : 0.0;
       r.checkpoint = ctx.checkpoint_dir;
       return r;
     };
@@ -218,7 +226,7 @@ TEST(SearchEnsemble, CombinesStoredTrialsThatBeatTheBestAloneWithinTheTime) {
     return storage;
   };
 
-  auto storage = run_study(dir / "complementary.db", true);
+  auto storage = run_study(dir / "complementary.db", 1);
   const auto trials = storage->trials(1);
   ASSERT_GE(trials.size(), 3u);
   commands::EnsembleSettings settings;
@@ -246,8 +254,18 @@ TEST(SearchEnsemble, CombinesStoredTrialsThatBeatTheBestAloneWithinTheTime) {
   EXPECT_NE(why.find("fewer than two members"), std::string::npos) << why;
 
   // Trials that all make the same predictions: nothing beats the best alone.
-  auto same = run_study(dir / "same.db", false);
+  auto same = run_study(dir / "same.db", 0);
   settings.seconds = std::numeric_limits<double>::infinity();
   EXPECT_FALSE(commands::choose_ensemble(*same, same->trials(1), validation, settings, why));
   EXPECT_NE(why.find("beats the best of them alone"), std::string::npos) << why;
+
+  // All right alone, each unsure somewhere else: as accurate together and surer, which beats the best alone.
+  auto surer = run_study(dir / "surer.db", 2);
+  ensemble = commands::choose_ensemble(*surer, surer->trials(1), validation, settings, why);
+  ASSERT_TRUE(ensemble) << why;
+  EXPECT_GE(ensemble->member_ids.size(), 2u);
+  EXPECT_DOUBLE_EQ(ensemble->val_accuracy, 1.0);
+  EXPECT_DOUBLE_EQ(ensemble->description["best_single"]["val_accuracy"].get<double>(), 1.0);
+  EXPECT_LE(ensemble->description["val_log_loss"].get<double>(),
+            (1 - commands::k_ensemble_log_loss_gain) * ensemble->description["best_single"]["val_log_loss"].get<double>());
 }
