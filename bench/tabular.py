@@ -85,6 +85,11 @@ def main():
                    "command": " ".join(cmd), "train_rows": len(y_train), "test_rows": len(y_test)}
             if proc.returncode != 0:
                 row["stderr_tail"] = proc.stderr[-2000:]
+            ensemble = result.get("ensemble")
+            if ensemble:
+                more_right = ensemble["val_accuracy"] > ensemble["best_single"]["val_accuracy"] + 1e-12
+                row["ensemble_members"] = len(ensemble["members"])
+                row["ensemble_rule"] = "more right" if more_right else "as right, lower log-loss"
             # The search keeps every trial's checkpoint in its directory and in study.db: on these data sets
             # 5-11 GB a run (hundreds of trials). Measured, then removed, so that nine runs fit on the disk.
             out_dir = os.path.join(run_dir, "automl")
