@@ -27,17 +27,25 @@ int configure_threads(int threads) {
 }
 
 torch::Device parse_device(const std::string& name) {
+  const bool cuda = name == "cuda" || name.rfind("cuda:", 0) == 0;
+  int index = 0;
+  if (name.rfind("cuda:", 0) == 0) {
+    // The index by hand: torch::Device would throw its own error (or take "cuda:01") for what a user typed.
+    const std::string digits = name.substr(5);
+    const bool number = !digits.empty() && digits.size() <= 4 && (digits == "0" || digits[0] != '0') &&
+                        digits.find_first_not_of("0123456789") == std::string::npos;
+    if (!number) throw InputError("--device " + name + ": expected cuda:<index>, a GPU number such as cuda:0");
+    index = std::stoi(digits);
+  }
+  if (name != "auto" && name != "cpu" && !cuda)
+    throw InputError("--device: unknown '" + name + "'; valid: auto, cpu, cuda, cuda:<index>");
   const bool have_cuda = torch::cuda::is_available();
   if (name == "auto") return have_cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
   if (name == "cpu") return torch::kCPU;
-  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
-    if (!have_cuda) throw InputError("--device " + name + ": this LibTorch has no CUDA or no GPU is visible");
-    const torch::Device device(name == "cuda" ? std::string("cuda:0") : name);
-    if (device.index() >= static_cast<int>(torch::cuda::device_count()))
-      throw InputError("--device " + name + ": only " + std::to_string(torch::cuda::device_count()) + " GPU(s) visible");
-    return device;
-  }
-  throw InputError("--device: unknown '" + name + "'; valid: auto, cpu, cuda, cuda:<index>");
+  if (!have_cuda) throw InputError("--device " + name + ": this LibTorch has no CUDA or no GPU is visible");
+  if (index >= static_cast<int>(torch::cuda::device_count()))
+    throw InputError("--device " + name + ": only " + std::to_string(torch::cuda::device_count()) + " GPU(s) visible");
+  return {torch::kCUDA, static_cast<torch::DeviceIndex>(index)};
 }
 
 } // namespace automl::train

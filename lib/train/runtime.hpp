@@ -16,8 +16,9 @@ int configure_threads(int threads);
 // More intra-op threads than any machine has cores: a typo, not a setting.
 constexpr int k_max_threads = 1024;
 
-// "auto" (CUDA when this LibTorch has it and a GPU is visible, else CPU), "cpu", "cuda" or "cuda:<i>".
-// Throws InputError for anything else, or for CUDA when it is not available.
+// "auto" (CUDA when this LibTorch has it and a GPU is visible, else CPU), "cpu", "cuda" (cuda:0) or "cuda:<i>"
+// (i a number without leading zeros). Throws InputError naming --device for anything else, and for CUDA when
+// it is not available or has no GPU i.
 torch::Device parse_device(const std::string& name);
 
 } // namespace automl::train

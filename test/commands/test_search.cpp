@@ -158,9 +158,10 @@ TEST(SearchCommand, ExportsAnEnsembleThatBeatsTheBestTrial) {
   EXPECT_GE(ensemble["members"].size(), 2u);
   // More validation samples right, or as many and surer (commands/search_ensemble.hpp).
   const double single = ensemble["best_single"]["val_accuracy"].get<double>();
-  if (ensemble["val_accuracy"].get<double>() <= single)
+  if (ensemble["val_accuracy"].get<double>() <= single) {
     EXPECT_LE(ensemble["val_log_loss"].get<double>(),
               (1 - commands::k_ensemble_log_loss_gain) * ensemble["best_single"]["val_log_loss"].get<double>());
+  }
   EXPECT_GE(ensemble["val_accuracy"].get<double>(), single);
   EXPECT_EQ(best["val_accuracy"], ensemble["val_accuracy"]);
   EXPECT_EQ(j["val_accuracy"], ensemble["val_accuracy"]);

@@ -2,6 +2,7 @@
 #include "support/expect_error.hpp"
 #include "support/test_files.hpp"
 #include "support/tiny_data.hpp"
+#include "train/runtime.hpp"
 #include "train/trainer.hpp"
 
 #include <cmath>
@@ -267,4 +268,27 @@ TEST(Trainer, TrainsOnTheGpuAndExportsForTheCpu_CUDA) {
   torch::NoGradGuard no_grad;
   const auto cpu_predictions = module.forward({d.validation.features}).toTensor().argmax(1);
   EXPECT_TRUE(torch::equal(gpu_predictions, cpu_predictions));
+}
+
+// --device: the forms a user types, and the errors for the others, before anything asks for a GPU.
+TEST(Runtime, DevicesParseAndBadOnesNameTheFlag) {
+  using automl::test::expect_input_error;
+  EXPECT_EQ(parse_device("cpu"), torch::Device(torch::kCPU));
+  EXPECT_EQ(parse_device("auto"), torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU));
+  for (const char* bad : {"gpu", "CPU", "", "cuda0", "cuda:", "cuda:x", "cuda:-1", "cuda:01", "cuda:1,2", "cuda:99999"})
+    expect_input_error([&] { parse_device(bad); }, {"--device"});
+  expect_input_error([&] { parse_device("tpu"); }, {"unknown 'tpu'", "valid: auto, cpu, cuda, cuda:<index>"});
+  expect_input_error([&] { parse_device("cuda:abc"); }, {"expected cuda:<index>"});
+  if (!torch::cuda::is_available()) {
+    expect_input_error([&] { parse_device("cuda"); }, {"--device cuda: this LibTorch has no CUDA or no GPU is visible"});
+    expect_input_error([&] { parse_device("cuda:1"); }, {"no CUDA"});
+  }
+}
+
+TEST(Runtime, CudaDevicesParse_CUDA) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  EXPECT_EQ(parse_device("cuda"), torch::Device(torch::kCUDA, 0));
+  EXPECT_EQ(parse_device("cuda:0"), torch::Device(torch::kCUDA, 0));
+  const auto count = static_cast<int>(torch::cuda::device_count());
+  automl::test::expect_input_error([&] { parse_device("cuda:" + std::to_string(count)); }, {"GPU(s) visible"});
 }
