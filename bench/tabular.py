@@ -79,13 +79,13 @@ def main():
                 result = json.loads(proc.stdout)
             except json.JSONDecodeError:
                 result = {}
+            ensemble = (result.get("best_config") or {}).get("ensemble")  # null for a single model
             row = {"dataset": name, "seed": seed, "method": "automl", "test_accuracy": result.get("test_accuracy"),
                    "val_accuracy": result.get("val_accuracy"), "seconds": seconds, "exit_code": proc.returncode,
-                   "trials": result.get("trials"), "ensemble": bool(result.get("ensemble")),
+                   "trials": result.get("trials"), "ensemble": bool(ensemble),
                    "command": " ".join(cmd), "train_rows": len(y_train), "test_rows": len(y_test)}
             if proc.returncode != 0:
                 row["stderr_tail"] = proc.stderr[-2000:]
-            ensemble = result.get("ensemble")
             if ensemble:
                 more_right = ensemble["val_accuracy"] > ensemble["best_single"]["val_accuracy"] + 1e-12
                 row["ensemble_members"] = len(ensemble["members"])

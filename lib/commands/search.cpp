@@ -671,7 +671,6 @@ int search(const SearchOptions& o, std::ostream& out) {
     j["test_accuracy"] = number_or_null(test_accuracy);
     j["val_accuracy"] = best ? nlohmann::json(exported_val_accuracy) : nlohmann::json();
     j["model"] = best ? nlohmann::json(model_path.string()) : nlohmann::json();
-    j["ensemble"] = best_config.value("ensemble", nlohmann::json()); // members and weights; null for a single model
     if (o.fail_under) {
       j["fail_under"] = *o.fail_under;
       j["passed"] = !missed && best.has_value();

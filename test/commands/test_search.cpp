@@ -165,7 +165,7 @@ TEST(SearchCommand, ExportsAnEnsembleThatBeatsTheBestTrial) {
   EXPECT_GE(ensemble["val_accuracy"].get<double>(), single);
   EXPECT_EQ(best["val_accuracy"], ensemble["val_accuracy"]);
   EXPECT_EQ(j["val_accuracy"], ensemble["val_accuracy"]);
-  EXPECT_EQ(j["ensemble"], ensemble); // --json says so too
+  EXPECT_EQ(j["best_config"]["ensemble"], ensemble); // --json holds best_config.json
   double weights = 0;
   for (const auto& m : ensemble["members"]) {
     weights += m["weight"].get<double>();
