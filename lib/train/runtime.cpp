@@ -27,9 +27,10 @@ int configure_threads(int threads) {
 }
 
 torch::Device parse_device(const std::string& name) {
-  const bool cuda = name == "cuda" || name.rfind("cuda:", 0) == 0;
+  const bool indexed = name.rfind("cuda:", 0) == 0;
+  const bool cuda = name == "cuda" || indexed;
   int index = 0;
-  if (name.rfind("cuda:", 0) == 0) {
+  if (indexed) {
     // The index by hand: torch::Device would throw its own error (or take "cuda:01") for what a user typed.
     const std::string digits = name.substr(5);
     const bool number = !digits.empty() && digits.size() <= 4 && (digits == "0" || digits[0] != '0') &&
