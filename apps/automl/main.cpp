@@ -95,6 +95,7 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   train_cmd->add_option("--threads", train.threads, "Intra-op threads (0 = one per free core)")->capture_default_str();
   train_cmd->add_option("--device", train.device, "auto, cpu, cuda or cuda:<i>")->capture_default_str();
+  train_cmd->add_option("--precision", train.precision, "fp32, or autocast to bf16 or fp16 (fp16: GPUs, with a dynamic loss scale)")->capture_default_str();
   train_cmd->add_flag("--json", train.json, "Print one JSON object instead of progress");
 
   automl::commands::PredictOptions predict;
@@ -166,7 +167,9 @@ int run(int argc, char** argv) {
       ->check(integer_range(1, 256));
   search_cmd->add_option("--threads", search.threads, "Intra-op threads per trial (0 = free cores / workers)")
       ->capture_default_str();
-  search_cmd->add_option("--device", search.device, "auto, cpu, cuda or cuda:<i>")->capture_default_str();
+  search_cmd->add_option("--device", search.device,
+                         "auto, cpu, cuda, cuda:<i>, or several GPUs (cuda:0,1) that share the trials")->capture_default_str();
+  search_cmd->add_option("--precision", search.precision, "fp32, or autocast to bf16 or fp16 (fp16: GPUs, with a dynamic loss scale)")->capture_default_str();
   search_cmd->add_option("--validation-split", search.validation_split,
                          "Share of --data held out for validation (default: the preset's)");
   search_cmd->add_option("--seed", search.seed, "Seed of the study: split, trials, proposals")
@@ -210,7 +213,9 @@ int run(int argc, char** argv) {
       ->check(integer_range(1, 256));
   worker_cmd->add_option("--threads", worker.threads, "Intra-op threads per trial (0 = free cores / workers)")
       ->capture_default_str();
-  worker_cmd->add_option("--device", worker.device, "auto, cpu, cuda or cuda:<i>")->capture_default_str();
+  worker_cmd->add_option("--device", worker.device,
+                         "auto, cpu, cuda, cuda:<i>, or several GPUs (cuda:0,1) that share the trials")->capture_default_str();
+  worker_cmd->add_option("--precision", worker.precision, "fp32, or autocast to bf16 or fp16 (fp16: GPUs, with a dynamic loss scale)")->capture_default_str();
   worker_cmd->add_option("--out", worker.out, "Checkpoints and worker.log (default runs/<study>/worker-<host>-<pid>)");
   worker_cmd->add_option("--log-level", worker.log_level, "trace, debug, info, warn, error or off");
   worker_cmd->add_flag("--quiet", worker.quiet, "No per-trial lines on stderr (worker.log keeps them)");

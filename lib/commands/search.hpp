@@ -41,7 +41,8 @@ struct SearchOptions {
   std::optional<std::size_t> iterations;  // Hyperband iterations (brackets) to run; unset: until the budget ends
   std::optional<std::size_t> workers;     // trials at once; unset: one per free core (core/cpus.hpp)
   int threads = 0;                        // intra-op threads per trial; 0: free cores / workers (at least 1)
-  std::string device = "auto";            // auto, cpu, cuda, cuda:<i>
+  std::string device = "auto";            // auto, cpu, cuda, cuda:<i>, or GPUs cuda:0,1 (train/runtime.hpp)
+  std::string precision = "fp32";         // fp32, bf16, fp16 (train/runtime.hpp)
   std::uint64_t seed = 0;                 // the study's seed: split, trial seeds, proposals
   std::string storage;                    // storage URL; empty: sqlite:///<out>/study.db
   std::string study;                      // study name; empty: the preset's (or space file's) name

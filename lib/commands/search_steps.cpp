@@ -78,7 +78,7 @@ nlohmann::json options_json(const SearchOptions& o) {
           {"max_budget", opt(o.max_budget)},   {"eta", opt(o.eta)},
           {"validation_split", opt(o.validation_split)}, {"optimizer", o.optimizer},
           {"iterations", opt(o.iterations)},   {"workers", opt(o.workers)},
-          {"threads", o.threads},     {"device", o.device},
+          {"threads", o.threads},     {"device", o.device}, {"precision", o.precision},
           {"seed", o.seed},           {"storage", o.storage},
           {"study", o.study},         {"resume", o.resume},
           {"refit", o.refit},         {"portfolio", o.portfolio}, {"out", o.out},
@@ -136,7 +136,10 @@ SearchInputs load_inputs(const SearchOptions& o) {
   train::check_space_trainable(in.setup.space, in.dataset.schema);
   in.time_budget = in.setup.run.budget.budget_type == config::BudgetType::time;
   in.unit = in.time_budget ? "s" : "epochs";
-  in.device = train::parse_device(o.device);
+  in.devices = train::parse_devices(o.device);
+  in.device = in.devices.front();
+  in.precision = train::parse_precision(o.precision);
+  train::check_precision(in.precision, in.device);
   in.split = data::split_train_validation(in.dataset, in.setup.run.data.validation_split, o.seed);
   if (in.split.validation.size() == 0)
     throw InputError(fmt::format("--validation-split {} of {} samples leaves no validation sample",
@@ -211,6 +214,7 @@ std::vector<space::Config> portfolio_that_fits(const config::LoadedSetup& setup,
   nlohmann::json measured = nlohmann::json::array();
   train::PaceOptions probe;
   probe.eval_batch_size = setup.run.training.eval_batch_size;
+  probe.precision = train::parse_precision(o.precision);
   // Cheaper than the default's probe (whose first batch also pays the preprocessing fit): two batches and a few
   // validation samples tell whether an entry is 4x or 20x the default's pace, which is all the choice needs,
   // and in a 90 s search every second of probing is a second less for the trials.
@@ -253,6 +257,7 @@ RungPlan plan_rungs(const SearchOptions& o, config::LoadedSetup& setup, const da
     // the pace of the trials themselves once they run.)
     train::PaceOptions probe;
     probe.eval_batch_size = setup.run.training.eval_batch_size;
+    probe.precision = train::parse_precision(o.precision);
     const auto first = train::measure_pace(core::Hyperparameters(space::to_json(setup.space.default_config())),
                                            split.train, split.validation, o.seed, device, probe);
     eval_pace.observe(first.eval_seconds_per_sample * static_cast<double>(first.samples_evaluated),

@@ -13,6 +13,7 @@
 #include "hpo/fidelity.hpp"
 #include "space/search_space.hpp"
 #include "study/storage.hpp"
+#include "train/runtime.hpp"
 #include "train/pace.hpp"
 
 #include <nlohmann/json.hpp>
@@ -78,7 +79,9 @@ struct SearchInputs {
   data::Dataset dataset;
   std::optional<data::Dataset> test;
   config::LoadedSetup setup;
-  torch::Device device = torch::kCPU;
+  torch::Device device = torch::kCPU;           // the first of `devices`: the probes and the export's
+  std::vector<torch::Device> devices{torch::kCPU}; // where trials train (--device cuda:0,1: several GPUs)
+  train::Precision precision = train::Precision::fp32;
   data::TrainValidation split;
   bool time_budget = false;
   std::string unit; // "s" or "epochs"

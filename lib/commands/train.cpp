@@ -40,12 +40,15 @@ int train(const TrainCommandOptions& o, std::ostream& out) {
   const core::Hyperparameters hp(space::to_json(config::load_config_values(o.config)));
   const int threads = train::configure_threads(o.threads);
   const torch::Device device = train::parse_device(o.device);
+  const train::Precision precision = train::parse_precision(o.precision);
+  train::check_precision(precision, device);
   const data::Dataset dataset = data::load_source(o.data, {o.target, o.data_dir});
   const auto split = data::split_train_validation(dataset, o.validation_split, o.seed);
   std::optional<data::Dataset> test;
   if (!o.test.empty()) test = data::load_source(o.test, {o.target, o.data_dir});
 
   train::Trainer trainer(hp, split.train, split.validation, o.seed, device);
+  trainer.set_precision(precision);
   if (!o.json) {
     fmt::print(out, "{}", train::describe(trainer.pipeline()));
     fmt::print(out, "training on {} samples, validating on {}, {} thread(s), {}\n", split.train.size(),

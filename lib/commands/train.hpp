@@ -25,6 +25,7 @@ struct TrainCommandOptions {
   std::uint64_t seed = 0;
   int threads = 0;                    // 0 = one per core
   std::string device = "auto";
+  std::string precision = "fp32";     // fp32, bf16, fp16 (train/runtime.hpp)
   bool json = false;                  // one JSON object on stdout instead of progress lines
 };
 

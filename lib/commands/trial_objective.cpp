@@ -9,11 +9,14 @@
 #include "train/trainer.hpp"
 
 #include <fmt/format.h>
+#include <c10/core/DeviceGuard.h>
+#include <c10/util/Exception.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -70,11 +73,36 @@ public:
   exec::TrialResult run(const exec::TrialContext& ctx) {
     if (m_settings.on_trial_start) m_settings.on_trial_start();
     train::configure_threads(ctx.threads);
+    const std::size_t slot = m_slots.acquire();
+    const torch::Device device = m_settings.devices[slot];
+    struct Release {
+      DeviceSlots& slots;
+      std::size_t slot;
+      ~Release() { slots.release(slot); }
+    } release{m_slots, slot};
+    try {
+      return run_on(ctx, device);
+    } catch (const std::exception& e) {
+      if (!train::is_out_of_memory(e)) throw;
+      // The trial's tensors are gone with its trainer; what the allocator still caches goes back to the device.
+      train::release_cached_memory(device);
+      std::string message = e.what();
+      if (const auto eol = message.find('\n'); eol != std::string::npos) message.resize(eol);
+      throw Error(fmt::format("out of memory on {} (its memory was released): {}", device.str(), message));
+    }
+  }
+
+private:
+  exec::TrialResult run_on(const exec::TrialContext& ctx, torch::Device device) {
+    c10::OptionalDeviceGuard device_guard;
+    if (device.is_cuda()) device_guard.reset_device(device);
     const core::Hyperparameters hp(*ctx.config);
     std::optional<train::Trainer> trainer;
     const data::Dataset& validation = m_validation_sets.for_budget(ctx.budget);
-    if (ctx.resume_from) trainer.emplace(train::Trainer::resume(*ctx.resume_from, hp, m_settings.split->train, validation, m_settings.device));
-    else trainer.emplace(hp, m_settings.split->train, validation, ctx.seed, m_settings.device);
+    if (ctx.resume_from) trainer.emplace(train::Trainer::resume(*ctx.resume_from, hp, m_settings.split->train, validation, device));
+    else trainer.emplace(hp, m_settings.split->train, validation, ctx.seed, device);
+    trainer->set_precision(m_settings.precision);
+    const bool inject_oom = injected_oom(ctx.trial_id);
     trainer->set_eval_batch_size(m_settings.training.eval_batch_size);
     trainer->set_schedule_scale(train::shrunk_schedule_scale(hp, m_settings.schedule_scale, m_settings.max_budget));
     train::TrainBudget train_budget;
@@ -85,6 +113,9 @@ public:
     bool early_stopped = false;
     train::TrainCallbacks callbacks;
     callbacks.on_epoch = [&](const train::EpochReport& r) {
+      if (inject_oom)
+        TORCH_CHECK_WITH(OutOfMemoryError, false, "CUDA out of memory. Tried to allocate 20.00 GiB (injected for trial ",
+                         ctx.trial_id, " by AUTOML_TEST_INJECT_OOM)");
       m_settings.eval_pace->observe(r.eval_seconds, validation.size());
       if (m_settings.after_epoch) m_settings.after_epoch();
       last_accuracy = r.val_accuracy;
@@ -154,8 +185,13 @@ public:
     return result;
   }
 
-private:
+  static bool injected_oom(std::int64_t trial_id) {
+    const char* v = std::getenv("AUTOML_TEST_INJECT_OOM");
+    return v && *v && std::to_string(trial_id) == v;
+  }
+
   TrialObjectiveSettings m_settings;
+  DeviceSlots m_slots{m_settings.devices.size()};
   ValidationSubsets m_validation_sets;
   // The largest budget a trial has completed: a trial cut at the deadline after getting further is evaluated there.
   std::atomic<double> m_largest_complete;
@@ -167,7 +203,8 @@ TrialObjectiveSettings objective_settings(const steps::SearchInputs& in, std::ui
                                           double largest_complete, steps::EvalPace& eval_pace) {
   TrialObjectiveSettings s;
   s.split = &in.split;
-  s.device = in.device;
+  s.devices = in.devices;
+  s.precision = in.precision;
   s.training = in.setup.run.training;
   s.time_budget = in.time_budget;
   s.max_budget = in.setup.run.budget.max_budget;
@@ -178,8 +215,30 @@ TrialObjectiveSettings objective_settings(const steps::SearchInputs& in, std::ui
   return s;
 }
 
+DeviceSlots::DeviceSlots(std::size_t devices) : m_running(devices, 0) {
+  if (devices == 0) throw Error("DeviceSlots: no device");
+}
+
+std::size_t DeviceSlots::acquire() {
+  std::lock_guard lock(m_mutex);
+  const auto least = static_cast<std::size_t>(std::min_element(m_running.begin(), m_running.end()) - m_running.begin());
+  ++m_running[least];
+  return least;
+}
+
+void DeviceSlots::release(std::size_t device) {
+  std::lock_guard lock(m_mutex);
+  if (device < m_running.size() && m_running[device] > 0) --m_running[device];
+}
+
+std::vector<std::size_t> DeviceSlots::running() const {
+  std::lock_guard lock(m_mutex);
+  return m_running;
+}
+
 exec::Objective make_trial_objective(const TrialObjectiveSettings& settings) {
   if (!settings.split || !settings.eval_pace) throw Error("make_trial_objective: split and eval_pace are required");
+  if (settings.devices.empty()) throw Error("make_trial_objective: no device");
   auto objective = std::make_shared<TrialObjective>(settings);
   return [objective](const exec::TrialContext& ctx) { return objective->run(ctx); };
 }

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ostream.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -92,6 +93,7 @@ int worker(const WorkerOptions& w, std::ostream& out) {
   SearchOptions o = steps::options_from_json(record.at("options"));
   o.data_dir = w.data_dir;
   o.device = w.device;
+  o.precision = w.precision;
   o.workers = w.workers;
   o.threads = w.threads;
   o.test.clear(); // the search evaluates the test set; a worker never does
@@ -144,8 +146,10 @@ int worker(const WorkerOptions& w, std::ostream& out) {
 
   const auto cpus = core::read_cpus(steps::k_cpu_sample_s);
   const auto parallel =
-      core::choose_parallelism(cpus, o.workers, o.threads > 0 ? std::optional<int>(o.threads) : std::nullopt, inputs.device.is_cuda());
+      core::choose_parallelism(cpus, o.workers, o.threads > 0 ? std::optional<int>(o.threads) : std::nullopt, inputs.device.is_cuda() ? inputs.devices.size() : 0);
   spdlog::info("cores: {}", parallel.reason);
+  spdlog::info("device{}: {}; precision {}", inputs.devices.size() > 1 ? "s" : "", fmt::join(train::device_names(inputs.devices), ", "),
+               train::precision_name(inputs.precision));
   train::configure_threads(parallel.threads);
 
   steps::EvalPace eval_pace;

@@ -21,7 +21,8 @@ struct WorkerOptions {
   std::string data_dir;               // where named sources live here (empty: default)
   std::optional<std::size_t> workers; // trials at once; unset: one per free core
   int threads = 0;                    // intra-op threads per trial; 0: free cores / workers
-  std::string device = "auto";        // auto, cpu, cuda, cuda:<i>
+  std::string device = "auto";        // auto, cpu, cuda, cuda:<i>, or GPUs cuda:0,1
+  std::string precision = "fp32";     // fp32, bf16, fp16
   std::string out;                    // checkpoints and worker.log; empty: runs/<study>/worker-<host>-<pid>
   std::string log_level;              // empty: leave the global level as it is
   bool quiet = false;                 // no per-trial lines on stderr (worker.log keeps them)

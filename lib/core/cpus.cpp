@@ -137,10 +137,10 @@ std::string describe(const CpuReadings& r) {
 } // namespace
 
 Parallelism choose_parallelism(const CpuReadings& r, std::optional<std::size_t> workers, std::optional<int> threads,
-                               bool accelerator) {
+                               std::size_t accelerators) {
   const std::size_t cores = whole_free_cores(r);
   Parallelism p;
-  if (accelerator) p.workers = 1;
+  if (accelerators > 0) p.workers = std::max(accelerators, std::min(cores, k_workers_per_accelerator * accelerators));
   else p.workers = std::min(cores, k_max_default_workers);
   if (workers && *workers > 0) p.workers = *workers;
   p.threads = static_cast<int>(std::max<std::size_t>(1, cores / p.workers));

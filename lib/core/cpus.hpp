@@ -42,11 +42,16 @@ struct Parallelism {
 // Caps the default number of workers: beyond this, extra cores go to threads within a trial.
 constexpr std::size_t k_max_default_workers = 8;
 
+// Trials at once on each GPU by default: two overlap one's host work (launches, the data's order) with the
+// other's kernels; more with --workers.
+constexpr std::size_t k_workers_per_accelerator = 2;
+
 // Defaults from the free cores (one 1-thread worker per free core, at least one; beyond k_max_default_workers
-// the threads grow); `workers` / `threads` (flags, > 0) override their part. On an accelerator the trials share
-// the device: one worker unless asked, with the free cores as its threads.
+// the threads grow); `workers` / `threads` (flags, > 0) override their part. With `accelerators` GPUs the
+// trials share them: k_workers_per_accelerator each (fewer when fewer cores are free, never fewer than one per
+// GPU), the free cores shared out as their threads.
 Parallelism choose_parallelism(const CpuReadings& r, std::optional<std::size_t> workers, std::optional<int> threads,
-                               bool accelerator = false);
+                               std::size_t accelerators = 0);
 
 // Threads for a single training or prediction (`automl train`, `predict`): `threads` when > 0, else the free
 // cores (at least 1).

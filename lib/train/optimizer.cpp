@@ -9,10 +9,24 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <sstream>
+#include <string>
+#include <type_traits>
 
 namespace automl::train {
 
 namespace {
+
+// torch::optim's key for a parameter's state: its TensorImpl's address, printed (LibTorch 1.x) or as it is (2.x).
+template <typename Key> Key state_key(const torch::Tensor& p) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream s;
+    s << p.unsafeGetTensorImpl();
+    return s.str();
+  } else {
+    return static_cast<Key>(p.unsafeGetTensorImpl());
+  }
+}
 
 // Any torch::optim optimizer whose param groups carry options with set_lr().
 template <typename TorchOptimizer, typename Options> class TorchAdapter : public Optimizer {
@@ -57,7 +71,7 @@ public:
       for (auto& p : group.params()) {
         if (!p.grad().defined()) continue;
         if (!plain(p) || !plain(p.grad())) return Base::step();
-        auto& slot = this->state_[c10::guts::to_string(p.unsafeGetTensorImpl())];
+        auto& slot = this->state_[state_key<typename decltype(this->state_)::key_type>(p)];
         if (!slot) { // as torch's step creates it
           auto fresh = std::make_unique<State>();
           fresh->step(0);

@@ -36,6 +36,7 @@ MeasuredPace measure_pace(const core::Hyperparameters& hp, const data::Dataset& 
   trainer.emplace(hp, train, probe_validation, seed, device);
   pace.setup_seconds = seconds_since(start);
   trainer->set_eval_batch_size(options.eval_batch_size);
+  trainer->set_precision(options.precision);
 
   const auto batch = std::max<std::int64_t>(1, hp.get_int("", "batch_size", 128));
   const double batches_per_epoch = std::ceil(static_cast<double>(train.size()) / static_cast<double>(batch));

@@ -6,6 +6,7 @@
 
 #include "core/hyperparameters.hpp"
 #include "data/dataset.hpp"
+#include "train/runtime.hpp"
 
 #include <torch/types.h>
 
@@ -29,6 +30,7 @@ struct PaceOptions {
   std::int64_t eval_samples = 512;       // validation samples evaluated (at most)
   double max_seconds = 5;                // the training part stops after this, with what it measured
   std::int64_t eval_batch_size = 1024;   // as the search's validation passes
+  Precision precision = Precision::fp32; // as the search's trials
 };
 
 // Throws what the Trainer throws for a configuration that cannot be built (the search would fail it too).

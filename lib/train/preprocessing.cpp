@@ -266,9 +266,35 @@ PreprocessingInfo fit_preprocessing(const core::Hyperparameters& hp, const data:
   return apply(cached_fit(hp, train, for_images), module);
 }
 
+namespace {
+
+// The raw features on a device, copied once and shared by every trial there (a search's trials all train on
+// the same split); the last few (data set, device) pairs are kept, with the host tensor they copy.
+struct DeviceCopy {
+  torch::Tensor host;
+  torch::Device device;
+  torch::Tensor copy;
+};
+constexpr std::size_t k_device_copies = 4;
+
+torch::Tensor on_device(const torch::Tensor& raw, torch::Device device) {
+  if (raw.device() == device) return raw;
+  static std::mutex mutex;
+  static std::deque<DeviceCopy> copies;
+  std::lock_guard lock(mutex);
+  for (const auto& c : copies)
+    if (c.host.is_same(raw) && c.device == device) return c.copy;
+  auto copy = raw.to(device);
+  if (copies.size() == k_device_copies) copies.pop_front();
+  copies.push_back(DeviceCopy{raw, device, copy});
+  return copy;
+}
+
+} // namespace
+
 torch::Tensor preprocess_cached(torch::jit::Module& module, const torch::Tensor& raw, torch::Device device) {
   torch::NoGradGuard no_grad;
-  const auto run = [&] { return module.get_method("preprocess")({raw.to(device)}).toTensor().contiguous(); };
+  const auto run = [&] { return module.get_method("preprocess")({on_device(raw, device)}).toTensor().contiguous(); };
   std::lock_guard lock(cache_mutex());
   for (auto& entry : fit_cache()) {
     if (!carries(module, entry.fit)) continue;

@@ -149,7 +149,12 @@ Evaluation Trainer::evaluate_preprocessed(const torch::Tensor& x, const torch::T
   auto correct = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(m_device));
   for (std::int64_t start = 0; start < n; start += batch_size) {
     const auto len = std::min(batch_size, n - start);
-    const auto logits = net({x.narrow(0, start, len)}).toTensor();
+    torch::Tensor logits;
+    {
+      AutocastGuard autocast(m_device, m_precision);
+      logits = net({x.narrow(0, start, len)}).toTensor();
+    }
+    logits = logits.to(torch::kFloat32);
     const auto target = y.narrow(0, start, len);
     loss_sum += torch::nn::functional::cross_entropy(
         logits, target, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
@@ -166,7 +171,8 @@ Evaluation Trainer::evaluate_preprocessed(const torch::Tensor& x, const torch::T
 }
 
 torch::Tensor Trainer::forward_training(torch::jit::Method& net, const torch::Tensor& x) {
-  if (!m_draws_noise) return net({x}).toTensor();
+  AutocastGuard autocast(m_device, m_precision);
+  if (!m_draws_noise) return net({x}).toTensor().to(torch::kFloat32);
   std::lock_guard<std::mutex> lock(noise_mutex());
   auto generator = at::globalContext().defaultGenerator(m_device);
   {
@@ -176,7 +182,37 @@ torch::Tensor Trainer::forward_training(torch::jit::Method& net, const torch::Te
   auto logits = net({x}).toTensor();
   std::lock_guard<std::mutex> generator_lock(generator.mutex());
   m_noise_state = generator.get_state();
-  return logits;
+  return logits.to(torch::kFloat32);
+}
+
+void Trainer::backward_and_step(const torch::Tensor& loss) {
+  m_optimizer->zero_grad();
+  if (m_precision != Precision::fp16) {
+    loss.backward();
+    m_optimizer->step();
+    return;
+  }
+  constexpr std::int64_t k_growth_interval = 2000;
+  loss.mul(m_loss_scale).backward();
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> overflow;
+  for (const auto p : m_pipeline.module.parameters()) {
+    if (!p.grad().defined()) continue;
+    p.grad().mul_(1.0 / m_loss_scale);
+    overflow.push_back(p.grad().isfinite().logical_not().any());
+  }
+  const bool overflowed = !overflow.empty() && torch::stack(overflow).any().item<bool>();
+  if (overflowed) {
+    m_optimizer->zero_grad();
+    m_loss_scale = std::max(1.0, m_loss_scale / 2);
+    m_good_steps = 0;
+    return;
+  }
+  m_optimizer->step();
+  if (++m_good_steps == k_growth_interval) {
+    m_loss_scale *= 2;
+    m_good_steps = 0;
+  }
 }
 
 Evaluation Trainer::evaluate(const data::Dataset& dataset, std::int64_t batch_size) {
@@ -256,9 +292,7 @@ TrainResult Trainer::train(const TrainBudget& budget, const TrainCallbacks& call
       } else {
         loss = F::cross_entropy(forward_training(net, xb), yb, ce);
       }
-      m_optimizer->zero_grad();
-      loss.backward();
-      m_optimizer->step();
+      backward_and_step(loss);
       loss_sum += loss.detach();
       ++batches;
       if (batches % k_check_every == 0 && diverged()) return result;
@@ -294,6 +328,11 @@ TrainResult Trainer::train(const TrainBudget& budget, const TrainCallbacks& call
 void Trainer::set_schedule_scale(double scale) {
   if (!(scale > 0)) throw InputError(fmt::format("schedule scale: must be > 0, got {}", scale));
   m_schedule_scale = scale;
+}
+
+void Trainer::set_precision(Precision precision) {
+  check_precision(precision, m_device);
+  m_precision = precision;
 }
 
 void Trainer::set_eval_batch_size(std::int64_t batch_size) {

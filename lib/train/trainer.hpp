@@ -17,6 +17,7 @@
 #include "data/dataset.hpp"
 #include "train/optimizer.hpp"
 #include "train/pipeline.hpp"
+#include "train/runtime.hpp"
 #include "train/scheduler.hpp"
 
 #include <filesystem>
@@ -105,6 +106,10 @@ public:
   // shrinks the schedule with them (scale < 1): the rate is then set at every batch, from the fractional point
   // the training has reached, so that a schedule meant for 10 epochs anneals within a fraction of one.
   void set_schedule_scale(double scale);
+  // The forward passes' arithmetic (runtime.hpp; default fp32). fp16 scales the loss dynamically, as PyTorch's
+  // GradScaler does: a step whose gradients overflow is skipped and the scale halved; 2000 good steps double it.
+  // Throws InputError where this LibTorch cannot autocast to it on this trainer's device.
+  void set_precision(Precision precision);
 
   Pipeline& pipeline() { return m_pipeline; }
   double epochs_done() const { return m_epochs_done; }
@@ -116,6 +121,8 @@ public:
 private:
   // The training forward pass; draws (dropout, shakes) come from this trial's own generator state.
   torch::Tensor forward_training(torch::jit::Method& net, const torch::Tensor& x);
+  // loss.backward() and the optimizer's step; with fp16, the loss scaled and the step skipped on overflow.
+  void backward_and_step(const torch::Tensor& loss);
   void write_checkpoint_files(const std::filesystem::path& dir) const;
   Trainer(Pipeline pipeline, const core::Hyperparameters& hp, const data::Dataset& train,
           const data::Dataset& validation, std::uint64_t seed, torch::Device device);
@@ -132,6 +139,9 @@ private:
   std::int64_t m_eval_batch_size = 1024;
   double m_schedule_scale = 1.0;
   double m_mixup_alpha;
+  Precision m_precision = Precision::fp32;
+  double m_loss_scale = 65536.0;   // fp16 only
+  std::int64_t m_good_steps = 0;   // fp16: steps since the scale last changed
   std::unique_ptr<Optimizer> m_optimizer;
   std::unique_ptr<LrSchedule> m_schedule;
   double m_epochs_done = 0;

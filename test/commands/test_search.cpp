@@ -5,6 +5,7 @@
 #include "commands/search.hpp"
 #include "commands/search_ensemble.hpp"
 #include "commands/show.hpp"
+#include "commands/trial_objective.hpp"
 #include "core/error.hpp"
 #include "study/storage.hpp"
 #include "support/expect_error.hpp"
@@ -16,6 +17,8 @@
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include <algorithm>
 #include <chrono>
@@ -306,6 +309,9 @@ TEST(SearchCommand, UsageErrorsNameTheFlag) {
   fails([](auto& o) { o.space_file.clear(); }, {"give a preset"});
   fails([](auto& o) { o.fail_under = 2; }, {"--fail-under: must be in [0, 1], got 2"});
   fails([](auto& o) { o.test.clear(); o.trace_test = true; }, {"--trace-test needs --test"});
+  fails([](auto& o) { o.precision = "fp8"; }, {"--precision: unknown 'fp8'; valid: fp32, bf16, fp16"});
+  fails([](auto& o) { o.device = "cuda:0,cuda:0"; }, {"--device cuda:0,cuda:0: cuda:0 is named twice"});
+  fails([](auto& o) { o.device = "cpu,cuda:1"; }, {"--device cpu,cuda:1: several devices are GPUs by number"});
   EXPECT_FALSE(std::filesystem::exists(dir / "run/study.db")); // nothing was started
 }
 
@@ -415,6 +421,55 @@ TEST(SearchCommand, ARerunWithTwoWorkersGivesTheSameTrials) {
   const auto first = trials_of("a");
   EXPECT_EQ(first.size(), 6u);
   EXPECT_EQ(trials_of("b"), first);
+}
+
+// A trial that runs out of (GPU) memory FAILs with the message and the search goes on with the others
+// (AUTOML_TEST_INJECT_OOM: the out-of-memory error LibTorch throws, after the trial's first epoch).
+TEST(SearchCommand, ATrialOutOfMemoryFailsWithTheMessageAndTheSearchGoesOn) {
+  TempDir dir;
+  test::write_search_files(dir.path());
+  auto o = small_search(dir);
+  o.optimizer = "hyperband";
+  ASSERT_EQ(setenv("AUTOML_TEST_INJECT_OOM", "2", 1), 0);
+  const auto j = run_json(o);
+  unsetenv("AUTOML_TEST_INJECT_OOM");
+  const auto trials = stored_trials(dir);
+  ASSERT_EQ(trials.size(), 6u);
+  for (const auto& t : trials) {
+    SCOPED_TRACE(t.id);
+    if (t.id == 2) {
+      EXPECT_EQ(t.state, study::TrialState::fail);
+      EXPECT_THAT(t.error, HasSubstr("out of memory on cpu (its memory was released): CUDA out of memory"));
+      EXPECT_THAT(t.error, HasSubstr("injected for trial 2"));
+    } else {
+      EXPECT_EQ(t.state, study::TrialState::complete);
+    }
+  }
+  EXPECT_EQ(j["trials"]["failed"], 1);
+  EXPECT_TRUE(std::filesystem::exists(dir / "run/best_model.pt"));
+}
+
+// Trials spread over several devices: each starts on the one with the fewest running.
+TEST(DeviceSlots, SpreadTrialsOverTheDevices) {
+  commands::DeviceSlots slots(2);
+  EXPECT_EQ(slots.acquire(), 0u);
+  EXPECT_EQ(slots.acquire(), 1u);
+  EXPECT_EQ(slots.acquire(), 0u);
+  EXPECT_EQ(slots.acquire(), 1u);
+  EXPECT_EQ(slots.running(), (std::vector<std::size_t>{2, 2}));
+  slots.release(1);
+  slots.release(1);
+  EXPECT_EQ(slots.acquire(), 1u);
+  slots.release(0);
+  slots.release(0);
+  EXPECT_EQ(slots.acquire(), 0u);
+  EXPECT_EQ(slots.running(), (std::vector<std::size_t>{1, 1}));
+  slots.release(0);
+  slots.release(0); // one too many: ignored
+  EXPECT_EQ(slots.running(), (std::vector<std::size_t>{0, 1}));
+  commands::DeviceSlots one(1);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(one.acquire(), 0u);
+  EXPECT_THROW(commands::DeviceSlots(0), Error);
 }
 
 // A study database that another process keeps locked is waited for a share of the budget, not a minute.

@@ -78,10 +78,19 @@ TEST(Cpus, FlagsOverride) {
   EXPECT_EQ(p.threads, 8); // one worker gets the free cores as threads
 }
 
-TEST(Cpus, AnAcceleratorGetsOneWorkerWithTheCoresAsThreads) {
-  const auto p = choose_parallelism(machine(4, 0.0), std::nullopt, std::nullopt, true);
-  EXPECT_EQ(p.workers, 1u);
-  EXPECT_EQ(p.threads, 4);
+TEST(Cpus, GpusGetTwoWorkersEachWithTheCoresAsThreads) {
+  auto p = choose_parallelism(machine(4, 0.0), std::nullopt, std::nullopt, 1);
+  EXPECT_EQ(p.workers, k_workers_per_accelerator);
+  EXPECT_EQ(p.threads, static_cast<int>(4 / k_workers_per_accelerator));
+  p = choose_parallelism(machine(16, 0.0), std::nullopt, std::nullopt, 2);
+  EXPECT_EQ(p.workers, 2 * k_workers_per_accelerator);
+  EXPECT_EQ(p.threads, static_cast<int>(16 / (2 * k_workers_per_accelerator)));
+  p = choose_parallelism(machine(1, 0.0), std::nullopt, std::nullopt, 2); // one free core: still a worker per GPU
+  EXPECT_EQ(p.workers, 2u);
+  EXPECT_EQ(p.threads, 1);
+  p = choose_parallelism(machine(16, 0.0), std::size_t{6}, std::nullopt, 1); // --workers 6 on one GPU
+  EXPECT_EQ(p.workers, 6u);
+  EXPECT_EQ(p.threads, 2);
 }
 
 TEST(Cpus, DefaultThreadsForOneTraining) {

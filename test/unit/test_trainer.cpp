@@ -5,9 +5,19 @@
 #include "train/runtime.hpp"
 #include "train/trainer.hpp"
 
+#include <ATen/autocast_mode.h>
+#include <c10/util/Exception.h>
+#include <torch/version.h>
+#ifdef AUTOML_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
 #include <cmath>
 #include <filesystem>
+#include <stdexcept>
+#include <string>
 #include <thread>
+#include <vector>
 
 using automl::core::Hyperparameters;
 using namespace automl::train;
@@ -291,4 +301,128 @@ TEST(Runtime, CudaDevicesParse_CUDA) {
   EXPECT_EQ(parse_device("cuda:0"), torch::Device(torch::kCUDA, 0));
   const auto count = static_cast<int>(torch::cuda::device_count());
   automl::test::expect_input_error([&] { parse_device("cuda:" + std::to_string(count)); }, {"GPU(s) visible"});
+}
+
+// --device with several GPUs: every element is read (and a bad one named) before CUDA is asked.
+TEST(Runtime, DeviceListsParseAndBadOnesNameTheFlag) {
+  using automl::test::expect_input_error;
+  EXPECT_EQ(parse_devices("cpu"), std::vector<torch::Device>{torch::kCPU});
+  expect_input_error([&] { parse_devices("cuda:0,cuda:x"); }, {"--device cuda:x", "expected cuda:<index>"});
+  expect_input_error([&] { parse_devices("cuda:0,01"); }, {"--device", "expected cuda:<index>"});
+  expect_input_error([&] { parse_devices("cuda:0,0"); }, {"--device cuda:0,0: cuda:0 is named twice"});
+  expect_input_error([&] { parse_devices("cuda:1,cuda:0,1"); }, {"cuda:1 is named twice"});
+  for (const char* mixed : {"cpu,cuda:0", "cuda:0,cpu", "cuda:0,auto", "cuda,1"})
+    expect_input_error([&] { parse_devices(mixed); }, {"several devices are GPUs by number (cuda:0,1)"});
+  expect_input_error([&] { parse_devices("cuda:0,"); }, {"--device"});
+  expect_input_error([&] { parse_devices("cuda:0,tpu"); }, {"unknown 'tpu'"});
+  if (!torch::cuda::is_available()) expect_input_error([&] { parse_devices("cuda:0,1"); }, {"--device cuda:0: this LibTorch has no CUDA"});
+  EXPECT_EQ(device_names({torch::kCPU, torch::Device(torch::kCUDA, 1)}), (std::vector<std::string>{"cpu", "cuda:1"}));
+}
+
+TEST(Runtime, CudaDeviceListsParse_CUDA) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const auto count = static_cast<int>(torch::cuda::device_count());
+  EXPECT_EQ(parse_devices("cuda:0"), std::vector<torch::Device>{torch::Device(torch::kCUDA, 0)});
+  if (count >= 2) {
+    EXPECT_EQ(parse_devices("cuda:0,1"), (std::vector<torch::Device>{torch::Device(torch::kCUDA, 0), torch::Device(torch::kCUDA, 1)}));
+    EXPECT_EQ(parse_devices("cuda:1,cuda:0"), (std::vector<torch::Device>{torch::Device(torch::kCUDA, 1), torch::Device(torch::kCUDA, 0)}));
+  }
+  automl::test::expect_input_error([&] { parse_devices("cuda:0," + std::to_string(count)); }, {"GPU(s) visible"});
+}
+
+TEST(Runtime, PrecisionsParseAndBadOnesNameTheFlag) {
+  using automl::test::expect_input_error;
+  EXPECT_EQ(parse_precision("fp32"), Precision::fp32);
+  EXPECT_EQ(parse_precision("bf16"), Precision::bf16);
+  EXPECT_EQ(parse_precision("fp16"), Precision::fp16);
+  EXPECT_STREQ(precision_name(Precision::bf16), "bf16");
+  for (const char* bad : {"", "FP32", "fp8", "half", "amp"})
+    expect_input_error([&] { parse_precision(bad); }, {"--precision: unknown", "valid: fp32, bf16, fp16"});
+  check_precision(Precision::bf16, torch::kCPU);
+  check_precision(Precision::fp32, torch::kCPU);
+#if TORCH_VERSION_MAJOR < 2
+  expect_input_error([&] { check_precision(Precision::fp16, torch::kCPU); }, {"--precision fp16", "bf16 only"});
+  const auto d = blob_split();
+  Trainer t(Hyperparameters(k_mlp), d.train, d.validation, 1);
+  expect_input_error([&] { t.set_precision(Precision::fp16); }, {"--precision fp16"});
+#endif
+}
+
+// bf16 autocast on the CPU: the forward passes in bf16 train as well as fp32 on easy data; the weights (what is
+// exported) stay fp32, and autocast is off again after training.
+TEST(Trainer, TrainsWithBf16AutocastAndKeepsFp32Weights) {
+  const auto d = blob_split();
+  Trainer t(Hyperparameters(k_mlp), d.train, d.validation, 7);
+  t.set_precision(Precision::bf16);
+  const auto r = t.train({5, 0});
+  EXPECT_EQ(r.status, TrainStatus::budget_reached);
+  EXPECT_GT(r.val_accuracy, 0.95);
+  EXPECT_TRUE(std::isfinite(r.val_loss));
+  for (const auto& p : t.pipeline().module.parameters()) EXPECT_EQ(p.scalar_type(), torch::kFloat32);
+  EXPECT_EQ(t.validation_probabilities().scalar_type(), torch::kFloat32);
+  {
+    AutocastGuard guard(torch::kCPU, Precision::bf16);
+    const auto y = torch::mm(torch::ones({2, 2}), torch::ones({2, 2}));
+    EXPECT_EQ(y.scalar_type(), torch::kBFloat16);
+  }
+  EXPECT_EQ(torch::mm(torch::ones({2, 2}), torch::ones({2, 2})).scalar_type(), torch::kFloat32);
+}
+
+// On a GPU, bf16 and fp16 (with its loss scale) train to the same quality; the model moved to the CPU (fp32
+// weights, no autocast) predicts what the GPU's fp32 pass predicts.
+TEST(Trainer, MixedPrecisionOnTheGpu_CUDA) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const auto d = blob_split();
+  for (const auto precision : {Precision::bf16, Precision::fp16}) {
+    SCOPED_TRACE(precision_name(precision));
+    Trainer t(Hyperparameters(k_mlp), d.train, d.validation, 7, torch::Device(torch::kCUDA, 0));
+    t.set_precision(precision);
+    const auto r = t.train({5, 0});
+    EXPECT_EQ(r.status, TrainStatus::budget_reached);
+    EXPECT_GT(r.val_accuracy, 0.95);
+    for (const auto& p : t.pipeline().module.parameters()) EXPECT_EQ(p.scalar_type(), torch::kFloat32);
+    t.set_precision(Precision::fp32);
+    const auto gpu_predictions = t.evaluate(d.validation).predictions.cpu();
+    auto& module = t.pipeline().module;
+    module.to(torch::kCPU);
+    module.train(false);
+    torch::NoGradGuard no_grad;
+    EXPECT_TRUE(torch::equal(gpu_predictions, module.forward({d.validation.features}).toTensor().argmax(1)));
+  }
+}
+
+TEST(Runtime, OutOfMemoryIsRecognisedByTypeAndMessage) {
+  try {
+    TORCH_CHECK_WITH(OutOfMemoryError, false, "CUDA out of memory. Tried to allocate 2.00 GiB");
+  } catch (const std::exception& e) {
+    EXPECT_TRUE(is_out_of_memory(e));
+  }
+  EXPECT_TRUE(is_out_of_memory(std::runtime_error("The following operation failed in the TorchScript interpreter.\n"
+                                                  "RuntimeError: CUDA out of memory. Tried to allocate 20.00 MiB")));
+  EXPECT_TRUE(is_out_of_memory(std::runtime_error("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling cublasCreate")));
+  EXPECT_FALSE(is_out_of_memory(std::runtime_error("shape mismatch")));
+  release_cached_memory(torch::kCPU); // nothing to do, and no error
+}
+
+// A real allocation the GPU cannot hold is recognised, and the cache it leaves is given back.
+TEST(Runtime, OutOfMemoryOnTheGpuIsRecognisedAndReleased_CUDA) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const torch::Device gpu(torch::kCUDA, 0);
+  bool recognised = false;
+  try {
+    const auto huge = torch::empty({std::int64_t{1} << 45}, torch::TensorOptions().dtype(torch::kFloat32).device(gpu)); // 128 TiB
+    ADD_FAILURE() << "allocated " << huge.numel() << " floats";
+  } catch (const std::exception& e) {
+    recognised = is_out_of_memory(e);
+  }
+  EXPECT_TRUE(recognised);
+  EXPECT_EQ(torch::ones({std::int64_t{1} << 28}, torch::TensorOptions().device(gpu)).numel(), std::int64_t{1} << 28); // 1 GiB, then cached
+#ifdef AUTOML_WITH_CUDA
+  const auto reserved = [] {
+    return c10::cuda::CUDACachingAllocator::getDeviceStats(0).reserved_bytes[0].current;
+  };
+  EXPECT_GE(reserved(), std::int64_t{1} << 30);
+  release_cached_memory(gpu);
+  EXPECT_LT(reserved(), std::int64_t{1} << 30);
+#endif
 }
