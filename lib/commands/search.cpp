@@ -242,7 +242,7 @@ void prune_checkpoints(const fs::path& dir, const std::vector<study::Trial>& tri
     if (keep.count(t.id) || !fs::exists(path, ec) || t.state == study::TrialState::running) continue;
     const bool useless = t.state != study::TrialState::complete || continued.count(t.id) ||
                          t.budget >= max_budget * (1 - 1e-9);
-    if (useless) fs::remove_all(path, ec);
+    if (useless) core::remove_tree(path, ec);
   }
 }
 

@@ -11,8 +11,31 @@
 #include <cerrno>
 #include <cstring>
 #include <system_error>
+#include <vector>
 
 namespace automl::core {
+
+std::uintmax_t remove_tree(const std::filesystem::path& path, std::error_code& ec) {
+  namespace fs = std::filesystem;
+  ec.clear();
+  const auto status = fs::symlink_status(path, ec);
+  if (ec || !fs::exists(status)) {
+    if (ec == std::errc::no_such_file_or_directory || !fs::exists(status)) ec.clear();
+    return 0;
+  }
+  std::uintmax_t removed = 0;
+  if (fs::is_directory(status)) {
+    std::vector<fs::path> children;
+    for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) children.push_back(it->path());
+    if (ec) return removed;
+    for (const auto& child : children) {
+      removed += remove_tree(child, ec);
+      if (ec) return removed;
+    }
+  }
+  if (fs::remove(path, ec)) ++removed;
+  return removed;
+}
 
 namespace fs = std::filesystem;
 
@@ -33,7 +56,7 @@ fs::path parent_or_dot(const fs::path& path) { return path.has_parent_path() ? p
 
 void remove_quietly(const fs::path& path) {
   std::error_code ignored;
-  fs::remove_all(path, ignored);
+  remove_tree(path, ignored);
 }
 
 } // namespace
@@ -84,7 +107,7 @@ void commit_path(const fs::path& tmp, const fs::path& path) {
     remove_quietly(tmp);
     throw Error(fmt::format("{}: cannot write ({})", path.string(), std::strerror(saved)));
   }
-  if (directory && fs::exists(path, ec)) fs::remove_all(path, ec);
+  if (directory && fs::exists(path, ec)) remove_tree(path, ec);
   if (!ec) fs::rename(tmp, path, ec);
   if (ec) {
     remove_quietly(tmp);

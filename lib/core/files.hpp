@@ -3,10 +3,18 @@
 // temporary name in the same directory, is checked and flushed to disk (fsync), and is then renamed over the
 // final name: a kill or a full disk leaves either the old file or the new one, never a torn one.
 
+#include <cstdint>
 #include <filesystem>
+#include <system_error>
 #include <string_view>
 
 namespace automl::core {
+
+// Removes `path` and, for a directory, everything under it, as std::filesystem::remove_all(path, ec) does (a
+// missing path is no error); returns how many entries were removed. Written out because some PyTorch builds'
+// libtorch.so export their own std::filesystem::remove_all, which crashed when automl's calls were bound to it
+// (PyTorch 2.11 on Ubuntu 24.04).
+std::uintmax_t remove_tree(const std::filesystem::path& path, std::error_code& ec);
 
 // A fresh temporary name next to `path`, in the same directory (so that renaming it is atomic):
 // "<path>.tmp-<pid>-<n>". Nothing is created.

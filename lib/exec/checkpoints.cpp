@@ -29,7 +29,7 @@ std::optional<std::string> checkpoint_archive_for(const std::string& reference) 
 LocalCheckpoint::~LocalCheckpoint() {
   if (!m_fetched || m_dir.empty()) return;
   std::error_code ignored;
-  fs::remove_all(m_dir, ignored);
+  core::remove_tree(m_dir, ignored);
 }
 
 LocalCheckpoint::LocalCheckpoint(LocalCheckpoint&& other) noexcept

@@ -1,4 +1,5 @@
 #include "exec/search.hpp"
+#include "core/files.hpp"
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
@@ -528,7 +529,7 @@ std::vector<std::int64_t> Search::drop_unneeded_checkpoints_locked() {
     impl.dropped.insert(id);
     if (impl.options.checkpoint_dir.empty()) continue;
     std::error_code ignored;
-    std::filesystem::remove_all(std::filesystem::path(impl.options.checkpoint_dir) / ("trial_" + std::to_string(id)), ignored);
+    core::remove_tree(std::filesystem::path(impl.options.checkpoint_dir) / ("trial_" + std::to_string(id)), ignored);
   }
   spdlog::debug("dropped the checkpoints of {} trial(s) that nothing continues from", drop.size());
   return drop;

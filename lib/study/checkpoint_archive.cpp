@@ -185,7 +185,7 @@ void unpack_checkpoint(std::string_view archive, const fs::path& dir) {
     for (const auto& f : files)
       core::write_file_atomic(tmp / f.name, f.bytes);
   } catch (...) {
-    fs::remove_all(tmp, ec);
+    core::remove_tree(tmp, ec);
     throw;
   }
   core::commit_path(tmp, dir);

@@ -1,4 +1,5 @@
 #include "train/pace.hpp"
+#include "core/files.hpp"
 
 #include "train/trainer.hpp"
 
@@ -67,7 +68,7 @@ MeasuredPace measure_pace(const core::Hyperparameters& hp, const data::Dataset& 
   trainer->save_checkpoint(dir);
   pace.setup_seconds += seconds_since(start);
   std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
+  core::remove_tree(dir, ec);
   pace.samples_evaluated = probe_validation.size();
   pace.eval_seconds_per_sample = pace.samples_evaluated > 0 ? eval_seconds / static_cast<double>(pace.samples_evaluated) : 0.0;
   return pace;

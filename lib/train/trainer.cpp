@@ -349,7 +349,7 @@ void Trainer::save_checkpoint(const fs::path& dir) const {
     write_checkpoint_files(tmp);
   } catch (...) {
     std::error_code ignored;
-    fs::remove_all(tmp, ignored);
+    core::remove_tree(tmp, ignored);
     throw;
   }
   core::commit_path(tmp, dir);

@@ -64,3 +64,28 @@ TEST(Files, CommitPathReplacesADirectoryWhole) {
   EXPECT_EQ(names_in(dir / "ckpt"), std::vector<std::string>{"new"});
   EXPECT_EQ(names_in(dir.path()), std::vector<std::string>{"ckpt"});
 }
+
+// remove_tree as std::filesystem::remove_all: everything under a directory, a link without what it points to,
+// a missing path as no error.
+TEST(Files, RemoveTreeRemovesADirectoryWholeAndNotWhatALinkPointsTo) {
+  namespace fs = std::filesystem;
+  TempDir dir;
+  const auto tree = dir / "tree";
+  fs::create_directories(tree / "a" / "b");
+  automl::core::write_file_atomic(tree / "a" / "b" / "f.txt", "x");
+  automl::core::write_file_atomic(tree / "g.txt", "y");
+  const auto outside = dir / "outside";
+  fs::create_directories(outside);
+  automl::core::write_file_atomic(outside / "kept.txt", "z");
+  fs::create_directory_symlink(outside, tree / "link");
+  std::error_code ec;
+  EXPECT_EQ(automl::core::remove_tree(tree, ec), 6u); // tree, a, b, f.txt, g.txt, link
+  EXPECT_FALSE(ec);
+  EXPECT_FALSE(fs::exists(tree));
+  EXPECT_TRUE(fs::exists(outside / "kept.txt"));
+  EXPECT_EQ(automl::core::remove_tree(tree, ec), 0u);
+  EXPECT_FALSE(ec);
+  automl::core::write_file_atomic(dir / "single.txt", "s");
+  EXPECT_EQ(automl::core::remove_tree(dir / "single.txt", ec), 1u);
+  EXPECT_FALSE(fs::exists(dir / "single.txt"));
+}
