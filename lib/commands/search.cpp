@@ -266,7 +266,7 @@ int search(const SearchOptions& o, std::ostream& out) {
   auto& run = setup.run;
   const bool time_budget = inputs.time_budget;
   const std::string& unit = inputs.unit;
-  const torch::Device device = inputs.device;
+  const torch::Device device = inputs.device();
   const data::TrainValidation& split = inputs.split;
 
   const std::string study_name = o.study.empty() ? default_study_name(o) : o.study;
@@ -293,10 +293,9 @@ int search(const SearchOptions& o, std::ostream& out) {
   // Workers and threads from the cores that are free now; flags override.
   const auto cpus = core::read_cpus(k_cpu_sample_s);
   const auto parallel = core::choose_parallelism(cpus, o.workers, o.threads > 0 ? std::optional<int>(o.threads) : std::nullopt,
-                                                 device.is_cuda() ? inputs.devices.size() : 0);
+                                                 inputs.accelerators());
   spdlog::info("cores: {}", parallel.reason);
-  spdlog::info("device{}: {}; precision {}", inputs.devices.size() > 1 ? "s" : "", fmt::join(train::device_names(inputs.devices), ", "),
-               train::precision_name(inputs.precision));
+  steps::log_devices(inputs);
   if (const auto blas = core::blas_description(); !blas.empty()) spdlog::info("BLAS: {}", blas);
   train::configure_threads(parallel.threads);
 

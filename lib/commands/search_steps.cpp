@@ -137,14 +137,18 @@ SearchInputs load_inputs(const SearchOptions& o) {
   in.time_budget = in.setup.run.budget.budget_type == config::BudgetType::time;
   in.unit = in.time_budget ? "s" : "epochs";
   in.devices = train::parse_devices(o.device);
-  in.device = in.devices.front();
   in.precision = train::parse_precision(o.precision);
-  train::check_precision(in.precision, in.device);
+  train::check_precision(in.precision, in.device());
   in.split = data::split_train_validation(in.dataset, in.setup.run.data.validation_split, o.seed);
   if (in.split.validation.size() == 0)
     throw InputError(fmt::format("--validation-split {} of {} samples leaves no validation sample",
                                  in.setup.run.data.validation_split, in.dataset.size()));
   return in;
+}
+
+void log_devices(const SearchInputs& in) {
+  spdlog::info("device{}: {}; precision {}", in.devices.size() > 1 ? "s" : "", fmt::join(train::device_names(in.devices), ", "),
+               train::precision_name(in.precision));
 }
 
 std::optional<study::StudyRecord> stored_study(study::Storage& storage, const std::string& name) {

@@ -79,14 +79,19 @@ struct SearchInputs {
   data::Dataset dataset;
   std::optional<data::Dataset> test;
   config::LoadedSetup setup;
-  torch::Device device = torch::kCPU;           // the first of `devices`: the probes and the export's
   std::vector<torch::Device> devices{torch::kCPU}; // where trials train (--device cuda:0,1: several GPUs)
   train::Precision precision = train::Precision::fp32;
+  // The first of `devices`: the probes' and the export's.
+  torch::Device device() const { return devices.front(); }
+  // The GPUs the trials share, for core::choose_parallelism (0 on the CPU).
+  std::size_t accelerators() const { return device().is_cuda() ? devices.size() : 0; }
   data::TrainValidation split;
   bool time_budget = false;
   std::string unit; // "s" or "epochs"
 };
 SearchInputs load_inputs(const SearchOptions& o);
+// The log line naming the devices and the precision.
+void log_devices(const SearchInputs& in);
 
 // The slowest evaluation seen so far, in seconds per sample (validation passes of all trials: the exported
 // model is not known before the end). Thread safe.

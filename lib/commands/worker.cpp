@@ -14,7 +14,6 @@
 
 #include <fmt/format.h>
 #include <fmt/ostream.h>
-#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -146,14 +145,13 @@ int worker(const WorkerOptions& w, std::ostream& out) {
 
   const auto cpus = core::read_cpus(steps::k_cpu_sample_s);
   const auto parallel =
-      core::choose_parallelism(cpus, o.workers, o.threads > 0 ? std::optional<int>(o.threads) : std::nullopt, inputs.device.is_cuda() ? inputs.devices.size() : 0);
+      core::choose_parallelism(cpus, o.workers, o.threads > 0 ? std::optional<int>(o.threads) : std::nullopt, inputs.accelerators());
   spdlog::info("cores: {}", parallel.reason);
-  spdlog::info("device{}: {}; precision {}", inputs.devices.size() > 1 ? "s" : "", fmt::join(train::device_names(inputs.devices), ", "),
-               train::precision_name(inputs.precision));
+  steps::log_devices(inputs);
   train::configure_threads(parallel.threads);
 
   steps::EvalPace eval_pace;
-  const steps::RungPlan rungs = steps::plan_rungs(o, setup, inputs.split, stored->settings, inputs.device, parallel.workers,
+  const steps::RungPlan rungs = steps::plan_rungs(o, setup, inputs.split, stored->settings, inputs.device(), parallel.workers,
                                                   eval_pace, [&] { return seconds_left; });
   auto& run = setup.run;
 

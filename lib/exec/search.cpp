@@ -1,8 +1,8 @@
 #include "exec/search.hpp"
-#include "core/files.hpp"
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "core/files.hpp"
 #include "exec/checkpoints.hpp"
 #include "exec/owner.hpp"
 #include "hpo/bracket.hpp"

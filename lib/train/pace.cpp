@@ -1,6 +1,6 @@
 #include "train/pace.hpp"
-#include "core/files.hpp"
 
+#include "core/files.hpp"
 #include "train/trainer.hpp"
 
 #include <unistd.h>

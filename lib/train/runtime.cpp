@@ -140,13 +140,14 @@ namespace {
 
 // LibTorch 2.4 made autocast's switches per device type; 1.x (Debian's) has one for CUDA and one for the CPU.
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-constexpr bool k_autocast_by_device_type = true;
+#define AUTOML_AUTOCAST_BY_DEVICE_TYPE 1
 #else
-constexpr bool k_autocast_by_device_type = false;
+#define AUTOML_AUTOCAST_BY_DEVICE_TYPE 0
 #endif
+constexpr bool k_autocast_by_device_type = AUTOML_AUTOCAST_BY_DEVICE_TYPE;
 
 bool autocast_enabled(bool cuda) {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#if AUTOML_AUTOCAST_BY_DEVICE_TYPE
   return at::autocast::is_autocast_enabled(cuda ? at::kCUDA : at::kCPU);
 #else
   return cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
@@ -154,7 +155,7 @@ bool autocast_enabled(bool cuda) {
 }
 
 at::ScalarType autocast_dtype(bool cuda) {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#if AUTOML_AUTOCAST_BY_DEVICE_TYPE
   return at::autocast::get_autocast_dtype(cuda ? at::kCUDA : at::kCPU);
 #else
   return cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
@@ -162,7 +163,7 @@ at::ScalarType autocast_dtype(bool cuda) {
 }
 
 void set_autocast(bool cuda, bool enabled, at::ScalarType dtype) {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#if AUTOML_AUTOCAST_BY_DEVICE_TYPE
   at::autocast::set_autocast_dtype(cuda ? at::kCUDA : at::kCPU, dtype);
   at::autocast::set_autocast_enabled(cuda ? at::kCUDA : at::kCPU, enabled);
 #else
