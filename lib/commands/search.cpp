@@ -228,21 +228,25 @@ double chain_seconds(const std::vector<study::Trial>& trials, const study::Trial
   return seconds;
 }
 
-// Removes the checkpoints nothing can use any more: those of trials on the largest budget and of trials that a
-// completed promotion continued from, except those in `keep` (the exported trial, the ensemble's members). A
-// checkpoint a pruned (to be rerun) promotion still needs, or one that a later promotion may need on resume, stays.
-void prune_checkpoints(const fs::path& dir, const std::vector<study::Trial>& trials, const std::set<std::int64_t>& keep,
-                       double max_budget) {
+// Removes the checkpoints nothing can use any more, their folders in `dir` and their records in the storage:
+// those of trials on the largest budget and of trials that a completed promotion continued from, except those in
+// `keep` (the exported trial, the ensemble's members). A checkpoint a pruned (to be rerun) promotion still needs,
+// or one that a later promotion may need on resume, stays.
+void prune_checkpoints(study::Storage& storage, const fs::path& dir, const std::vector<study::Trial>& trials,
+                       const std::set<std::int64_t>& keep, double max_budget) {
   std::set<std::int64_t> continued;
   for (const auto& t : trials)
     if (t.parent_id && t.state == study::TrialState::complete) continued.insert(*t.parent_id);
+  std::vector<std::int64_t> useless;
   for (const auto& t : trials) {
-    const auto path = dir / ("trial_" + std::to_string(t.id));
-    std::error_code ec;
-    if (keep.count(t.id) || !fs::exists(path, ec) || t.state == study::TrialState::running) continue;
-    const bool useless = t.state != study::TrialState::complete || continued.count(t.id) ||
-                         t.budget >= max_budget * (1 - 1e-9);
-    if (useless) core::remove_tree(path, ec);
+    if (keep.count(t.id) || t.state == study::TrialState::running) continue;
+    if (t.state != study::TrialState::complete || continued.count(t.id) || t.budget >= max_budget * (1 - 1e-9))
+      useless.push_back(t.id);
+  }
+  storage.drop_checkpoints(useless); // the records first: nothing looks for a folder after its record is gone
+  for (const std::int64_t id : useless) {
+    std::error_code ignored;
+    core::remove_tree(dir / ("trial_" + std::to_string(id)), ignored);
   }
 }
 
@@ -425,6 +429,7 @@ int search(const SearchOptions& o, std::ostream& out) {
                  "without waiting for the rest of the rung", early);
   // Absolute: the storage records each checkpoint's path, and workers (automl worker) run elsewhere.
   search_options.checkpoint_dir = fs::absolute(out_dir / "checkpoints").string();
+  search_options.pack_checkpoints = !study::one_machine_storage(storage_url);
   search_options.prior_seconds_per_unit = rungs.prior_seconds_per_unit;
   search_options.min_trial_limit_s =
       std::max(2.0, k_min_trial_limit_share * std::chrono::duration<double>(search_deadline - Clock::now()).count());
@@ -621,7 +626,7 @@ int search(const SearchOptions& o, std::ostream& out) {
     core::write_file_atomic(out_dir / "best_config.json", best_config.dump(2) + "\n");
     std::set<std::int64_t> keep{best->id};
     if (ensemble) keep.insert(ensemble->member_ids.begin(), ensemble->member_ids.end());
-    prune_checkpoints(out_dir / "checkpoints", trials, keep, run.budget.max_budget);
+    prune_checkpoints(*storage, out_dir / "checkpoints", trials, keep, run.budget.max_budget);
   } else {
     spdlog::error("no trial completed within the budget of {:g} s", budget);
   }

@@ -169,7 +169,9 @@ int worker(const WorkerOptions& w, std::ostream& out) {
   // The study's deadline, on this machine's clocks.
   search_options.deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                                std::chrono::duration<double>(deadline_unix - core::unix_now()));
-  search_options.checkpoint_dir = (out_dir / "checkpoints").string();
+  // Absolute: the storage records each checkpoint's path, and other processes read it from their own directory.
+  search_options.checkpoint_dir = fs::absolute(out_dir / "checkpoints").string();
+  search_options.pack_checkpoints = !study::one_machine_storage(w.storage);
   search_options.prior_seconds_per_unit = record.value("prior_seconds_per_unit", 0.0);
   search_options.min_trial_limit_s = record.value("min_trial_limit_s", 2.0);
 

@@ -369,7 +369,7 @@ study::TrialState Search::run_trial(const study::Trial& trial, std::optional<dou
     TrialResult r = impl.task.objective(ctx);
     checkpoint = r.checkpoint;
     checkpoint_budget = r.checkpoint_budget;
-    if (checkpoint) archive = checkpoint_archive_for(*checkpoint);
+    if (checkpoint && impl.options.pack_checkpoints) archive = checkpoint_archive_for(*checkpoint);
     if (r.stopped && (impl.stop.stop_requested() || (r.out_of_time && impl.stop.deadline()))) {
       state = study::TrialState::pruned;
       if (r.out_of_time) impl.out_of_time = true;

@@ -64,6 +64,11 @@ struct SearchOptions {
   // except those of the first `keep_checkpoints` trials of models_by_budget(): the ones an export and an
   // ensemble choose from. A long search's disk then stays bounded. None: every checkpoint is kept.
   std::optional<std::size_t> keep_checkpoints;
+  // Store each checkpoint's files in the storage with its reference (exec/checkpoints.hpp), so that a worker on
+  // another machine can continue from it or export it. False: the reference alone, for a storage that every
+  // process reaches from one machine (study::one_machine_storage): packing and storing the files doubled the
+  // disk a search used and, on small data, halved the trials it ran (bench/README.md, "Checkpoints").
+  bool pack_checkpoints = true;
   // Seconds a claimed trial stays its worker's without a heartbeat (renewed every quarter of it): a trial whose
   // worker died, froze or lost the database for longer is run again by any worker, as attempt + 1, and the late
   // writes of the lost attempt are refused.

@@ -16,6 +16,7 @@ namespace {
 struct StorageScheme {
   const char* scheme;
   const char* example;
+  bool one_machine; // every process that opens it runs on the machine that holds the file
   std::unique_ptr<Storage> (*open)(const std::string& rest, const std::string& url, const StorageOptions& options);
 };
 
@@ -27,7 +28,7 @@ std::unique_ptr<Storage> open_postgres(const std::string&, const std::string& ur
 // "sqlite:///" + path, as SQLAlchemy and Optuna spell it: the path after the third slash (relative), or
 // starting with a fourth slash (absolute).
 const StorageScheme k_storage_schemes[] = {
-    {"sqlite", "sqlite:///runs/study.db",
+    {"sqlite", "sqlite:///runs/study.db", true,
      [](const std::string& rest, const std::string& url, const StorageOptions& options) -> std::unique_ptr<Storage> {
        if (rest.rfind("/", 0) != 0 || rest.size() < 2)
          throw InputError("storage URL '" + url + "': expected sqlite:///path/to/study.db");
@@ -36,8 +37,8 @@ const StorageScheme k_storage_schemes[] = {
        sqlite.read_only = options.read_only;
        return std::make_unique<SqliteStorage>(rest.substr(1), sqlite);
      }},
-    {"postgresql", "postgresql://user:password@host:5432/db", open_postgres},
-    {"postgres", "postgres://user:password@host:5432/db", open_postgres},
+    {"postgresql", "postgresql://user:password@host:5432/db", false, open_postgres},
+    {"postgres", "postgres://user:password@host:5432/db", false, open_postgres},
 };
 
 } // namespace
@@ -95,6 +96,13 @@ std::vector<std::string> storage_schemes() {
   std::vector<std::string> names;
   for (const auto& s : k_storage_schemes) names.emplace_back(s.scheme);
   return names;
+}
+
+bool one_machine_storage(const std::string& url) {
+  const auto separator = url.find("://");
+  for (const auto& s : k_storage_schemes)
+    if (separator != std::string::npos && url.compare(0, separator, s.scheme) == 0) return s.one_machine;
+  return false;
 }
 
 std::unique_ptr<Storage> open_storage(const std::string& url, const StorageOptions& options) {

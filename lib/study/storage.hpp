@@ -149,5 +149,9 @@ struct StorageOptions {
 // Error when the database cannot be opened.
 std::unique_ptr<Storage> open_storage(const std::string& url, const StorageOptions& options = {});
 std::vector<std::string> storage_schemes();
+// Whether every process on the storage a URL names runs on one machine (SQLite: a file, not to be shared over a
+// network file system), so that they all see each other's checkpoint directories; false for a database server
+// (PostgreSQL) and for a URL that names no known scheme.
+bool one_machine_storage(const std::string& url);
 
 } // namespace automl::study

@@ -197,7 +197,9 @@ TEST(SearchCommand, ExportsAnEnsembleThatBeatsTheBestTrial) {
 TEST(SearchCommand, ExportsTheBestTrialFromItsStoredCheckpointWhenTheDirectoryIsGone) {
   TempDir dir;
   test::write_search_files(dir.path());
+  test::PostgresSchema schema; // a storage that workers on other machines share: checkpoints are stored in it
   auto o = small_search(dir);
+  o.storage = schema.url();
   const auto first = run_json(o);
   std::filesystem::remove_all(dir / "run/checkpoints");
   o.resume = true; // a finished study: nothing runs, the export is done again
@@ -212,6 +214,32 @@ TEST(SearchCommand, ExportsTheBestTrialFromItsStoredCheckpointWhenTheDirectoryIs
   if (std::filesystem::exists(dir / "run/checkpoints")) {
     EXPECT_TRUE(std::filesystem::is_empty(dir / "run/checkpoints"));
   }
+}
+
+// A SQLite study is one machine's: its checkpoints are stored as paths, their files only in checkpoints/ (the
+// database does not hold a second copy), and a promotion and the export read them there.
+TEST(SearchCommand, ASqliteStudyStoresItsCheckpointsAsPathsOnly) {
+  TempDir dir;
+  test::write_search_files(dir.path());
+  auto o = small_search(dir);
+  o.optimizer = "hyperband";
+  const auto j = run_json(o);
+  EXPECT_EQ(j["trials"]["complete"], 6);
+  auto storage = study::open_storage("sqlite:///" + (dir / "run/study.db").string());
+  const auto trials = storage->trials(storage->studies().at(0).id);
+  int with_checkpoint = 0;
+  int continued = 0;
+  for (const auto& t : trials) {
+    if (t.parent_id) ++continued;
+    const auto reference = storage->checkpoint(t.id);
+    if (!reference) continue;
+    ++with_checkpoint;
+    EXPECT_FALSE(storage->checkpoint_archive(t.id)) << "trial " << t.id;
+    EXPECT_TRUE(std::filesystem::is_directory(*reference)) << *reference;
+  }
+  EXPECT_GT(with_checkpoint, 0);
+  EXPECT_GT(continued, 0); // promotions continued from the directories
+  EXPECT_TRUE(std::filesystem::exists(dir / "run/best_model.pt"));
 }
 
 TEST(SearchCommand, TextSummaryAndRefit) {

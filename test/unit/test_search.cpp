@@ -17,6 +17,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -234,6 +235,32 @@ TEST(Search, KeepsEveryCheckpointUnlessAskedTo) {
     return r;
   }), o);
   for (const auto& t : storage.trials(1)) EXPECT_TRUE(storage.checkpoint(t.id)) << "trial " << t.id;
+}
+
+// Without packing, a checkpoint is stored as its path alone, and promotions continue from that directory.
+TEST(Search, CheckpointsStoredAsPathsAloneWhenNotPacked) {
+  TempDir dir;
+  automl::study::SqliteStorage storage((dir / "s.db").string());
+  auto o = options("hyperband", 2);
+  o.checkpoint_dir = (dir / "ckpt").string();
+  o.pack_checkpoints = false;
+  std::atomic<int> resumed{0};
+  automl::exec::run_search(storage, task([&](const TrialContext& ctx) {
+    if (ctx.resume_from) {
+      EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(*ctx.resume_from) / "weights")) << *ctx.resume_from;
+      ++resumed;
+    }
+    std::filesystem::create_directories(ctx.checkpoint_dir);
+    std::ofstream(std::filesystem::path(ctx.checkpoint_dir) / "weights") << ctx.trial_id << "\n";
+    TrialResult r = counting_ones(ctx);
+    r.checkpoint = ctx.checkpoint_dir;
+    return r;
+  }), o);
+  EXPECT_GT(resumed.load(), 0);
+  for (const auto& t : storage.trials(1)) {
+    EXPECT_EQ(storage.checkpoint(t.id), (dir / "ckpt" / ("trial_" + std::to_string(t.id))).string()) << "trial " << t.id;
+    EXPECT_FALSE(storage.checkpoint_archive(t.id)) << "trial " << t.id;
+  }
 }
 
 TEST(Search, ACheckpointDirectoryThatCannotBeCreatedFailsTheTrialNotTheSearch) {

@@ -85,6 +85,16 @@ TEST(Storage, UrlSchemes) {
                                    {"expected sqlite:///path/to/study.db"});
 }
 
+// SQLite's processes share one machine and so each other's checkpoint directories; a server's need not.
+TEST(Storage, OnlySqliteIsOneMachines) {
+  EXPECT_TRUE(automl::study::one_machine_storage("sqlite:///runs/study.db"));
+  EXPECT_TRUE(automl::study::one_machine_storage("sqlite:////abs/study.db"));
+  EXPECT_FALSE(automl::study::one_machine_storage("postgresql://u:p@host:5432/db"));
+  EXPECT_FALSE(automl::study::one_machine_storage("postgres://host/db"));
+  EXPECT_FALSE(automl::study::one_machine_storage("sqlitex:///study.db"));
+  EXPECT_FALSE(automl::study::one_machine_storage("study.db"));
+}
+
 TEST(Storage, CannotOpenADirectory) {
   TempDir dir;
   try {
