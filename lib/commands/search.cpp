@@ -573,7 +573,11 @@ int search(const SearchOptions& o, std::ostream& out) {
         // Where this machine has it, else unpacked from the storage (a trial that a worker ran elsewhere).
         const auto checkpoint = exec::local_checkpoint(*storage, best->id, search_options.checkpoint_dir);
         if (!checkpoint) throw Error(fmt::format("trial {} has no checkpoint to export", best->id));
-        pipeline = train::load_checkpoint_pipeline(checkpoint->dir());
+        try {
+          pipeline = train::load_checkpoint_pipeline(checkpoint->dir());
+        } catch (const Error& e) { // e.g. its folder removed by hand: a SQLite study records the path alone
+          throw e.with_context(fmt::format("exporting trial {} from its checkpoint", best->id));
+        }
       }
       pipeline->module.to(torch::kCPU);
       export_::save_model(pipeline->module, {hp.json(), dataset.schema, train::describe(*pipeline), training, {}, {}}, model_path, check);

@@ -240,6 +240,16 @@ TEST(SearchCommand, ASqliteStudyStoresItsCheckpointsAsPathsOnly) {
   EXPECT_GT(with_checkpoint, 0);
   EXPECT_GT(continued, 0); // promotions continued from the directories
   EXPECT_TRUE(std::filesystem::exists(dir / "run/best_model.pt"));
+  // The folders are the only copy: removed by hand, the export of a resume says which one it needed.
+  std::filesystem::remove_all(dir / "run/checkpoints");
+  o.resume = true;
+  o.ensemble_size = 0;
+  const auto message = test::error_of([&] {
+    std::ostringstream out;
+    commands::search(o, out);
+  });
+  EXPECT_THAT(message, HasSubstr("exporting trial " + j["best"]["trial_id"].dump() + " from its checkpoint"));
+  EXPECT_THAT(message, HasSubstr((dir / "run/checkpoints/trial_").string()));
 }
 
 TEST(SearchCommand, TextSummaryAndRefit) {

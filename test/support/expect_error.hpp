@@ -22,4 +22,15 @@ template <typename F> void expect_input_error(F f, const std::vector<std::string
   }
 }
 
+// The message of the Error `f` throws; a test failure when it throws nothing or something else.
+template <typename F> std::string error_of(F f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no automl::Error thrown";
+  return "";
+}
+
 } // namespace automl::test

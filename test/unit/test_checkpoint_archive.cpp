@@ -1,5 +1,6 @@
 #include "core/error.hpp"
 #include "study/checkpoint_archive.hpp"
+#include "support/expect_error.hpp"
 #include "support/test_files.hpp"
 
 #include <gmock/gmock.h>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+using automl::test::error_of;
 using automl::test::read_file;
 using automl::test::TempDir;
 using automl::test::write_file;
@@ -42,17 +44,6 @@ std::vector<std::string> names_in(const fs::path& dir) {
     names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
-}
-
-// The message of the Error `f` throws; a test failure when it throws nothing or something else.
-template <typename F> std::string error_of(F f) {
-  try {
-    f();
-  } catch (const automl::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no automl::Error thrown";
-  return "";
 }
 
 // The archive of a directory holding `files` (name, bytes).

@@ -608,6 +608,42 @@ TEST(Search, AnObjectiveCanBringTheDeadlineForward) {
   EXPECT_LE(*s.deadline(), automl::exec::Clock::now());
 }
 
+// A trial whose reports show a pace that would overrun its limit stops at the first such report, long before
+// the limit: the objective here never looks at the limit itself and would train all 9 steps. The pace is taken
+// between reports: a slow start (building the network, loading a checkpoint) is not a slow pace.
+TEST(Search, ATrialWhosePaceWouldOverrunItsLimitStopsAtItsSecondReport) {
+  TempDir dir;
+  automl::study::SqliteStorage storage((dir / "s.db").string());
+  const auto objective = [](const TrialContext& ctx) {
+    // Trials 1-3: 2 ms a step; trial 4: 100 ms (0.9 s in all, over the 0.6 s limit); trial 5: 10 ms after a
+    // 300 ms start (0.39 s in all, under it, though its first step ends after half the limit).
+    const auto step_time = std::chrono::milliseconds(ctx.trial_id <= 3 ? 2 : ctx.trial_id == 4 ? 100 : 10);
+    if (ctx.trial_id == 5) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    for (double step = 1; step <= ctx.budget; ++step) {
+      std::this_thread::sleep_for(step_time);
+      if (!ctx.report(step, 0.5)) return TrialResult{0.5, true, std::nullopt, {}};
+    }
+    return TrialResult{0.5, false, std::nullopt, {}};
+  };
+  auto o = options("random", 5);
+  o.deadline = automl::exec::deadline_in(30);
+  o.slow_trial_factor = 4;
+  o.min_trial_limit_s = 0.6; // 4 x the median pace is far less: the floor is the limit
+  o.min_trials_for_limit = 3;
+  const auto summary = automl::exec::run_search(storage, task(objective), o);
+  EXPECT_EQ(summary.complete, 4u);
+  EXPECT_EQ(summary.failed, 1u);
+  const auto trials = storage.trials(1);
+  ASSERT_EQ(trials.size(), 5u);
+  EXPECT_EQ(trials[3].budget, 9.0);
+  EXPECT_EQ(trials[3].state, TrialState::fail);
+  EXPECT_EQ(trials[3].metrics.size(), 2u); // stopped at its second report, the first that gives a pace
+  EXPECT_THAT(trials[3].error, testing::HasSubstr("at 2 of its budget of 9, a pace at which it would take"));
+  EXPECT_THAT(trials[3].error, testing::HasSubstr("a trial may take 4 times the median pace of the completed trials, 0.6 s"));
+  EXPECT_EQ(trials[4].state, TrialState::complete);
+  EXPECT_EQ(trials[4].metrics.size(), 9u);
+}
+
 TEST(Search, ATrialFarSlowerThanTheMedianFailsWithItsTimeLimit) {
   // Random search, one worker: three trials take 20 ms, the fourth would take 5 s. With a factor of 4 (and a
   // floor of 0.1 s) it may take 4 x the median pace for its budget: it stops at ~0.1 s and FAILs with the reason.
