@@ -60,6 +60,9 @@ def main():
         for seed in seeds:
             x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, stratify=y, random_state=seed)
             run_dir = os.path.join(a.out, f"{name}_seed{seed}")
+            # A fresh output directory: a study left by an earlier (interrupted) run would make the search refuse
+            # to start (it asks for --resume).
+            shutil.rmtree(os.path.join(run_dir, "automl"), ignore_errors=True)
             os.makedirs(run_dir, exist_ok=True)
             train_csv, test_csv = os.path.join(run_dir, "train.csv"), os.path.join(run_dir, "test.csv")
             write_csv(train_csv, x_train, y_train)
@@ -90,8 +93,8 @@ def main():
                 more_right = ensemble["val_accuracy"] > ensemble["best_single"]["val_accuracy"] + 1e-12
                 row["ensemble_members"] = len(ensemble["members"])
                 row["ensemble_rule"] = "more right" if more_right else "as right, lower log-loss"
-            # The search keeps every trial's checkpoint in its directory and in study.db: on these data sets
-            # 5-11 GB a run (hundreds of trials). Measured, then removed, so that nine runs fit on the disk.
+            # What the search left (the best models' checkpoints, the study): measured, then the bulky part
+            # removed (once 5-11 GB a run, when every checkpoint was kept, twice).
             out_dir = os.path.join(run_dir, "automl")
             row["disk_bytes"] = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(out_dir) for f in fs)
             for bulky in ("checkpoints", "study.db", "study.db-wal", "study.db-shm", "best_model.pt"):

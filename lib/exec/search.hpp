@@ -67,7 +67,7 @@ struct SearchOptions {
   // Store each checkpoint's files in the storage with its reference (exec/checkpoints.hpp), so that a worker on
   // another machine can continue from it or export it. False: the reference alone, for a storage that every
   // process reaches from one machine (study::one_machine_storage): packing and storing the files doubled the
-  // disk a search used and, on small data, halved the trials it ran (bench/README.md, "Checkpoints").
+  // disk a search used and, on small data, halved the trials it ran (bench/README.md, checkpoint_store).
   bool pack_checkpoints = true;
   // Seconds a claimed trial stays its worker's without a heartbeat (renewed every quarter of it): a trial whose
   // worker died, froze or lost the database for longer is run again by any worker, as attempt + 1, and the late
