@@ -50,6 +50,15 @@ TrialResult counting_ones(const TrialContext& ctx) {
   return r;
 }
 
+// counting_ones, leaving a checkpoint directory with a file "weights" that holds the trial id.
+TrialResult counting_ones_with_checkpoint(const TrialContext& ctx) {
+  std::filesystem::create_directories(ctx.checkpoint_dir);
+  std::ofstream(std::filesystem::path(ctx.checkpoint_dir) / "weights") << ctx.trial_id << "\n";
+  TrialResult r = counting_ones(ctx);
+  r.checkpoint = ctx.checkpoint_dir;
+  return r;
+}
+
 SearchTask task(automl::exec::Objective objective = counting_ones) {
   SearchTask t;
   t.space = &space();
@@ -198,11 +207,7 @@ TEST(Search, DropsTheCheckpointsNothingContinuesFromAndKeepsTheBestModels) {
         std::lock_guard lock(mutex);
         missing.push_back(*ctx.resume_from);
       }
-      std::filesystem::create_directories(ctx.checkpoint_dir);
-      std::ofstream(std::filesystem::path(ctx.checkpoint_dir) / "weights") << ctx.trial_id << "\n";
-      TrialResult r = counting_ones(ctx);
-      r.checkpoint = ctx.checkpoint_dir;
-      return r;
+      return counting_ones_with_checkpoint(ctx);
     }), o);
     EXPECT_EQ(summary.finished_iterations, 3u);
     EXPECT_THAT(missing, testing::IsEmpty());
@@ -250,11 +255,7 @@ TEST(Search, CheckpointsStoredAsPathsAloneWhenNotPacked) {
       EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(*ctx.resume_from) / "weights")) << *ctx.resume_from;
       ++resumed;
     }
-    std::filesystem::create_directories(ctx.checkpoint_dir);
-    std::ofstream(std::filesystem::path(ctx.checkpoint_dir) / "weights") << ctx.trial_id << "\n";
-    TrialResult r = counting_ones(ctx);
-    r.checkpoint = ctx.checkpoint_dir;
-    return r;
+    return counting_ones_with_checkpoint(ctx);
   }), o);
   EXPECT_GT(resumed.load(), 0);
   for (const auto& t : storage.trials(1)) {
