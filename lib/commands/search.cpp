@@ -2,6 +2,8 @@
 
 #include "commands/report.hpp"
 #include "commands/search_ensemble.hpp"
+#include "commands/search_refit.hpp"
+#include "export/ensemble.hpp"
 #include "commands/search_steps.hpp"
 #include "commands/trial_objective.hpp"
 #include "commands/study_report.hpp"
@@ -79,11 +81,9 @@ constexpr double k_lock_wait_share = 0.05;
 constexpr double k_export_share = 0.02;
 constexpr double k_export_min_s = 0.5;
 constexpr double k_export_max_s = 30.0;
-// With --refit, this share of the budget is kept back for retraining the best configuration on train+validation.
+// With --refit, this share of the budget is kept back for retraining the exported trials (the best, or the
+// ensemble's members) on train+validation (commands/search_refit.hpp).
 constexpr double k_refit_share = 0.25;
-// The refit's time is estimated from the best trial's own (and its ancestors') time, scaled by the data size,
-// times this safety factor.
-constexpr double k_refit_safety = 1.15;
 // The export also needs time in proportion to the evaluation it runs (the test set): the search measures the
 // validation passes (the pace probe's, then its trials') and, when k_export_min_s + k_export_safety x that
 // estimate exceeds the reserve, brings its deadline forward. (A trial does not start a validation pass that
@@ -215,19 +215,6 @@ private:
   std::thread m_thread;
 };
 
-// Seconds the best trial's training took, its ancestors' included when it continued from their checkpoints.
-double chain_seconds(const std::vector<study::Trial>& trials, const study::Trial& best) {
-  double seconds = 0;
-  std::optional<std::int64_t> id = best.id;
-  while (id) {
-    const auto it = std::find_if(trials.begin(), trials.end(), [&](const study::Trial& t) { return t.id == *id; });
-    if (it == trials.end()) break;
-    seconds += trial_seconds(*it, core::unix_now());
-    id = it->parent_id;
-  }
-  return seconds;
-}
-
 // Removes the checkpoints nothing can use any more, their folders in `dir` and their records in the storage:
 // those of trials on the largest budget and of trials that a completed promotion continued from, except those in
 // `keep` (the exported trial, the ensemble's members). A checkpoint a pruned (to be rerun) promotion still needs,
@@ -339,7 +326,7 @@ int search(const SearchOptions& o, std::ostream& out) {
   spdlog::info("time: {:g} s in all; {:.1f} s reserved for the export (more if the trials' evaluations show that "
                "it needs more){}; the search ends {:.1f} s after the start",
                budget, static_export_reserve,
-               o.refit ? fmt::format(", {:.1f} s for refitting the best configuration on train+validation", refit_reserve) : "",
+               o.refit ? fmt::format(", {:.1f} s for refitting the exported trials on train+validation", refit_reserve) : "",
                std::chrono::duration<double>(search_deadline - start).count());
 
   nlohmann::json effective{{"command", "search"},
@@ -482,7 +469,6 @@ int search(const SearchOptions& o, std::ostream& out) {
     const auto export_start = Clock::now();
     const core::Hyperparameters hp(nlohmann::json::parse(best->config));
     nlohmann::json refit{{"requested", o.refit}, {"done", false}};
-    std::string refit_skipped; // why the refit did not happen, when asked
     std::optional<train::Pipeline> pipeline;
     nlohmann::json training{{"trial_id", best->id}, {"budget", best->budget}, {"budget_type", config::to_string(run.budget.budget_type)},
                             {"val_accuracy", 1.0 - *best->loss}};
@@ -494,52 +480,18 @@ int search(const SearchOptions& o, std::ostream& out) {
       spdlog::info("exporting trial {}, cut at the deadline after {:g} epochs (budget {:g} {}): it scored better than "
                    "every finished trial", best->id, best->metrics.empty() ? 0.0 : best->metrics.back().step, best->budget, unit);
     }
-    if (o.refit) {
-      const double scale = static_cast<double>(dataset.size()) / static_cast<double>(split.train.size());
-      const double estimate = k_refit_safety * chain_seconds(trials, *best) * (time_budget ? 1.0 : scale);
-      const double left = std::chrono::duration<double>(refit_deadline - Clock::now()).count();
-      if (estimate > left) {
-        refit_skipped = fmt::format("needs about {:.0f} s, {:.0f} s left", estimate, left);
-      } else {
-        spdlog::info("refit: training trial {}'s configuration on all {} samples for {:g} {} (about {:.0f} s of {:.0f} s left)",
-                     best->id, dataset.size(), best->budget, unit, estimate, left);
-        const auto refit_start = Clock::now();
-        train::Trainer trainer(hp, dataset, dataset.subset({}), best->seed, device);
-        trainer.set_precision(inputs.precision);
-        trainer.set_schedule_scale(train::shrunk_schedule_scale(hp, schedule_scale, run.budget.max_budget));
-        train::TrainBudget train_budget;
-        if (time_budget) train_budget.seconds = best->budget * scale;
-        else train_budget.epochs = best->budget;
-        train::TrainCallbacks callbacks;
-        callbacks.should_stop = [&] { return Clock::now() >= refit_deadline || signals.received() != 0; };
-        const auto r = trainer.train(train_budget, callbacks);
-        refit["seconds"] = seconds_since(refit_start);
-        if (r.status == train::TrainStatus::budget_reached) {
-          refit["done"] = true;
-          refit["epochs"] = trainer.epochs_done();
-          refit["samples"] = dataset.size();
-          pipeline = trainer.pipeline();
-        } else {
-          refit_skipped = r.status == train::TrainStatus::failed
-                              ? r.message
-                              : fmt::format("stopped at the deadline after {:.2f} epochs", trainer.epochs_done());
-        }
-      }
-      if (!pipeline) {
-        refit["reason"] = refit_skipped;
-        spdlog::warn("refit skipped ({}); exporting trial {}'s own weights", refit_skipped, best->id);
-      }
-    }
     // The ensemble, when it beats the best trial on validation, with the members that the time left can evaluate
-    // (the export's check and the test set; the reserve was sized for one model, with a margin).
+    // (the export's check and the test set; the reserve was sized for one model, with a margin). With --refit the
+    // time until the refit's deadline is the refit's.
     std::optional<EnsembleExport> ensemble;
-    if (!pipeline && o.ensemble_size > 0) {
+    if (o.ensemble_size > 0) {
       EnsembleSettings settings;
       settings.size = o.ensemble_size;
       settings.fetch_dir = search_options.checkpoint_dir;
       // Budgets from one epoch (or the largest rung) are validated on the whole set (commands/trial_objective.cpp).
       settings.min_budget = time_budget ? 0.0 : std::min(1.0, run.budget.max_budget);
-      settings.seconds = std::chrono::duration<double>(end - Clock::now()).count() - end_costs() - k_export_min_s;
+      const auto evaluations_from = o.refit ? std::max(Clock::now(), refit_deadline) : Clock::now();
+      settings.seconds = std::chrono::duration<double>(end - evaluations_from).count() - end_costs() - k_export_min_s;
       settings.samples = test_samples + 2 * k_check_samples;
       std::string why;
       try {
@@ -553,6 +505,47 @@ int search(const SearchOptions& o, std::ostream& out) {
                      ensemble->val_accuracy, ensemble->description["best_single"]["val_accuracy"].get<double>());
       else
         spdlog::info("ensemble: none, exporting trial {} alone: {}", best->id, why);
+    }
+    if (o.refit) {
+      // The ensemble's members, heaviest first, or the best trial alone; each keeps its weight in the ensemble.
+      std::vector<const study::Trial*> models;
+      for (const auto id : ensemble ? ensemble->member_ids : std::vector<std::int64_t>{best->id})
+        for (const auto& t : trials)
+          if (t.id == id) models.push_back(&t);
+      RefitSettings settings;
+      settings.all = &dataset;
+      settings.validation = &split.validation;
+      settings.devices = inputs.devices;
+      settings.workers = parallel.workers;
+      settings.precision = inputs.precision;
+      settings.schedule_scale = schedule_scale;
+      settings.max_budget = run.budget.max_budget;
+      settings.time_budget = time_budget;
+      settings.deadline = refit_deadline;
+      settings.stop_requested = [&] { return signals.received() != 0; };
+      const auto refit_start = Clock::now();
+      train::configure_threads(parallel.threads); // as the search's workers
+      auto outcomes = refit_models(models, trials, settings);
+      train::configure_threads(threads);
+      refit = refit_json(outcomes, dataset.size(), seconds_since(refit_start));
+      if (ensemble) {
+        bool swapped = false;
+        for (std::size_t i = 0; i < outcomes.size() && i < ensemble->members.size(); ++i) {
+          ensemble->description["members"][i]["refit"] = outcomes[i].pipeline.has_value();
+          if (!outcomes[i].pipeline) continue;
+          outcomes[i].pipeline->module.to(torch::kCPU);
+          ensemble->members[i] = outcomes[i].pipeline->module;
+          swapped = true;
+        }
+        if (swapped) ensemble->module = export_::ensemble_of(ensemble->members, ensemble->weights);
+      } else if (!outcomes.empty() && outcomes.front().pipeline) {
+        pipeline = std::move(outcomes.front().pipeline);
+      }
+      if (!refit["done"].get<bool>()) {
+        const auto done = std::count_if(outcomes.begin(), outcomes.end(), [](const RefitOutcome& r) { return r.pipeline.has_value(); });
+        spdlog::warn("refit: {} of {} model{} refit on train+validation ({}); the others keep their trials' weights", done,
+                     outcomes.size(), outcomes.size() == 1 ? "" : "s", refit["reason"].get<std::string>());
+      }
     }
     training["refit"] = refit;
     const auto check = split.validation.features.narrow(0, 0, std::min(k_check_samples, split.validation.size()));

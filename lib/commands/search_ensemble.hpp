@@ -49,6 +49,10 @@ struct EnsembleExport {
   std::string architecture;     // the members' printouts, each with its weight
   double val_accuracy = 0;
   std::vector<std::int64_t> member_ids;
+  // What `module` averages, heaviest first (as member_ids): a member swapped for its refit model
+  // (commands/search_refit.hpp) is put together again with export_::ensemble_of.
+  std::vector<torch::jit::Module> members;
+  std::vector<double> weights;
 };
 
 // Candidates: COMPLETE trials, and trials cut at the deadline and evaluated there, whose checkpoint holds

@@ -40,6 +40,8 @@ struct BestConfigFacts {
   bool refit_requested = false;
   bool refit_done = false;
   std::string refit_reason;
+  std::size_t refit_models = 0;     // models the refit was for (the ensemble's members, or the best trial)
+  std::size_t refit_models_done = 0;
   std::string ensemble; // "N trials (ids), validation accuracy X" when the exported model is an ensemble
 };
 
@@ -55,6 +57,11 @@ std::optional<BestConfigFacts> best_config_facts(const nlohmann::json& j, std::i
       if (key == "requested" && value.is_boolean()) f.refit_requested = value.get<bool>();
       if (key == "done" && value.is_boolean()) f.refit_done = value.get<bool>();
       if (key == "reason" && value.is_string()) f.refit_reason = value.get<std::string>();
+      if (key == "models" && value.is_array())
+        for (const auto& m : value) {
+          ++f.refit_models;
+          if (m.is_object() && m.value("done", false)) ++f.refit_models_done;
+        }
     }
   }
   if (const auto e = j.find("ensemble"); e != j.end() && e->is_object()) {
@@ -110,10 +117,14 @@ void print_summary(std::ostream& out, const StudyReport& r) {
       if (!extra->ensemble.empty()) fmt::print(out, "  exported model:      {}\n", extra->ensemble);
       if (extra->test_accuracy)
         fmt::print(out, "  test accuracy:       {:.4f} ({})\n", *extra->test_accuracy, extra->test);
-      if (extra->refit_requested || extra->refit_done)
-        fmt::print(out, "  exported model:      {}\n",
-                   extra->refit_done ? std::string("refit on train+validation")
-                                     : "the trial's own weights (refit skipped: " + extra->refit_reason + ")");
+      if (extra->refit_requested || extra->refit_done) {
+        std::string text = "the trial's own weights (refit skipped: " + extra->refit_reason + ")";
+        if (extra->refit_done) text = "refit on train+validation";
+        else if (extra->refit_models_done > 0)
+          text = fmt::format("{} of {} members refit on train+validation, the others with their own weights ({})",
+                             extra->refit_models_done, extra->refit_models, extra->refit_reason);
+        fmt::print(out, "  exported model:      {}\n", text);
+      }
     }
     fmt::print(out, "  params:\n");
     const auto config = study::config_object(b);

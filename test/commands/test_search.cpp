@@ -4,6 +4,7 @@
 #include "commands/predict.hpp"
 #include "commands/search.hpp"
 #include "commands/search_ensemble.hpp"
+#include "commands/search_refit.hpp"
 #include "commands/show.hpp"
 #include "commands/trial_objective.hpp"
 #include "core/error.hpp"
@@ -190,6 +191,51 @@ TEST(SearchCommand, ExportsAnEnsembleThatBeatsTheBestTrial) {
   std::ostringstream shown;
   EXPECT_EQ(commands::show(s, shown), 0);
   EXPECT_THAT(shown.str(), HasSubstr(fmt::format("exported model:      an ensemble of {} trials", ensemble["members"].size())));
+}
+
+// --refit with an ensemble: each member trained again on train+validation (heaviest first, as the time allows)
+// and put back with its weight; best_config.json says which were refit; `predict` gives the reported accuracy.
+TEST(SearchCommand, RefitRetrainsTheEnsemblesMembersWithTheirWeights) {
+  TempDir dir;
+  test::write_search_files(dir.path(), 900, 300);
+  auto o = small_search(dir);
+  o.iterations = 3;
+  o.refit = true;
+  run_json(o);
+  const auto best = read_json(dir / "run" / "best_config.json");
+  ASSERT_TRUE(best["ensemble"].is_object()) << test::read_file(dir / "run" / "search.log");
+  const auto& members = best["ensemble"]["members"];
+  const auto& refit = best["refit"];
+  ASSERT_EQ(refit["models"].size(), members.size()) << refit.dump();
+  EXPECT_EQ(refit["samples"], 900);
+  const auto validation = read_json(dir / "run" / "effective_config.json")["data"]["validation"].get<double>();
+  int refit_members = 0;
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    EXPECT_EQ(refit["models"][i]["trial_id"], members[i]["trial_id"]);
+    EXPECT_EQ(refit["models"][i]["done"], members[i]["refit"]);
+    if (members[i]["refit"].get<bool>()) {
+      ++refit_members;
+      // Kept: not below the trial's accuracy by more than the margin (commands/search_refit.hpp).
+      const double p = members[i]["val_accuracy"].get<double>();
+      EXPECT_GE(refit["models"][i]["fit_accuracy"].get<double>(),
+                p - commands::k_refit_fit_margin * std::sqrt(p * (1 - p) / validation));
+    }
+  }
+  EXPECT_GE(refit_members, 1) << refit.dump();
+  EXPECT_EQ(refit["done"].get<bool>(), refit_members == static_cast<int>(members.size()));
+  EXPECT_THAT(test::read_file(dir / "run" / "search.log"), HasSubstr("refit: trial "));
+  commands::PredictOptions p;
+  p.model = (dir / "run" / "best_model.pt").string();
+  p.data = o.test;
+  p.json = true;
+  std::ostringstream predicted;
+  ASSERT_EQ(commands::predict(p, predicted), 0);
+  EXPECT_EQ(nlohmann::json::parse(predicted.str())["accuracy"].get<double>(), best["test_accuracy"].get<double>());
+  commands::ShowOptions s;
+  s.dir = (dir / "run").string();
+  std::ostringstream shown;
+  EXPECT_EQ(commands::show(s, shown), 0);
+  EXPECT_THAT(shown.str(), HasSubstr("refit on train+validation"));
 }
 
 // The best trial's checkpoint directory need not be on the machine that exports (an automl worker may have
