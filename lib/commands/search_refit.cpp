@@ -25,6 +25,12 @@ double seconds_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double>(to - from).count();
 }
 
+// How many times more samples the refit trains on than the trials did.
+double data_growth(const RefitSettings& s) {
+  const auto trained = std::max<std::int64_t>(1, s.all->size() - s.validation->size());
+  return static_cast<double>(s.all->size()) / static_cast<double>(trained);
+}
+
 // The budget the model was trained to: a trial cut at the deadline got only as far as its last report.
 double trained_budget(const study::Trial& t) {
   if (t.state == study::TrialState::pruned && !t.metrics.empty()) return t.metrics.back().step;
@@ -39,8 +45,7 @@ void refit_one(const study::Trial& t, const RefitSettings& s, torch::Device devi
   trainer.set_precision(s.precision);
   trainer.set_schedule_scale(train::shrunk_schedule_scale(hp, s.schedule_scale, s.max_budget));
   train::TrainBudget budget;
-  const double scale = static_cast<double>(all.size()) / static_cast<double>(all.size() - s.validation->size());
-  if (s.time_budget) budget.seconds = trained_budget(t) * scale;
+  if (s.time_budget) budget.seconds = trained_budget(t) * data_growth(s);
   else budget.epochs = trained_budget(t);
   train::TrainCallbacks callbacks;
   callbacks.should_stop = [&] { return Clock::now() >= s.deadline || (s.stop_requested && s.stop_requested()); };
@@ -83,10 +88,11 @@ double chain_seconds(const std::vector<study::Trial>& trials, const study::Trial
 std::vector<RefitOutcome> refit_models(const std::vector<const study::Trial*>& models,
                                        const std::vector<study::Trial>& trials, const RefitSettings& s) {
   std::vector<RefitOutcome> outcomes(models.size());
-  const double scale = static_cast<double>(s.all->size()) / static_cast<double>(s.all->size() - s.validation->size());
+  // With budgets in seconds the refit trains for the trial's seconds times the growth too.
+  const double scale = data_growth(s);
   for (std::size_t i = 0; i < models.size(); ++i) {
     outcomes[i].trial_id = models[i]->id;
-    outcomes[i].estimate_s = k_refit_safety * chain_seconds(trials, *models[i]) * (s.time_budget ? 1.0 : scale);
+    outcomes[i].estimate_s = k_refit_safety * chain_seconds(trials, *models[i]) * scale;
   }
   std::mutex mutex;
   std::size_t next = 0;

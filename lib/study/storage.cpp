@@ -98,11 +98,22 @@ std::vector<std::string> storage_schemes() {
   return names;
 }
 
-bool one_machine_storage(const std::string& url) {
+namespace {
+
+// The scheme of `url` (before "://"), or null when it has none or an unknown one.
+const StorageScheme* scheme_of(const std::string& url) {
   const auto separator = url.find("://");
+  if (separator == std::string::npos) return nullptr;
   for (const auto& s : k_storage_schemes)
-    if (separator != std::string::npos && url.compare(0, separator, s.scheme) == 0) return s.one_machine;
-  return false;
+    if (url.compare(0, separator, s.scheme) == 0) return &s;
+  return nullptr;
+}
+
+} // namespace
+
+bool one_machine_storage(const std::string& url) {
+  const auto* scheme = scheme_of(url);
+  return scheme && scheme->one_machine;
 }
 
 std::unique_ptr<Storage> open_storage(const std::string& url, const StorageOptions& options) {
@@ -114,10 +125,8 @@ std::unique_ptr<Storage> open_storage(const std::string& url, const StorageOptio
   };
   if (separator == std::string::npos || separator == 0)
     throw InputError("storage URL '" + url + "': expected SCHEME://...; valid: " + valid());
-  const std::string scheme = url.substr(0, separator);
-  for (const auto& s : k_storage_schemes)
-    if (scheme == s.scheme) return s.open(url.substr(separator + 3), url, options);
-  throw InputError("storage URL '" + url + "': unknown scheme '" + scheme + "'; valid: " + valid());
+  if (const auto* scheme = scheme_of(url)) return scheme->open(url.substr(separator + 3), url, options);
+  throw InputError("storage URL '" + url + "': unknown scheme '" + url.substr(0, separator) + "'; valid: " + valid());
 }
 
 } // namespace automl::study
