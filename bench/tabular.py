@@ -7,7 +7,8 @@ they take one) fitted on the 75% and scored on the 25%; then `automl search` on 
 validation split carved from it) for --budget seconds with --test on the 25%. Writes bench/results/tabular.json
 and prints a Markdown table of mean test accuracies.
 
-    bench/tabular.py [--budget 120] [--seeds 0,1,2] [--preset tiny_cs] [--datasets iris,wine,breast_cancer]
+    bench/tabular.py [--budget 120] [--seeds 0,1,2] [--preset tiny_cs] [--datasets iris,wine,breast_cancer] [--refit]
+                     [--result bench/results/tabular.json]
 """
 import argparse
 import json
@@ -52,6 +53,7 @@ def main():
     p.add_argument("--automl", default="build/apps/automl/automl")
     p.add_argument("--out", default="bench/results/tabular")
     p.add_argument("--result", default="bench/results/tabular.json")
+    p.add_argument("--refit", action="store_true", help="pass --refit to automl search")
     a = p.parse_args()
     seeds = [int(s) for s in a.seeds.split(",")]
     rows = []
@@ -74,7 +76,7 @@ def main():
                              "seconds": time.perf_counter() - start, "train_rows": len(y_train), "test_rows": len(y_test)})
             cmd = [a.automl, "search", "--preset", a.preset, "--data", train_csv, "--target", "target", "--test", test_csv,
                    "--budget", str(a.budget), "--seed", str(seed), "--out", os.path.join(run_dir, "automl"), "--json",
-                   "--quiet"]
+                   "--quiet"] + (["--refit"] if a.refit else [])
             start = time.perf_counter()
             proc = subprocess.run(cmd, capture_output=True, text=True)
             seconds = time.perf_counter() - start
@@ -86,6 +88,7 @@ def main():
             row = {"dataset": name, "seed": seed, "method": "automl", "test_accuracy": result.get("test_accuracy"),
                    "val_accuracy": result.get("val_accuracy"), "seconds": seconds, "exit_code": proc.returncode,
                    "trials": result.get("trials"), "ensemble": bool(ensemble),
+                   "refit": (result.get("best_config") or {}).get("refit"),
                    "command": " ".join(cmd), "train_rows": len(y_train), "test_rows": len(y_test)}
             if proc.returncode != 0:
                 row["stderr_tail"] = proc.stderr[-2000:]
@@ -121,7 +124,7 @@ def main():
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     json.dump({"machine": {"cpu": cpu, "cores": os.cpu_count(), "os": platform.platform(),
                            "load_at_end": open("/proc/loadavg").read().split()[:3]},
-               "commit": commit, "sklearn": sklearn.__version__, "budget_s": a.budget, "preset": a.preset,
+               "commit": commit, "sklearn": sklearn.__version__, "budget_s": a.budget, "preset": a.preset, "refit": a.refit,
                "seeds": seeds, "split": "stratified 75/25, train_test_split(random_state=seed)",
                "mean_test_accuracy": table, "rows": rows}, open(a.result, "w"), indent=2)
     print("| data set | automl | " + " | ".join(MODELS) + " |")
