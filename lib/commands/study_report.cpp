@@ -118,7 +118,8 @@ void print_summary(std::ostream& out, const StudyReport& r) {
       if (extra->test_accuracy)
         fmt::print(out, "  test accuracy:       {:.4f} ({})\n", *extra->test_accuracy, extra->test);
       if (extra->refit_requested || extra->refit_done) {
-        std::string text = "the trial's own weights (refit skipped: " + extra->refit_reason + ")";
+        std::string text = std::string(extra->refit_models > 1 ? "the members' own weights" : "the trial's own weights") +
+                           " (refit skipped: " + extra->refit_reason + ")";
         if (extra->refit_done) text = "refit on train+validation";
         else if (extra->refit_models_done > 0)
           text = fmt::format("{} of {} members refit on train+validation, the others with their own weights ({})",

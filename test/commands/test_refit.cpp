@@ -1,6 +1,7 @@
 // The refit step of `automl search --refit` (commands/search_refit.hpp): the exported trials trained again on
 // train+validation, in order of importance, each only when its time fits, a diverged refit not kept.
 #include "commands/search_refit.hpp"
+#include "commands/study_report.hpp"
 #include "core/clock.hpp"
 #include "core/hyperparameters.hpp"
 #include "data/split.hpp"
@@ -10,6 +11,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <sstream>
 
 using namespace automl;
 using testing::HasSubstr;
@@ -146,4 +149,32 @@ TEST(Refit, AStopRequestStartsNoRefit) {
   ASSERT_EQ(outcomes.size(), 1u);
   EXPECT_FALSE(outcomes[0].pipeline);
   EXPECT_EQ(outcomes[0].reason, "stopped by a signal");
+}
+
+// What `automl search` and `automl show` print about the refit: all refit, some of an ensemble's members, none.
+TEST(Refit, TheSummarySaysHowManyModelsWereRefit) {
+  commands::StudyReport r;
+  r.study = "s";
+  r.best = trial(7, k_mlp, 1, 1, 0.9);
+  r.trials = {*r.best};
+  const auto summary = [&](const nlohmann::json& refit) {
+    r.best_config = {{"trial_id", 7}, {"refit", refit}};
+    std::ostringstream out;
+    commands::print_summary(out, r);
+    return out.str();
+  };
+  const nlohmann::json done{{"trial_id", 7}, {"done", true}};
+  const nlohmann::json not_done{{"trial_id", 8}, {"done", false}, {"reason", "needs about 9 s, 2 s left"}};
+  EXPECT_THAT(summary({{"requested", true}, {"done", true}, {"models", {done}}}),
+              HasSubstr("exported model:      refit on train+validation\n"));
+  EXPECT_THAT(summary({{"requested", true}, {"done", false}, {"reason", "trial 8: needs about 9 s, 2 s left"},
+                       {"models", {done, not_done, not_done}}}),
+              HasSubstr("exported model:      1 of 3 members refit on train+validation, the others with their own "
+                        "weights (trial 8: needs about 9 s, 2 s left)"));
+  EXPECT_THAT(summary({{"requested", true}, {"done", false}, {"reason", "trial 8: needs about 9 s, 2 s left"},
+                       {"models", {not_done, not_done}}}),
+              HasSubstr("exported model:      the members' own weights (refit skipped: trial 8: needs about 9 s"));
+  EXPECT_THAT(summary({{"requested", true}, {"done", false}, {"reason", "trial 7: needs about 9 s, 2 s left"},
+                       {"models", {not_done}}}),
+              HasSubstr("exported model:      the trial's own weights (refit skipped: trial 7: needs about 9 s"));
 }
