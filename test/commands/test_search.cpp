@@ -52,6 +52,17 @@ std::vector<study::Trial> stored_trials(const TempDir& dir) {
   return storage->trials(storage->studies().at(0).id);
 }
 
+// `automl predict` of <dir>/run/best_model.pt on `test` gives the test accuracy best_config.json reports.
+void expect_predict_gives_the_test_accuracy(const TempDir& dir, const std::string& test, const nlohmann::json& best) {
+  commands::PredictOptions p;
+  p.model = (dir / "run" / "best_model.pt").string();
+  p.data = test;
+  p.json = true;
+  std::ostringstream predicted;
+  ASSERT_EQ(commands::predict(p, predicted), 0);
+  EXPECT_EQ(nlohmann::json::parse(predicted.str())["accuracy"].get<double>(), best["test_accuracy"].get<double>());
+}
+
 } // namespace
 
 TEST(SearchCommand, WritesOutputsAndTheModelReproducesTheTestAccuracy) {
@@ -177,13 +188,7 @@ TEST(SearchCommand, ExportsAnEnsembleThatBeatsTheBestTrial) {
         << m.dump();
   }
   EXPECT_NEAR(weights, 1.0, 1e-9);
-  commands::PredictOptions p;
-  p.model = (dir / "run" / "best_model.pt").string();
-  p.data = o.test;
-  p.json = true;
-  std::ostringstream predicted;
-  ASSERT_EQ(commands::predict(p, predicted), 0);
-  EXPECT_EQ(nlohmann::json::parse(predicted.str())["accuracy"].get<double>(), best["test_accuracy"].get<double>());
+  expect_predict_gives_the_test_accuracy(dir, o.test, best);
   EXPECT_THAT(test::read_file(dir / "run" / "search.log"), HasSubstr("ensemble: "));
   // `automl show` says what was exported.
   commands::ShowOptions s;
@@ -224,13 +229,7 @@ TEST(SearchCommand, RefitRetrainsTheEnsemblesMembersWithTheirWeights) {
   EXPECT_GE(refit_members, 1) << refit.dump();
   EXPECT_EQ(refit["done"].get<bool>(), refit_members == static_cast<int>(members.size()));
   EXPECT_THAT(test::read_file(dir / "run" / "search.log"), HasSubstr("refit: trial "));
-  commands::PredictOptions p;
-  p.model = (dir / "run" / "best_model.pt").string();
-  p.data = o.test;
-  p.json = true;
-  std::ostringstream predicted;
-  ASSERT_EQ(commands::predict(p, predicted), 0);
-  EXPECT_EQ(nlohmann::json::parse(predicted.str())["accuracy"].get<double>(), best["test_accuracy"].get<double>());
+  expect_predict_gives_the_test_accuracy(dir, o.test, best);
   commands::ShowOptions s;
   s.dir = (dir / "run").string();
   std::ostringstream shown;
