@@ -529,15 +529,12 @@ int search(const SearchOptions& o, std::ostream& out) {
       train::configure_threads(threads);
       refit = refit_json(outcomes, dataset.size(), seconds_since(refit_start));
       if (ensemble) {
-        bool swapped = false;
         for (std::size_t i = 0; i < outcomes.size() && i < ensemble->members.size(); ++i) {
           ensemble->description["members"][i]["refit"] = outcomes[i].pipeline.has_value();
           if (!outcomes[i].pipeline) continue;
           outcomes[i].pipeline->module.to(torch::kCPU);
           ensemble->members[i] = outcomes[i].pipeline->module;
-          swapped = true;
         }
-        if (swapped) ensemble->module = export_::ensemble_of(ensemble->members, ensemble->weights);
       } else if (!outcomes.empty() && outcomes.front().pipeline) {
         pipeline = std::move(outcomes.front().pipeline);
       }
@@ -554,7 +551,8 @@ int search(const SearchOptions& o, std::ostream& out) {
       ensemble_training["val_accuracy"] = ensemble->val_accuracy;
       ensemble_training["ensemble_members"] = ensemble->member_ids;
       try {
-        export_::save_model(ensemble->module, {hp.json(), dataset.schema, ensemble->architecture, ensemble_training, {}, ensemble->description},
+        auto module = export_::ensemble_of(ensemble->members, ensemble->weights);
+        export_::save_model(module, {hp.json(), dataset.schema, ensemble->architecture, ensemble_training, {}, ensemble->description},
                             model_path, check);
       } catch (const std::exception& e) { // the best trial alone still is a model
         spdlog::warn("ensemble: not exported ({}); exporting trial {} alone", e.what(), best->id);

@@ -173,9 +173,8 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
     e.architecture += fmt::format("\nmember {} (trial {}, weight {:.4f}):\n{}", e.member_ids.size() - 1, t.id,
                                   selection.weights[i], train::describe(pipeline(i)));
   }
-  e.members = modules;
-  e.weights = weights;
-  e.module = export_::ensemble_of(std::move(modules), weights);
+  e.members = std::move(modules);
+  e.weights = std::move(weights);
   e.val_accuracy = selection.accuracy;
   const auto& best = *candidates[best_index];
   e.description = {{"size", settings.size},

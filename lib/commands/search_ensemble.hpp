@@ -44,13 +44,13 @@ constexpr double k_ensemble_safety = 1.5;
 constexpr std::int64_t k_ensemble_pace_samples = 512;
 
 struct EnsembleExport {
-  torch::jit::Module module;    // forward(x) -> log of the weighted average probability
   nlohmann::json description;   // members (trial, configuration, budget, weight, validation accuracy), whole
   std::string architecture;     // the members' printouts, each with its weight
   double val_accuracy = 0;
   std::vector<std::int64_t> member_ids;
-  // What `module` averages, heaviest first (as member_ids): a member swapped for its refit model
-  // (commands/search_refit.hpp) is put together again with export_::ensemble_of.
+  // The members' modules and weights, heaviest first (as member_ids): export_::ensemble_of puts them together
+  // (forward(x) -> log of the weighted average probability) once the refit (commands/search_refit.hpp), if any,
+  // has swapped members for their refit models.
   std::vector<torch::jit::Module> members;
   std::vector<double> weights;
 };

@@ -246,7 +246,7 @@ TEST(SearchEnsemble, CombinesStoredTrialsThatBeatTheBestAloneWithinTheTime) {
   EXPECT_NEAR(weights, 1.0, 1e-12);
   // The module runs on raw inputs and gives one row of logits per sample.
   torch::NoGradGuard no_grad;
-  EXPECT_EQ(ensemble->module.forward({validation.features}).toTensor().sizes(), (std::vector<std::int64_t>{n, 3}));
+  EXPECT_EQ(export_::ensemble_of(ensemble->members, ensemble->weights).forward({validation.features}).toTensor().sizes(), (std::vector<std::int64_t>{n, 3}));
 
   // No time to evaluate two members: no ensemble, and the reason says so.
   settings.seconds = 1e-9;
