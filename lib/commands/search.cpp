@@ -86,8 +86,9 @@ constexpr double k_export_max_s = 30.0;
 constexpr double k_refit_share = 0.25;
 // The export also needs time in proportion to the evaluation it runs (the test set): the search measures the
 // validation passes (the pace probe's, then its trials') and, when k_export_min_s + k_export_safety x that
-// estimate exceeds the reserve, brings its deadline forward. (A trial does not start a validation pass that
-// would end after the deadline: it stops and is PRUNED instead.)
+// estimate (for several models with an ensemble: export_evaluation_seconds) exceeds the reserve, brings its
+// deadline forward. (A trial does not start a validation pass that would end after the deadline: it stops and
+// is PRUNED instead.)
 constexpr double k_export_safety = 1.5;
 // How many raw samples the export check compares between the saved file and the model in memory.
 constexpr std::int64_t k_check_samples = 64;
@@ -307,7 +308,8 @@ int search(const SearchOptions& o, std::ostream& out) {
     return (o.report ? k_report_graph_s : 0.0) + per_trial * static_cast<double>(trials_known.load());
   };
   const auto export_reserve = [&] {
-    const double measured = k_export_min_s + k_export_safety * eval_pace.seconds_for(test_samples);
+    const double measured =
+        k_export_min_s + export_evaluation_seconds(k_export_safety * eval_pace.seconds_for(test_samples), o.ensemble_size, budget);
     return std::max(static_export_reserve, measured) + end_costs();
   };
 
@@ -457,7 +459,9 @@ int search(const SearchOptions& o, std::ostream& out) {
                summary.deadline_reached ? ", stopped by the deadline" : "");
 
   // The export: the best trial's configuration, refit on train+validation or with its own weights.
-  const int threads = train::configure_threads(core::default_threads(cpus, o.threads));
+  // The export's evaluations (the ensemble's members on the test set) run alone: the cores the workers had.
+  const int threads = train::configure_threads(core::export_threads(cpus, parallel));
+  spdlog::info("export: {} intra-op thread{}", threads, threads == 1 ? "" : "s");
   auto trials = storage->trials(study_id);
   const auto best = exec::model_to_export(trials, [&](const study::Trial& t) { return storage->checkpoint(t.id).has_value(); });
   const fs::path model_path = out_dir / "best_model.pt";

@@ -18,6 +18,12 @@
 
 namespace automl::commands {
 
+double export_evaluation_seconds(double one_model_s, int ensemble_size, double budget_s) {
+  const int members = std::clamp(ensemble_size, 1, k_ensemble_reserve_members);
+  const double extra = std::min(static_cast<double>(members - 1) * one_model_s, k_ensemble_reserve_share * budget_s);
+  return one_model_s + std::max(0.0, extra);
+}
+
 std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std::vector<study::Trial>& trials,
                                               const data::Dataset& validation, const EnsembleSettings& settings,
                                               std::string& why) {

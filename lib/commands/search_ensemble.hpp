@@ -55,6 +55,19 @@ struct EnsembleExport {
   std::vector<double> weights;
 };
 
+// The time the export keeps for its evaluations (the test set, the export's check) grows with an ensemble,
+// whose members each evaluate them: without one kept for them, an ensemble of networks that take seconds to
+// evaluate could never be exported (a 2000 s search of the Optuna chapter's ConvNets ended with 32.7 s for two
+// members that needed about 22 s each). With --ensemble-size >= 2 the export keeps time for this many models...
+constexpr int k_ensemble_reserve_members = 4;
+// ... the extra members' part at most this share of the budget (the search gives it up).
+constexpr double k_ensemble_reserve_share = 0.05;
+
+// Seconds kept for the export's evaluations: `one_model_s` (one model's, with its margin) for a single model
+// (`ensemble_size` 0 or 1), or for min(ensemble_size, k_ensemble_reserve_members) models, the extra ones' part at
+// most k_ensemble_reserve_share x `budget_s`.
+double export_evaluation_seconds(double one_model_s, int ensemble_size, double budget_s);
+
 // Candidates: COMPLETE trials, and trials cut at the deadline and evaluated there, whose checkpoint holds
 // probabilities for all of `validation`. None, with the reason in `why`, when fewer than two qualify or the
 // selected ensemble is a single trial or does not beat the best single candidate on validation (more samples

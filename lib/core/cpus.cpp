@@ -155,4 +155,9 @@ int default_threads(const CpuReadings& r, int threads) {
   return threads > 0 ? threads : static_cast<int>(whole_free_cores(r));
 }
 
+int export_threads(const CpuReadings& r, const Parallelism& p) {
+  const auto all = static_cast<int>(p.workers) * p.threads;
+  return std::max({1, p.threads, std::min(all, static_cast<int>(whole_free_cores(r)))});
+}
+
 } // namespace automl::core

@@ -57,4 +57,9 @@ Parallelism choose_parallelism(const CpuReadings& r, std::optional<std::size_t> 
 // cores (at least 1).
 int default_threads(const CpuReadings& r, int threads);
 
+// Threads for a search's export, which runs after its trials, alone: the cores its workers had (workers x
+// threads: with --threads 1 on 2 free cores, two), at most the free cores (--workers beyond them), never fewer
+// than one trial's threads.
+int export_threads(const CpuReadings& r, const Parallelism& p);
+
 } // namespace automl::core

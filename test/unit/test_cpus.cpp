@@ -99,6 +99,19 @@ TEST(Cpus, DefaultThreadsForOneTraining) {
   EXPECT_EQ(default_threads(machine(2, 1.0), 2), 2);
 }
 
+TEST(Cpus, TheExportHasTheCoresTheWorkersHad) {
+  Parallelism two_workers;
+  two_workers.workers = 2;
+  two_workers.threads = 1;
+  EXPECT_EQ(export_threads(machine(2, 0.0), two_workers), 2);
+  EXPECT_EQ(export_threads(machine(2, 1.0), two_workers), 1); // --workers 2 with a core busy: the free one
+  Parallelism one_worker;
+  one_worker.threads = 3;
+  EXPECT_EQ(export_threads(machine(2, 1.0), one_worker), 3); // --threads 3: never fewer than a trial had
+  one_worker.threads = 1;
+  EXPECT_EQ(export_threads(machine(4, 0.0), one_worker), 1); // --workers 1 --threads 1: one
+}
+
 TEST(Cpus, ReadsThisMachine) {
   const auto r = read_cpus(0.05);
   EXPECT_EQ(r.online, std::max(1u, std::thread::hardware_concurrency()));

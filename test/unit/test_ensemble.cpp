@@ -173,6 +173,19 @@ TEST(EnsembleModule, BadMembersAreErrors) {
   EXPECT_THROW(export_::ensemble_module({}, {}), Error);
 }
 
+// The time the export keeps for its evaluations: one model's without an ensemble, up to
+// k_ensemble_reserve_members models' with one, the extra members' part capped at a share of the budget.
+TEST(SearchEnsemble, TheExportKeepsTimeToEvaluateSeveralMembers) {
+  static_assert(commands::k_ensemble_reserve_members == 4);
+  EXPECT_DOUBLE_EQ(commands::export_evaluation_seconds(20, 0, 2000), 20);  // --ensemble-size 0: one model
+  EXPECT_DOUBLE_EQ(commands::export_evaluation_seconds(20, 1, 2000), 20);  // one round: one member
+  EXPECT_DOUBLE_EQ(commands::export_evaluation_seconds(20, 2, 2000), 40);  // two rounds: two members at most
+  EXPECT_DOUBLE_EQ(commands::export_evaluation_seconds(20, 25, 2000), 80); // k_ensemble_reserve_members
+  // The extra members' part is at most 5% of the budget: 3 x 20 s against 0.05 x 600 s.
+  EXPECT_DOUBLE_EQ(commands::export_evaluation_seconds(20, 25, 600), 20 + 30);
+  EXPECT_DOUBLE_EQ(commands::export_evaluation_seconds(0.01, 25, 3), 0.04); // small models: the share does not bind
+}
+
 // The export's ensemble step over a study whose trials stored complementary validation probabilities: trial k is
 // right on the validation rows whose index is not k modulo 3 (0.6 on the true class), wrong on the others (0.5 on
 // another class, 0.3 on the true one), so any two with different residues together are right everywhere.
