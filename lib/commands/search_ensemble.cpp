@@ -95,9 +95,25 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
     std::stable_sort(members.begin(), members.end(), [&](std::size_t a, std::size_t b) { return s.counts[a] > s.counts[b]; });
     return members;
   };
-  std::vector<std::size_t> everyone(candidates.size());
-  std::iota(everyone.begin(), everyone.end(), std::size_t{0});
-  auto selection = select_among(everyone);
+  // The candidates that may take part: within reach of the best alone (k_ensemble_min_competence).
+  const auto n = static_cast<double>(validation.size());
+  const double chance = validation.labels.bincount().max().item<double>() / n;
+  std::vector<double> accuracy;
+  for (const auto& p : probabilities) accuracy.push_back(p.argmax(1).eq(validation.labels).sum().item<double>() / n);
+  const double best_accuracy = *std::max_element(accuracy.begin(), accuracy.end());
+  const double standard_error = std::sqrt(best_accuracy * (1 - best_accuracy) / n);
+  const double floor = chance + settings.min_competence * (best_accuracy - chance) - 2 * standard_error - 0.5 / n;
+  std::vector<std::size_t> competent;
+  for (std::size_t i = 0; i < candidates.size(); ++i)
+    if (accuracy[i] >= floor) competent.push_back(i);
+  if (competent.size() < candidates.size())
+    spdlog::info("ensemble: {} of {} candidates left out, below {:.4f} validation accuracy alone (chance {:.4f}, best {:.4f})",
+                 candidates.size() - competent.size(), candidates.size(), floor + 0.5 / n, chance, best_accuracy);
+  if (competent.size() < 2) {
+    why = fmt::format("{} of the {} candidates come near the best alone on validation", competent.size(), candidates.size());
+    return std::nullopt;
+  }
+  auto selection = select_among(competent);
   const auto best_index = static_cast<std::size_t>(selection.best_candidate); // the best candidate alone, of all
   const double best_single = selection.candidate_accuracy[best_index];
   const double best_single_log_loss = selection.candidate_log_loss[best_index];
@@ -185,6 +201,7 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
   const auto& best = *candidates[best_index];
   e.description = {{"size", settings.size},
                    {"candidates", candidates.size()},
+                   {"candidates_left_out", candidates.size() - competent.size()},
                    {"val_accuracy", selection.accuracy},
                    {"val_log_loss", selection.log_loss},
                    {"best_single", {{"trial_id", best.id}, {"val_accuracy", best_single}, {"val_log_loss", best_single_log_loss}}},

@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <numeric>
@@ -199,12 +200,23 @@ TEST(SearchEnsemble, CombinesStoredTrialsThatBeatTheBestAloneWithinTheTime) {
                          split.train, validation, 1);
   trainer.train({1, 0});
   const auto n = validation.size();
-  // kind 0: all alike; 1: complementary; 2: all right, trial k unsure (0.4 on the true class) where the index is k
+  // kind 0: all alike; 1: complementary; 3: one diverged trial (below); 2: all right, trial k unsure (0.4 on the true class) where the index is k
   // modulo 3 and sure (0.9) elsewhere, so that any two with different residues are as accurate and surer together.
   const auto pattern = [&](std::int64_t trial_id, int kind) {
     auto p = torch::empty({n, 3});
     for (std::int64_t i = 0; i < n; ++i) {
       const auto y = validation.labels[i].item<std::int64_t>();
+      if (kind == 3) {
+        // Trial 1 diverged: right (0.9) on rows 0-1 of every 6 only. The others: right (0.6) except on row 0 of 6.
+        const bool diverged = trial_id == 1;
+        const bool good = diverged ? i % 6 < 2 : i % 6 != 0;
+        const float truth = good ? (diverged ? 0.9F : 0.6F) : 0.3F;
+        const float next = good ? (diverged ? 0.05F : 0.2F) : (diverged ? 0.4F : 0.5F);
+        p[i][y] = truth;
+        p[i][(y + 1) % 3] = next;
+        p[i][(y + 2) % 3] = 1 - truth - next;
+        continue;
+      }
       const bool right = kind != 1 || i % 3 != trial_id % 3;
       const bool unsure = kind == 2 && i % 3 == trial_id % 3;
       p[i][y] = kind == 2 ? (unsure ? 0.4F : 0.9F) : right ? 0.6F : 0.3F;
@@ -224,7 +236,7 @@ TEST(SearchEnsemble, CombinesStoredTrialsThatBeatTheBestAloneWithinTheTime) {
       export_::save_probabilities(pattern(ctx.trial_id, kind),
                                   std::filesystem::path(ctx.checkpoint_dir) / export_::k_validation_probabilities_file);
       exec::TrialResult r;
-      r.loss = kind == 1 ? 1.0 / 3 : 0.0;
+      r.loss = kind == 1 ? 1.0 / 3 : kind == 3 ? (ctx.trial_id == 1 ? 2.0 / 3 : 1.0 / 6) : 0.0;
       r.checkpoint = ctx.checkpoint_dir;
       return r;
     };
@@ -270,6 +282,20 @@ TEST(SearchEnsemble, CombinesStoredTrialsThatBeatTheBestAloneWithinTheTime) {
   auto same = run_study(dir / "same.db", 0);
   settings.seconds = std::numeric_limits<double>::infinity();
   EXPECT_FALSE(commands::choose_ensemble(*same, same->trials(1), validation, settings, why));
+  EXPECT_NE(why.find("beats the best of them alone"), std::string::npos) << why;
+
+  // A diverged trial (a third right, as chance) that the others' average would take in, since together they get
+  // every row right: it is far below the best alone (5/6), so it takes no part, and nothing beats the best alone.
+  auto diverged = run_study(dir / "diverged.db", 3);
+  const auto diverged_trials = diverged->trials(1);
+  ASSERT_TRUE(std::any_of(diverged_trials.begin(), diverged_trials.end(), [](const study::Trial& t) { return t.id == 1; }));
+  auto anyone = settings;
+  anyone.min_competence = 0;
+  ensemble = commands::choose_ensemble(*diverged, diverged_trials, validation, anyone, why);
+  ASSERT_TRUE(ensemble) << why;
+  EXPECT_DOUBLE_EQ(ensemble->val_accuracy, 1.0);
+  EXPECT_NE(std::find(ensemble->member_ids.begin(), ensemble->member_ids.end(), 1), ensemble->member_ids.end());
+  EXPECT_FALSE(commands::choose_ensemble(*diverged, diverged_trials, validation, settings, why));
   EXPECT_NE(why.find("beats the best of them alone"), std::string::npos) << why;
 
   // All right alone, each unsure somewhere else: as accurate together and surer, which beats the best alone.
