@@ -124,7 +124,7 @@ FidelityPlan plan_fidelity(const FidelityInputs& in) {
   double max_budget = in.max_budget;
   double min_budget = min_for(max_budget);
   double cycle = cycle_seconds(pace, in.eta, min_budget, max_budget, in.hyperband);
-  bool first_bracket_only = false; // the largest rung kept at one epoch (k_first_bracket_share)
+  bool first_bracket_only = false; // a largest rung whose first bracket fits, not a whole cycle (k_first_bracket_share)
   if (!in.max_fixed) {
     const double lowest = in.min_fixed ? in.min_budget : floor;
     const auto too_large = [&] {
@@ -135,16 +135,15 @@ FidelityPlan plan_fidelity(const FidelityInputs& in) {
       min_budget = min_for(max_budget);
       cycle = cycle_seconds(pace, in.eta, min_budget, max_budget, in.hyperband);
     }
-    // Below one epoch: the ladder's first rung from one epoch up, when its first bracket fits (k_first_bracket_share).
-    double one = max_budget;
-    while (one > 0 && in.eta > 1 && one < 1 - k_slack) one *= in.eta;
-    if (!t && in.hyperband && !in.min_fixed && max_budget < 1 - k_slack && one <= in.max_budget * (1 + k_slack)) {
-      const double min_one = min_for(one);
-      if (min_one < one * (1 - k_slack) &&
-          first_bracket_seconds(pace, in.eta, min_one, one) <= k_first_bracket_share * capacity &&
-          pace.with_largest_rung(one).seconds(one) <= k_max_trial_share * in.search_seconds) {
-        max_budget = one;
-        min_budget = min_one;
+    // Up the ladder again, to the preset's largest at most, while the first bracket fits (k_first_bracket_share).
+    if (!t && in.hyperband && !in.min_fixed && in.eta > 1) {
+      for (double up = max_budget * in.eta; up <= in.max_budget * (1 + k_slack); up *= in.eta) {
+        const double min_up = min_for(up);
+        if (min_up >= up * (1 - k_slack) || first_bracket_seconds(pace, in.eta, min_up, up) > k_first_bracket_share * capacity ||
+            pace.with_largest_rung(up).seconds(up) > k_max_trial_share * in.search_seconds)
+          break;
+        max_budget = up;
+        min_budget = min_up;
         cycle = cycle_seconds(pace, in.eta, min_budget, max_budget, in.hyperband);
         first_bracket_only = true;
       }
@@ -183,7 +182,7 @@ FidelityPlan plan_fidelity(const FidelityInputs& in) {
                                                         : "scaled to the time")
                                     : "",
                             plan.first_trial_seconds, cycle, capacity,
-                            first_bracket_only ? fmt::format(", its first bracket about {:.0f}: one epoch on the top rung",
+                            first_bracket_only ? fmt::format(", its first bracket about {:.0f}: a larger top rung than a whole cycle allows",
                                                              first_bracket_seconds(pace, in.eta, min_budget, max_budget))
                                                : "",
                             pace.typical);
