@@ -127,9 +127,10 @@ FidelityPlan plan_fidelity(const FidelityInputs& in) {
   bool first_bracket_only = false; // a largest rung whose first bracket fits, not a whole cycle (k_first_bracket_share)
   if (!in.max_fixed) {
     const double lowest = in.min_fixed ? in.min_budget : floor;
-    const auto too_large = [&] {
-      return cycle > capacity || pace.with_largest_rung(max_budget).seconds(max_budget) > k_max_trial_share * in.search_seconds;
+    const auto top_trial_too_long = [&](double top) {
+      return pace.with_largest_rung(top).seconds(top) > k_max_trial_share * in.search_seconds;
     };
+    const auto too_large = [&] { return cycle > capacity || top_trial_too_long(max_budget); };
     while (too_large() && max_budget / in.eta >= lowest * (1 - k_slack)) {
       max_budget /= in.eta;
       min_budget = min_for(max_budget);
@@ -140,13 +141,13 @@ FidelityPlan plan_fidelity(const FidelityInputs& in) {
       for (double up = max_budget * in.eta; up <= in.max_budget * (1 + k_slack); up *= in.eta) {
         const double min_up = min_for(up);
         if (min_up >= up * (1 - k_slack) || first_bracket_seconds(pace, in.eta, min_up, up) > k_first_bracket_share * capacity ||
-            pace.with_largest_rung(up).seconds(up) > k_max_trial_share * in.search_seconds)
+            top_trial_too_long(up))
           break;
         max_budget = up;
         min_budget = min_up;
-        cycle = cycle_seconds(pace, in.eta, min_budget, max_budget, in.hyperband);
         first_bracket_only = true;
       }
+      if (first_bracket_only) cycle = cycle_seconds(pace, in.eta, min_budget, max_budget, in.hyperband);
     }
     if (!in.min_fixed && !first_bracket_only && (too_large() || min_budget >= max_budget * (1 - k_slack))) {
       // One rung (the bottom of the ladder, or below it): as large as the time allows, up to the preset's.
