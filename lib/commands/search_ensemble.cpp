@@ -113,7 +113,8 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
     why = fmt::format("{} of the {} candidates come near the best alone on validation", competent.size(), candidates.size());
     return std::nullopt;
   }
-  auto selection = select_among(competent);
+  std::vector<std::size_t> pool = competent; // the candidates the selection is made among
+  auto selection = select_among(pool);
   const auto best_index = static_cast<std::size_t>(selection.best_candidate); // the best candidate alone, of all
   const double best_single = selection.candidate_accuracy[best_index];
   const double best_single_log_loss = selection.candidate_log_loss[best_index];
@@ -153,7 +154,8 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
     if (fit.size() < members.size()) {
       spdlog::info("ensemble: {} of the {} selected members can be evaluated in the {:.1f} s left; selecting among them",
                    fit.size(), members.size(), settings.seconds);
-      selection = select_among(fit);
+      pool = fit;
+      selection = select_among(pool);
       members = members_of(selection);
     }
   }
@@ -167,6 +169,34 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
                       "log-loss {:.4f})",
                       candidates.size(), best_single, best_single_log_loss);
     return std::nullopt;
+  }
+  // The same choice made on part of the validation set and judged on the rest (k_ensemble_held_out_folds).
+  const auto folds = static_cast<int>(std::min<std::int64_t>(k_ensemble_held_out_folds, validation.size() / 2));
+  nlohmann::json held_out; // null when the validation set is too small to hold rows out
+  if (folds >= 2) {
+    std::vector<torch::Tensor> pooled;
+    for (const auto i : pool) pooled.push_back(probabilities[i]);
+    const auto h = export_::compare_held_out(pooled, validation.labels, settings.size, settings.size, folds);
+    held_out = {{"folds", h.folds},
+                {"samples", h.samples},
+                {"ensemble_correct", h.ensemble_correct},
+                {"single_correct", h.single_correct},
+                {"ensemble_log_loss", h.ensemble_log_loss},
+                {"single_log_loss", h.single_log_loss}};
+    const bool held_more_right = h.ensemble_correct > h.single_correct;
+    const bool held_as_right_and_surer = h.ensemble_correct == h.single_correct &&
+                                         h.ensemble_log_loss <= (1 - k_ensemble_log_loss_gain) * h.single_log_loss;
+    const auto judged = fmt::format("chosen on {} of {} validation folds and judged on the other, the ensemble got {} "
+                                    "of {} samples right (log-loss {:.4f}), the best trial alone {} ({:.4f})",
+                                    folds - 1, folds, h.ensemble_correct, h.samples, h.ensemble_log_loss,
+                                    h.single_correct, h.single_log_loss);
+    if (!(held_more_right || held_as_right_and_surer)) {
+      why = fmt::format("the selection's gain on validation ({:.4f} against {:.4f} alone) does not hold on samples it "
+                        "was not chosen on: {}",
+                        selection.accuracy, best_single, judged);
+      return std::nullopt;
+    }
+    spdlog::info("ensemble: {}", judged);
   }
   if (!more_right)
     spdlog::info("ensemble: as accurate on validation as the best trial alone ({:.4f}), with a log-loss of {:.4f} "
@@ -205,6 +235,7 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
                    {"val_accuracy", selection.accuracy},
                    {"val_log_loss", selection.log_loss},
                    {"best_single", {{"trial_id", best.id}, {"val_accuracy", best_single}, {"val_log_loss", best_single_log_loss}}},
+                   {"held_out", held_out},
                    {"members", described}};
   return e;
 }

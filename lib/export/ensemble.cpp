@@ -122,6 +122,40 @@ EnsembleSelection select_ensemble(const std::vector<torch::Tensor>& probabilitie
   return result;
 }
 
+HeldOutComparison compare_held_out(const std::vector<torch::Tensor>& probabilities, const torch::Tensor& labels, int size,
+                                   int max_members, int folds) {
+  const auto n = labels.size(0);
+  if (folds < 2 || n < folds)
+    throw Error(fmt::format("ensemble selection: {} folds for {} samples (2 folds at least, one sample each)", folds, n));
+  HeldOutComparison result;
+  result.folds = folds;
+  result.samples = n;
+  const auto rows = torch::arange(n, torch::kLong);
+  for (int fold = 0; fold < folds; ++fold) {
+    const auto held = rows.remainder(folds).eq(fold);
+    const auto seen_rows = rows.masked_select(held.logical_not());
+    const auto held_rows = rows.masked_select(held);
+    std::vector<torch::Tensor> seen;
+    for (const auto& p : probabilities) seen.push_back(p.index_select(0, seen_rows));
+    const auto s = select_ensemble(seen, labels.index_select(0, seen_rows), size, max_members);
+    const auto held_labels = labels.index_select(0, held_rows);
+    auto average = torch::zeros({held_rows.size(0), probabilities.front().size(1)}, torch::kFloat64);
+    for (std::size_t j = 0; j < probabilities.size(); ++j)
+      if (s.counts[j] > 0) average += s.weights[j] * probabilities[j].index_select(0, held_rows).to(torch::kFloat64);
+    const auto single = probabilities[static_cast<std::size_t>(s.best_candidate)].index_select(0, held_rows).to(torch::kFloat64);
+    const auto ensemble_score = score(average, 1, held_labels);
+    const auto single_score = score(single, 1, held_labels);
+    const auto rows_held = static_cast<double>(held_rows.size(0));
+    result.ensemble_correct += ensemble_score.correct;
+    result.single_correct += single_score.correct;
+    result.ensemble_log_loss += ensemble_score.log_loss * rows_held;
+    result.single_log_loss += single_score.log_loss * rows_held;
+  }
+  result.ensemble_log_loss /= static_cast<double>(n);
+  result.single_log_loss /= static_cast<double>(n);
+  return result;
+}
+
 torch::jit::Module ensemble_module(const std::vector<std::filesystem::path>& member_files, const std::vector<double>& weights) {
   if (member_files.size() != weights.size())
     throw Error(fmt::format("ensemble: {} member files for {} weights", member_files.size(), weights.size()));

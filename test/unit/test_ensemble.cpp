@@ -18,7 +18,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <numeric>
+#include <random>
 
 using namespace automl;
 using automl::test::TempDir;
@@ -57,6 +59,73 @@ Member trained_member(const data::Dataset& data, std::uint64_t seed, const std::
   return {file, trainer.pipeline().module};
 }
 
+// Probabilities [n, classes] of a network whose logits are noise plus 1.5 on the true class, then `count - 1`
+// copies of it with as much noise again, noise that owes nothing to the labels: the first is the best network,
+// and what selection finds by adding copies to it is chance agreements with the labels. std::mt19937's output is fixed by the
+// standard, so the draws are the same everywhere.
+std::vector<torch::Tensor> noisy_copies(const torch::Tensor& labels, std::int64_t classes, int count, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  const auto noise = [&] { // about normal: four uniforms, centred and scaled to variance 1
+    double s = 0;
+    for (int i = 0; i < 4; ++i) s += static_cast<double>(rng()) / 4294967296.0;
+    return (s - 2) * std::sqrt(3.0);
+  };
+  const auto n = labels.size(0);
+  auto base = torch::empty({n, classes}, torch::kFloat64);
+  auto b = base.accessor<double, 2>();
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t c = 0; c < classes; ++c) b[i][c] = noise() + (c == labels[i].item<std::int64_t>() ? 1.5 : 0);
+  std::vector<torch::Tensor> copies{torch::softmax(base, 1).to(torch::kFloat32)};
+  for (int k = 1; k < count; ++k) {
+    auto copy = base.clone();
+    auto a = copy.accessor<double, 2>();
+    for (std::int64_t i = 0; i < n; ++i)
+      for (std::int64_t c = 0; c < classes; ++c) a[i][c] += noise();
+    copies.push_back(torch::softmax(copy, 1).to(torch::kFloat32));
+  }
+  return copies;
+}
+
+// Labels 0..classes-1 drawn with std::mt19937.
+torch::Tensor random_labels(std::int64_t n, std::int64_t classes, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  auto labels = torch::empty({n}, torch::kInt64);
+  for (std::int64_t i = 0; i < n; ++i) labels[i] = static_cast<std::int64_t>(rng() % static_cast<std::uint32_t>(classes));
+  return labels;
+}
+
+// A study of `trials` trials at one budget: trial k saves `trainer`'s checkpoint, the validation probabilities
+// probabilities_of(k) beside it, and reports loss_of(k).
+std::unique_ptr<study::SqliteStorage> study_with_probabilities(const std::filesystem::path& db,
+                                                               const std::filesystem::path& checkpoints,
+                                                               train::Trainer& trainer,
+                                                               const std::function<torch::Tensor(std::int64_t)>& probabilities_of,
+                                                               const std::function<double(std::int64_t)>& loss_of, int trials) {
+  const test::ToySpace space({2, 2, 0, 0});
+  auto storage = std::make_unique<study::SqliteStorage>(db.string());
+  exec::SearchTask task;
+  task.space = &space;
+  task.space_fingerprint = exec::unit_space_fingerprint(space);
+  task.objective = [&](const exec::TrialContext& ctx) {
+    trainer.save_checkpoint(ctx.checkpoint_dir);
+    export_::save_probabilities(probabilities_of(ctx.trial_id),
+                                std::filesystem::path(ctx.checkpoint_dir) / export_::k_validation_probabilities_file);
+    exec::TrialResult r;
+    r.loss = loss_of(ctx.trial_id);
+    r.checkpoint = ctx.checkpoint_dir;
+    return r;
+  };
+  exec::SearchOptions o;
+  o.optimizer = "random";
+  o.optimizer_options.hyperband.min_budget = 1;
+  o.optimizer_options.hyperband.max_budget = 1;
+  o.max_iterations = trials;
+  o.seed = 7;
+  o.checkpoint_dir = checkpoints.string();
+  exec::run_search(*storage, task, o);
+  return storage;
+}
+
 } // namespace
 
 TEST(EnsembleSelection, ComplementaryModelsBeatTheBestAloneAndWeightsSumToOne) {
@@ -92,6 +161,48 @@ TEST(EnsembleSelection, NeverWorseThanItsBestMemberAndRespectsTheMemberLimit) {
   ASSERT_EQ(one.candidate_log_loss.size(), 3u);
   EXPECT_NEAR(one.candidate_log_loss[1], -(7 * std::log(0.9) + std::log(0.4)) / 8, 1e-6);
   EXPECT_NEAR(one.log_loss, one.candidate_log_loss[1], 1e-12);
+}
+
+// Held-out folds: the selection made on four fifths of the rows, judged on the fifth left out.
+TEST(EnsembleSelection, HeldOutFoldsTellRealGainsFromChanceOnes) {
+  // Chance: noisy copies of one network. On the rows it is made on, selection gets more right than the best copy
+  // alone; on held-out rows it does not.
+  std::int64_t seen_gain = 0;
+  std::int64_t held_out_gain = 0;
+  for (std::uint32_t seed = 1; seed <= 5; ++seed) {
+    const auto labels = random_labels(500, 3, seed);
+    const auto copies = noisy_copies(labels, 3, 8, seed);
+    const auto s = export_::select_ensemble(copies, labels, 25, 25);
+    seen_gain += std::llround((s.accuracy - s.candidate_accuracy[static_cast<std::size_t>(s.best_candidate)]) * 500);
+    const auto h = export_::compare_held_out(copies, labels, 25, 25, 5);
+    EXPECT_EQ(h.folds, 5);
+    EXPECT_EQ(h.samples, 500);
+    held_out_gain += h.ensemble_correct - h.single_correct;
+  }
+  EXPECT_GE(seen_gain, 5 * 5) << "the draws no longer show selection's chance gains";
+  EXPECT_LE(held_out_gain, 0);
+
+  // Real: the six-row complementary pattern of the test above, five times over (each fold holds all six kinds of
+  // rows): any two together are right everywhere, on held-out rows too.
+  std::vector<bool> a_right;
+  std::vector<bool> b_right;
+  std::vector<bool> c_right;
+  std::vector<std::int64_t> y;
+  for (int i = 0; i < 30; ++i) {
+    a_right.push_back(i % 6 < 4);
+    b_right.push_back(i % 6 >= 2);
+    c_right.push_back(i % 6 < 2 || i % 6 >= 4);
+    y.push_back(i % 2);
+  }
+  const auto labels = torch::tensor(y, torch::kInt64);
+  const auto h = export_::compare_held_out(
+      {probabilities(labels, a_right), probabilities(labels, b_right), probabilities(labels, c_right)}, labels, 10, 10, 5);
+  EXPECT_EQ(h.ensemble_correct, 30);
+  EXPECT_EQ(h.single_correct, 20);
+  EXPECT_LT(h.ensemble_log_loss, h.single_log_loss);
+
+  EXPECT_THROW(export_::compare_held_out({probabilities(labels, a_right)}, labels, 10, 10, 1), Error);
+  EXPECT_THROW(export_::compare_held_out({probabilities(labels, a_right)}, labels, 10, 10, 31), Error);
 }
 
 TEST(EnsembleSelection, BadArgumentsAreErrors) {
@@ -225,30 +336,10 @@ TEST(SearchEnsemble, CombinesStoredTrialsThatBeatTheBestAloneWithinTheTime) {
     }
     return p;
   };
-  const test::ToySpace space({2, 2, 0, 0});
   const auto run_study = [&](const std::filesystem::path& db, int kind) {
-    auto storage = std::make_unique<study::SqliteStorage>(db.string());
-    exec::SearchTask task;
-    task.space = &space;
-    task.space_fingerprint = exec::unit_space_fingerprint(space);
-    task.objective = [&](const exec::TrialContext& ctx) {
-      trainer.save_checkpoint(ctx.checkpoint_dir);
-      export_::save_probabilities(pattern(ctx.trial_id, kind),
-                                  std::filesystem::path(ctx.checkpoint_dir) / export_::k_validation_probabilities_file);
-      exec::TrialResult r;
-      r.loss = kind == 1 ? 1.0 / 3 : kind == 3 ? (ctx.trial_id == 1 ? 2.0 / 3 : 1.0 / 6) : 0.0;
-      r.checkpoint = ctx.checkpoint_dir;
-      return r;
-    };
-    exec::SearchOptions o;
-    o.optimizer = "random";
-    o.optimizer_options.hyperband.min_budget = 1;
-    o.optimizer_options.hyperband.max_budget = 1;
-    o.max_iterations = 4;
-    o.seed = 7;
-    o.checkpoint_dir = (dir / (db.stem().string() + "-checkpoints")).string();
-    exec::run_search(*storage, task, o);
-    return storage;
+    return study_with_probabilities(
+        db, dir / (db.stem().string() + "-checkpoints"), trainer, [&](std::int64_t id) { return pattern(id, kind); },
+        [&](std::int64_t id) { return kind == 1 ? 1.0 / 3 : kind == 3 ? (id == 1 ? 2.0 / 3 : 1.0 / 6) : 0.0; }, 4);
   };
 
   auto storage = run_study(dir / "complementary.db", 1);
@@ -269,6 +360,11 @@ TEST(SearchEnsemble, CombinesStoredTrialsThatBeatTheBestAloneWithinTheTime) {
     EXPECT_TRUE(m.contains("config"));
   }
   EXPECT_NEAR(weights, 1.0, 1e-12);
+  // The gain holds on held-out folds of the validation set: every row right, against two thirds alone.
+  const auto& held_out = ensemble->description["held_out"];
+  EXPECT_EQ(held_out["folds"].get<int>(), commands::k_ensemble_held_out_folds);
+  EXPECT_EQ(held_out["ensemble_correct"].get<std::int64_t>(), n);
+  EXPECT_LT(held_out["single_correct"].get<std::int64_t>(), n);
   // The module runs on raw inputs and gives one row of logits per sample.
   torch::NoGradGuard no_grad;
   EXPECT_EQ(export_::ensemble_of(ensemble->members, ensemble->weights).forward({validation.features}).toTensor().sizes(), (std::vector<std::int64_t>{n, 3}));
@@ -307,4 +403,37 @@ TEST(SearchEnsemble, CombinesStoredTrialsThatBeatTheBestAloneWithinTheTime) {
   EXPECT_DOUBLE_EQ(ensemble->description["best_single"]["val_accuracy"].get<double>(), 1.0);
   EXPECT_LE(ensemble->description["val_log_loss"].get<double>(),
             (1 - commands::k_ensemble_log_loss_gain) * ensemble->description["best_single"]["val_log_loss"].get<double>());
+}
+
+// Trials that are noisy copies of one network (noisy_copies above): selection over the validation set finds a
+// combination that gets more of it right than the best trial alone, by chance agreements with its labels; made
+// on four fifths of the set and judged on the rest, it gains nothing, so no ensemble is exported.
+TEST(SearchEnsemble, NoEnsembleWhenItsGainOnValidationDoesNotHoldOnHeldOutRows) {
+  TempDir dir;
+  const auto data = test::blobs(2000, 4, 3);
+  const auto split = data::split_train_validation(data, 0.25, 1);
+  const auto& validation = split.validation;
+  ASSERT_EQ(validation.size(), 500);
+  train::Trainer trainer(core::Hyperparameters(nlohmann::json{{"network", "shapedmlpnet"}, {"num_layers", 2}, {"max_units", 8},
+                                                              {"optimizer", "sgd"}, {"lr", 0.05}}),
+                         split.train, validation, 1);
+  trainer.train({1, 0});
+  const int count = 8;
+  const auto copies = noisy_copies(validation.labels, 3, count, 1);
+  const auto copy_of = [&](std::int64_t id) { return copies[static_cast<std::size_t>(id % count)]; };
+  const auto error_of = [&](std::int64_t id) {
+    return 1 - copy_of(id).argmax(1).eq(validation.labels).to(torch::kFloat64).mean().item<double>();
+  };
+  auto storage = study_with_probabilities(dir / "copies.db", dir / "checkpoints", trainer, copy_of, error_of, count);
+  const auto trials = storage->trials(1);
+  ASSERT_EQ(trials.size(), static_cast<std::size_t>(count));
+  // The trap is there: on the whole validation set, selection beats the best copy alone.
+  const auto s = export_::select_ensemble(copies, validation.labels, 25, 25);
+  ASSERT_GT(s.accuracy, s.candidate_accuracy[static_cast<std::size_t>(s.best_candidate)]);
+
+  commands::EnsembleSettings settings;
+  settings.fetch_dir = (dir / "fetched").string();
+  std::string why;
+  EXPECT_FALSE(commands::choose_ensemble(*storage, trials, validation, settings, why));
+  EXPECT_NE(why.find("does not hold on samples it was not chosen on"), std::string::npos) << why;
 }
