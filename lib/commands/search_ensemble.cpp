@@ -24,6 +24,15 @@ double export_evaluation_seconds(double one_model_s, int ensemble_size, double b
   return one_model_s + std::max(0.0, extra);
 }
 
+bool gain_holds_out(const export_::HeldOutComparison& h) {
+  const auto gain = static_cast<double>(h.only_ensemble_correct - h.only_single_correct);
+  const auto disagreements = static_cast<double>(h.only_ensemble_correct + h.only_single_correct);
+  if (h.ensemble_correct > h.single_correct)
+    return h.ensemble_log_loss <= h.single_log_loss || gain >= k_ensemble_significant_gain * std::sqrt(disagreements);
+  return h.ensemble_correct == h.single_correct &&
+         h.ensemble_log_loss <= (1 - k_ensemble_log_loss_gain) * h.single_log_loss;
+}
+
 std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std::vector<study::Trial>& trials,
                                               const data::Dataset& validation, const EnsembleSettings& settings,
                                               std::string& why) {
@@ -181,16 +190,15 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
                 {"samples", h.samples},
                 {"ensemble_correct", h.ensemble_correct},
                 {"single_correct", h.single_correct},
+                {"only_ensemble_correct", h.only_ensemble_correct},
+                {"only_single_correct", h.only_single_correct},
                 {"ensemble_log_loss", h.ensemble_log_loss},
                 {"single_log_loss", h.single_log_loss}};
-    const bool held_more_right = h.ensemble_correct > h.single_correct;
-    const bool held_as_right_and_surer = h.ensemble_correct == h.single_correct &&
-                                         h.ensemble_log_loss <= (1 - k_ensemble_log_loss_gain) * h.single_log_loss;
     const auto judged = fmt::format("chosen on {} of {} validation folds and judged on the other, the ensemble got {} "
                                     "of {} samples right (log-loss {:.4f}), the best trial alone {} ({:.4f})",
                                     folds - 1, folds, h.ensemble_correct, h.samples, h.ensemble_log_loss,
                                     h.single_correct, h.single_log_loss);
-    if (!(held_more_right || held_as_right_and_surer)) {
+    if (!gain_holds_out(h)) {
       why = fmt::format("the selection's gain on validation ({:.4f} against {:.4f} alone) does not hold on samples it "
                         "was not chosen on: {}",
                         selection.accuracy, best_single, judged);

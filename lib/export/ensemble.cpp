@@ -143,6 +143,10 @@ HeldOutComparison compare_held_out(const std::vector<torch::Tensor>& probabiliti
     for (std::size_t j = 0; j < probabilities.size(); ++j)
       if (s.counts[j] > 0) average += s.weights[j] * probabilities[j].index_select(0, held_rows).to(torch::kFloat64);
     const auto single = probabilities[static_cast<std::size_t>(s.best_candidate)].index_select(0, held_rows).to(torch::kFloat64);
+    const auto ensemble_right = average.argmax(1).eq(held_labels);
+    const auto single_right = single.argmax(1).eq(held_labels);
+    result.only_ensemble_correct += ensemble_right.logical_and(single_right.logical_not()).sum().item<std::int64_t>();
+    result.only_single_correct += single_right.logical_and(ensemble_right.logical_not()).sum().item<std::int64_t>();
     const auto ensemble_score = score(average, 1, held_labels);
     const auto single_score = score(single, 1, held_labels);
     const auto rows_held = static_cast<double>(held_rows.size(0));

@@ -56,6 +56,8 @@ struct HeldOutComparison {
   std::int64_t samples = 0;
   std::int64_t ensemble_correct = 0;
   std::int64_t single_correct = 0;
+  std::int64_t only_ensemble_correct = 0; // rows the ensemble gets right and the best alone wrong
+  std::int64_t only_single_correct = 0;   // and the other way round
   double ensemble_log_loss = 0; // mean over the rows, as EnsembleSelection's
   double single_log_loss = 0;
 };

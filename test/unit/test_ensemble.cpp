@@ -199,6 +199,8 @@ TEST(EnsembleSelection, HeldOutFoldsTellRealGainsFromChanceOnes) {
       {probabilities(labels, a_right), probabilities(labels, b_right), probabilities(labels, c_right)}, labels, 10, 10, 5);
   EXPECT_EQ(h.ensemble_correct, 30);
   EXPECT_EQ(h.single_correct, 20);
+  EXPECT_EQ(h.only_ensemble_correct, 10);
+  EXPECT_EQ(h.only_single_correct, 0);
   EXPECT_LT(h.ensemble_log_loss, h.single_log_loss);
 
   EXPECT_THROW(export_::compare_held_out({probabilities(labels, a_right)}, labels, 10, 10, 1), Error);
@@ -403,6 +405,42 @@ TEST(SearchEnsemble, CombinesStoredTrialsThatBeatTheBestAloneWithinTheTime) {
   EXPECT_DOUBLE_EQ(ensemble->description["best_single"]["val_accuracy"].get<double>(), 1.0);
   EXPECT_LE(ensemble->description["val_log_loss"].get<double>(),
             (1 - commands::k_ensemble_log_loss_gain) * ensemble->description["best_single"]["val_log_loss"].get<double>());
+}
+
+// The held-out comparison's verdict (commands::gain_holds_out).
+TEST(SearchEnsemble, AHeldOutGainWithAWorseLogLossMustBeSignificant) {
+  export_::HeldOutComparison h;
+  h.folds = 5;
+  h.samples = 6000;
+  // One more right, 21 disagreements, log-loss 0.197 against 0.029: a flat member tipping close calls.
+  h.ensemble_correct = 5945;
+  h.single_correct = 5944;
+  h.only_ensemble_correct = 11;
+  h.only_single_correct = 10;
+  h.ensemble_log_loss = 0.197;
+  h.single_log_loss = 0.029;
+  EXPECT_FALSE(commands::gain_holds_out(h));
+  h.ensemble_log_loss = 0.028; // the same gain with a log-loss no worse
+  EXPECT_TRUE(commands::gain_holds_out(h));
+  // A significant gain (30 against 10: 20 >= 2 x sqrt(40)) holds with the worse log-loss.
+  h.ensemble_log_loss = 0.197;
+  h.ensemble_correct = 5964;
+  h.only_ensemble_correct = 30;
+  EXPECT_TRUE(commands::gain_holds_out(h));
+  h.only_ensemble_correct = 20; // 10 < 2 x sqrt(30)
+  h.ensemble_correct = 5954;
+  EXPECT_FALSE(commands::gain_holds_out(h));
+  // As many right: only a log-loss lower by k_ensemble_log_loss_gain.
+  h.ensemble_correct = h.single_correct;
+  h.only_ensemble_correct = h.only_single_correct;
+  h.ensemble_log_loss = 0.029 * (1 - commands::k_ensemble_log_loss_gain) - 1e-6;
+  EXPECT_TRUE(commands::gain_holds_out(h));
+  h.ensemble_log_loss = 0.0285;
+  EXPECT_FALSE(commands::gain_holds_out(h));
+  // Fewer right: never.
+  h.ensemble_correct = h.single_correct - 1;
+  h.ensemble_log_loss = 0.001;
+  EXPECT_FALSE(commands::gain_holds_out(h));
 }
 
 // Trials that are noisy copies of one network (noisy_copies above): selection over the validation set finds a
