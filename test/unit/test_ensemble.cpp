@@ -61,8 +61,8 @@ Member trained_member(const data::Dataset& data, std::uint64_t seed, const std::
 
 // Probabilities [n, classes] of a network whose logits are noise plus 1.5 on the true class, then `count - 1`
 // copies of it with as much noise again, noise that owes nothing to the labels: the first is the best network,
-// and what selection finds by adding copies to it is chance agreements with the labels. std::mt19937's output is fixed by the
-// standard, so the draws are the same everywhere.
+// and what selection finds by adding copies to it is chance agreements with the labels. std::mt19937's output is
+// fixed by the standard, so the draws are the same everywhere.
 std::vector<torch::Tensor> noisy_copies(const torch::Tensor& labels, std::int64_t classes, int count, std::uint32_t seed) {
   std::mt19937 rng(seed);
   const auto noise = [&] { // about normal: four uniforms, centred and scaled to variance 1
