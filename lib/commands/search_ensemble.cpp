@@ -75,11 +75,15 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
                       candidates.size() == 1 ? "" : "s");
     return std::nullopt;
   }
-  // Selection over a pool of candidates (indices into `candidates`), mapped back to all candidates.
-  const auto select_among = [&](const std::vector<std::size_t>& pool) {
+  // The probabilities of a pool of candidates (indices into `candidates`).
+  const auto probabilities_of = [&](const std::vector<std::size_t>& pool) {
     std::vector<torch::Tensor> pooled;
     for (const auto i : pool) pooled.push_back(probabilities[i]);
-    const auto s = export_::select_ensemble(pooled, validation.labels, settings.size, settings.size);
+    return pooled;
+  };
+  // Selection over a pool of candidates, mapped back to all candidates.
+  const auto select_among = [&](const std::vector<std::size_t>& pool) {
+    const auto s = export_::select_ensemble(probabilities_of(pool), validation.labels, settings.size, settings.size);
     export_::EnsembleSelection all;
     all.counts.assign(candidates.size(), 0);
     all.weights.assign(candidates.size(), 0.0);
@@ -183,9 +187,7 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
   const auto folds = static_cast<int>(std::min<std::int64_t>(k_ensemble_held_out_folds, validation.size() / 2));
   nlohmann::json held_out; // null when the validation set is too small to hold rows out
   if (folds >= 2) {
-    std::vector<torch::Tensor> pooled;
-    for (const auto i : pool) pooled.push_back(probabilities[i]);
-    const auto h = export_::compare_held_out(pooled, validation.labels, settings.size, settings.size, folds);
+    const auto h = export_::compare_held_out(probabilities_of(pool), validation.labels, settings.size, settings.size, folds);
     held_out = {{"folds", h.folds},
                 {"samples", h.samples},
                 {"ensemble_correct", h.ensemble_correct},

@@ -130,19 +130,22 @@ HeldOutComparison compare_held_out(const std::vector<torch::Tensor>& probabiliti
   HeldOutComparison result;
   result.folds = folds;
   result.samples = n;
+  // In float64 once, as select_ensemble would convert them in each fold.
+  std::vector<torch::Tensor> candidates;
+  for (const auto& p : probabilities) candidates.push_back(p.to(torch::kFloat64));
   const auto rows = torch::arange(n, torch::kLong);
   for (int fold = 0; fold < folds; ++fold) {
     const auto held = rows.remainder(folds).eq(fold);
     const auto seen_rows = rows.masked_select(held.logical_not());
     const auto held_rows = rows.masked_select(held);
     std::vector<torch::Tensor> seen;
-    for (const auto& p : probabilities) seen.push_back(p.index_select(0, seen_rows));
+    for (const auto& p : candidates) seen.push_back(p.index_select(0, seen_rows));
     const auto s = select_ensemble(seen, labels.index_select(0, seen_rows), size, max_members);
     const auto held_labels = labels.index_select(0, held_rows);
-    auto average = torch::zeros({held_rows.size(0), probabilities.front().size(1)}, torch::kFloat64);
-    for (std::size_t j = 0; j < probabilities.size(); ++j)
-      if (s.counts[j] > 0) average += s.weights[j] * probabilities[j].index_select(0, held_rows).to(torch::kFloat64);
-    const auto single = probabilities[static_cast<std::size_t>(s.best_candidate)].index_select(0, held_rows).to(torch::kFloat64);
+    auto average = torch::zeros({held_rows.size(0), candidates.front().size(1)}, torch::kFloat64);
+    for (std::size_t j = 0; j < candidates.size(); ++j)
+      if (s.counts[j] > 0) average += s.weights[j] * candidates[j].index_select(0, held_rows);
+    const auto single = candidates[static_cast<std::size_t>(s.best_candidate)].index_select(0, held_rows);
     const auto ensemble_right = average.argmax(1).eq(held_labels);
     const auto single_right = single.argmax(1).eq(held_labels);
     result.only_ensemble_correct += ensemble_right.logical_and(single_right.logical_not()).sum().item<std::int64_t>();
