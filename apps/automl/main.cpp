@@ -186,6 +186,10 @@ int run(int argc, char** argv) {
                          "Rounds of ensemble selection over the trials at the export; the ensemble is exported when it "
                          "beats the best single model on validation (0: always a single model)")
       ->capture_default_str();
+  search_cmd->add_option("--replicas", search.replicas,
+                         "Seed replicas: near the end of the search, train the best configuration this many more times "
+                         "from other seeds, as candidates for the ensemble (0: none)")
+      ->capture_default_str();
   search_cmd->add_option("--out", search.out, "Output directory (default runs/<study>)");
   search_cmd->add_option("--log-level", search.log_level, "trace, debug, info, warn, error or off");
   search_cmd->add_flag("--quiet", search.quiet, "No progress or per-trial lines on stderr (search.log keeps them)");

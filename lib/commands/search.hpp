@@ -50,6 +50,7 @@ struct SearchOptions {
   bool refit = false;                     // retrain the best configuration on train+validation when time allows
   bool portfolio = true;                  // try the preset's portfolio first (after the space's default)
   int ensemble_size = 25;                 // rounds of ensemble selection at the export (0: a single model)
+  int replicas = 2;                       // seed replicas of the incumbent at the search's end (exec/search.hpp)
   std::string out;                        // output directory; empty: runs/<study>
   std::string log_level;                  // empty: leave the global level as it is
   bool quiet = false;                     // no progress and no per-trial lines on stderr (the log file keeps them)

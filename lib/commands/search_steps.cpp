@@ -43,6 +43,8 @@ void check_flags(const SearchOptions& o) {
   if (o.iterations && *o.iterations < 1) throw InputError("--iterations: must be >= 1, got 0");
   if (!(o.ensemble_size >= 0 && o.ensemble_size <= k_max_ensemble_size))
     throw InputError(fmt::format("--ensemble-size: must be between 0 and {}, got {}", k_max_ensemble_size, o.ensemble_size));
+  if (!(o.replicas >= 0 && o.replicas <= k_max_replicas))
+    throw InputError(fmt::format("--replicas: must be between 0 and {}, got {}", k_max_replicas, o.replicas));
   if (!(o.lease_s >= 1 && o.lease_s <= 86400))
     throw InputError(fmt::format("--lease: must be between 1 and 86400 seconds, got {}", o.lease_s));
   if (o.trace_test && o.test.empty()) throw InputError("--trace-test needs --test SOURCE");
@@ -82,7 +84,7 @@ nlohmann::json options_json(const SearchOptions& o) {
           {"seed", o.seed},           {"storage", o.storage},
           {"study", o.study},         {"resume", o.resume},
           {"refit", o.refit},         {"portfolio", o.portfolio}, {"out", o.out},
-          {"ensemble_size", o.ensemble_size},
+          {"ensemble_size", o.ensemble_size}, {"replicas", o.replicas},
           {"fail_under", opt(o.fail_under)}, {"trace_test", o.trace_test}, {"lease_s", o.lease_s}};
 }
 
@@ -111,6 +113,7 @@ SearchOptions options_from_json(const nlohmann::json& j) {
     o.study = j.at("study").get<std::string>();
     o.portfolio = j.at("portfolio").get<bool>();
     if (j.contains("ensemble_size")) o.ensemble_size = j.at("ensemble_size").get<int>(); // recorded since ensembles
+    if (j.contains("replicas")) o.replicas = j.at("replicas").get<int>();                // recorded since replicas
   } catch (const nlohmann::json::exception& e) {
     throw InputError(fmt::format("the study's recorded search options are malformed: {}", e.what()));
   }
@@ -321,6 +324,7 @@ exec::SearchOptions exec_options(const SearchOptions& o, const config::RunConfig
   e.max_iterations = o.iterations;
   e.slow_trial_factor = k_slow_trial_factor;
   e.lease_s = o.lease_s;
+  e.replicas = static_cast<std::size_t>(std::max(0, o.replicas));
   // The models an export and its ensemble choose from (search_ensemble.hpp); the other checkpoints go once no
   // promotion can continue from them: a search of hundreds of trials kept every one (gigabytes, twice: in
   // checkpoints/ and packed in the database).

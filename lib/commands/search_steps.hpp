@@ -47,6 +47,8 @@ constexpr double k_max_budget_s = 365.0 * 24 * 3600;
 constexpr std::size_t k_max_workers = 256;
 // The most rounds of ensemble selection --ensemble-size takes (Auto-PyTorch and auto-sklearn use 50).
 constexpr int k_max_ensemble_size = 1000;
+// The most seed replicas --replicas takes.
+constexpr int k_max_replicas = 16;
 // The smallest rung trains at least this many samples (or one epoch of a smaller data set): less ranks
 // configurations by their initialisation more than by what they learn.
 constexpr double k_smallest_rung_samples = 2048;

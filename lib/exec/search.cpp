@@ -87,6 +87,7 @@ std::vector<hpo::JobRecord> to_jobs(const std::vector<study::Trial>& trials) {
   std::vector<hpo::JobRecord> jobs;
   jobs.reserve(trials.size());
   for (const auto& t : trials) {
+    if (is_replica(t)) continue;
     hpo::JobRecord job;
     job.id = t.id;
     job.iteration = t.iteration;
@@ -227,6 +228,7 @@ AskResult Search::ask(const std::string& worker_suffix) {
   limits.continue_promoted = impl.options.continue_promoted;
 
   double slow_limit_per_unit = 0; // seconds per budget unit a trial may take; 0: no limit
+  std::string replica_note;       // set when the claimed trial is a replica (logged once it is claimed)
   const auto decide = [&](const std::vector<study::Trial>& trials) {
     study::ClaimDecision decision;
     // No trial starts that cannot reach its budget before the deadline, at the pace measured so far: a promoted
@@ -255,6 +257,31 @@ AskResult Search::ask(const std::string& worker_suffix) {
         return impl.stop.seconds_left() > pace * (job.kind == hpo::PlannedJob::Kind::rerun ? job.budget : job.cost);
       };
     }
+    if (impl.options.deadline && impl.options.replicas > 0) {
+      const double top = impl.options.optimizer_options.hyperband.max_budget;
+      if (const study::Trial* source = replica_source(trials, top, impl.options.replicas, impl.stop.seconds_left())) {
+        std::size_t slot = k_replica_slot;
+        for (const auto& p : trials)
+          if (is_replica(p) && p.iteration == source->iteration && p.rung == source->rung) slot = std::max(slot, p.slot + 1);
+        result.outcome = AskOutcome::trial;
+        decision.kind = study::ClaimDecision::Kind::insert;
+        study::NewTrial& t = decision.trial;
+        t.iteration = source->iteration;
+        t.bracket = source->bracket;
+        t.rung = source->rung;
+        t.slot = slot;
+        t.budget = source->budget;
+        t.cost = source->budget; // from scratch
+        t.unit = source->unit;
+        t.config = source->config;
+        t.info = nlohmann::json{{"model_based_pick", false}, {"replica_of", source->id}}.dump();
+        replica_note = fmt::format("replica: trial {}'s configuration again from scratch with another seed, budget {:g} "
+                                   "(its training took {:.1f} s; {:.1f} s left)", source->id, source->budget,
+                                   chain_seconds(trials, *source), impl.stop.seconds_left());
+        return decision;
+      }
+    }
+    replica_note.clear();
     const hpo::PlannedJob plan = hpo::plan_next_job(m_optimizer.schedule, to_jobs(trials), limits);
     switch (plan.kind) {
     case hpo::PlannedJob::Kind::wait: result.outcome = AskOutcome::wait; return decision;
@@ -287,6 +314,7 @@ AskResult Search::ask(const std::string& worker_suffix) {
     std::vector<hpo::Observation> history;
     history.reserve(trials.size());
     for (const auto& p : trials) {
+      if (is_replica(p)) continue; // its configuration is in the history once, as its source
       if (p.state == study::TrialState::complete && p.loss && std::isfinite(*p.loss))
         history.push_back(hpo::Observation{&p.unit, p.budget, *p.loss});
       else if (p.state == study::TrialState::fail || p.state == study::TrialState::complete)
@@ -308,6 +336,7 @@ AskResult Search::ask(const std::string& worker_suffix) {
   };
   result.trial = impl.storage.claim(m_study.id, decide, impl.owner.str() + "#" + worker_suffix, core::unix_now(),
                                     impl.options.lease_s);
+  if (result.trial && is_replica(*result.trial)) spdlog::info("trial {}: {}", result.trial->id, replica_note);
   if (result.trial && slow_limit_per_unit > 0)
     result.time_limit_s = std::max(impl.options.min_trial_limit_s, slow_limit_per_unit * std::max(result.trial->cost, 1e-9));
   return result;
@@ -574,6 +603,40 @@ std::optional<study::Trial> best_trial(const std::vector<study::Trial>& trials) 
     if (!best || t.budget > best->budget || (t.budget == best->budget && *t.loss < *best->loss)) best = t;
   }
   return best;
+}
+
+bool is_replica(const study::Trial& t) { return t.slot >= k_replica_slot; }
+
+double chain_seconds(const std::vector<study::Trial>& trials, const study::Trial& t) {
+  double seconds = 0;
+  const study::Trial* link = &t;
+  // At most one step per trial: a cycle in corrupt parent links cannot loop.
+  for (std::size_t steps = 0; link && steps <= trials.size(); ++steps) {
+    if (link->finished_at) seconds += std::max(0.0, *link->finished_at - link->started_at);
+    if (!link->parent_id) break;
+    const auto parent = std::find_if(trials.begin(), trials.end(), [&](const study::Trial& p) { return p.id == *link->parent_id; });
+    link = parent == trials.end() ? nullptr : &*parent;
+  }
+  return seconds;
+}
+
+const study::Trial* replica_source(const std::vector<study::Trial>& trials, double top_budget, std::size_t replicas,
+                                   double seconds_left) {
+  if (replicas == 0) return nullptr;
+  const auto best = best_trial(trials);
+  const auto same_budget = [](double a, double b) { return std::abs(a - b) <= 1e-9 * std::max(1.0, std::abs(b)); };
+  if (!best || !(best->budget >= top_budget || same_budget(best->budget, top_budget))) return nullptr;
+  const study::Trial* source = nullptr;
+  std::size_t made = 0;
+  for (const auto& t : trials) {
+    if (t.config != best->config || !same_budget(t.budget, best->budget)) continue;
+    if (is_replica(t)) ++made;
+    else if (!source && t.state == study::TrialState::complete) source = &t;
+  }
+  if (!source || made >= replicas) return nullptr;
+  const double needs = chain_seconds(trials, *source);
+  if (!(needs > 0) || seconds_left < k_replica_safety * needs || seconds_left > k_replica_window * needs) return nullptr;
+  return source;
 }
 
 std::vector<const study::Trial*> models_by_budget(const std::vector<study::Trial>& trials) {

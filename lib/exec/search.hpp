@@ -84,7 +84,35 @@ struct SearchOptions {
   double slow_trial_factor = 0.0;
   double min_trial_limit_s = 2.0;
   std::size_t min_trials_for_limit = 5;
+  // With a deadline: how many seed replicas of the incumbent to train at its end (replica_source). 0: none.
+  std::size_t replicas = 0;
 };
+
+// Seed replicas. A search's last minutes go to brackets that seldom reach the top rung before the deadline; an
+// ensemble of the best network with copies of it trained from other seeds generalises better than the network alone
+// (averaging removes the part of each one's errors that comes from its seed). So once the time left is about what
+// training the incumbent took, a worker that frees trains its configuration again from scratch on its budget, with
+// another seed, as a trial of its own: a replica. Replicas are candidates of the export's ensemble selection like
+// any trial; the export keeps the ensemble only when it also wins on held-out validation samples
+// (commands/search_ensemble.hpp). A replica is stored in its source's iteration and rung at slot
+// k_replica_slot + k (its own seed: study::trial_seed), outside the brackets' bookkeeping and the proposals' history.
+constexpr std::size_t k_replica_slot = 1'000'000;
+// A replica starts only when the seconds left are at least k_replica_safety and at most k_replica_window times the
+// seconds its source's training took (its chain's, from the first rung): later it could not finish; earlier, the
+// search's own brackets may still find a better configuration.
+constexpr double k_replica_safety = 1.25;
+constexpr double k_replica_window = 2.5;
+
+bool is_replica(const study::Trial& t);
+
+// Seconds `t`'s training took, its ancestors' included when it continued from their checkpoints (finished trials).
+double chain_seconds(const std::vector<study::Trial>& trials, const study::Trial& t);
+
+// The trial whose configuration a worker that frees now should replicate, or nothing: the first trial of the
+// incumbent's configuration (best_trial(), replicas included) on its budget, when that budget is `top_budget`,
+// fewer than `replicas` replicas of it exist, and `seconds_left` is in the window above.
+const study::Trial* replica_source(const std::vector<study::Trial>& trials, double top_budget, std::size_t replicas,
+                                   double seconds_left);
 
 // A deadline `seconds` from now.
 Clock::time_point deadline_in(double seconds);

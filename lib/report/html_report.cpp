@@ -214,7 +214,7 @@ std::string leaderboard_section(const ReportInput& in) {
     const auto& t = *done[i];
     s += fmt::format("<tr data-c=\"{}\"><td class=\"num\">{}</td><td class=\"num\">{}</td><td data-v=\"{}\">{}</td>"
                      "<td class=\"num\" data-v=\"{:.17g}\">{}</td><td class=\"num\">{:.4f}</td><td class=\"num\">{:.1f}</td>",
-                     config_key(t), i + 1, t.id, t.iteration * 100000 + t.slot, escape(t.config_id()), t.budget,
+                     config_key(t), i + 1, t.id, t.iteration * 10000000 + t.slot, escape(t.config_id()), t.budget,
                      budget_text(t.budget), 1.0 - *t.loss, t.finished_at.value_or(t.started_at) - t.started_at);
     for (const auto& p : params) {
       const auto it = configs[i].find(p);

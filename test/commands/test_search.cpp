@@ -383,6 +383,8 @@ TEST(SearchCommand, UsageErrorsNameTheFlag) {
   fails([](auto& o) { o.workers = static_cast<std::size_t>(-1); }, {"--workers: must be between 1 and 256, got 18446744073709551615"});
   fails([](auto& o) { o.threads = 5000; }, {"--threads: must be between 0 and 1024, got 5000"});
   fails([](auto& o) { o.ensemble_size = -1; }, {"--ensemble-size: must be between 0 and 1000, got -1"});
+  fails([](auto& o) { o.replicas = -1; }, {"--replicas: must be between 0 and 16, got -1"});
+  fails([](auto& o) { o.replicas = 17; }, {"--replicas: must be between 0 and 16, got 17"});
   fails([](auto& o) { o.budget_type = "steps"; }, {"--budget-type: expected epochs or time, got 'steps'"});
   fails([](auto& o) { o.eta = 1; }, {"--eta: must be a finite number > 1, got 1"});
   fails([](auto& o) { o.validation_split = 1.5; }, {"--validation-split: must be in (0, 1), got 1.5"});

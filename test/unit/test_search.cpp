@@ -708,6 +708,105 @@ TEST(Search, InitialConfigurationsComeFirstInOrderAcrossIterations) {
   automl::test::expect_input_error([&] { automl::exec::run_search(storage, t, o); }, {"setting 'initial_configs'"});
 }
 
+namespace {
+
+Trial finished_trial(std::int64_t id, const std::string& config, double budget, double started, double finished,
+                     double loss, std::optional<std::int64_t> parent = std::nullopt, std::size_t slot = 0) {
+  Trial t;
+  t.id = id;
+  t.config = config;
+  t.budget = budget;
+  t.started_at = started;
+  t.finished_at = finished;
+  t.state = TrialState::complete;
+  t.loss = loss;
+  t.parent_id = parent;
+  t.slot = slot;
+  return t;
+}
+
+} // namespace
+
+TEST(Search, AReplicaIsOfTheIncumbentsFirstTrialOnTheTopRungAndOnlyInsideItsWindow) {
+  using automl::exec::replica_source;
+  // Configuration "a" trained 10 s on budget 1, then 30 s more to budget 3 (continuing): 40 s in all.
+  std::vector<Trial> trials{finished_trial(1, "a", 1, 0, 10, 0.3), finished_trial(2, "b", 1, 10, 15, 0.4),
+                            finished_trial(3, "a", 3, 20, 50, 0.1, 1)};
+  EXPECT_DOUBLE_EQ(automl::exec::chain_seconds(trials, trials[2]), 40);
+  // The window: 1.25 x 40 = 50 s to 2.5 x 40 = 100 s left.
+  EXPECT_EQ(replica_source(trials, 3, 2, 100), &trials[2]);
+  EXPECT_EQ(replica_source(trials, 3, 2, 50), &trials[2]);
+  EXPECT_EQ(replica_source(trials, 3, 2, 101), nullptr); // the brackets may still find better
+  EXPECT_EQ(replica_source(trials, 3, 2, 49), nullptr);  // it could not finish
+  EXPECT_EQ(replica_source(trials, 3, 0, 80), nullptr);  // none asked for
+  EXPECT_EQ(replica_source(trials, 9, 2, 80), nullptr);  // the incumbent is not on the top rung
+  // A replica that scores better is the incumbent; the source stays the first trial of its configuration.
+  trials.push_back(finished_trial(4, "a", 3, 60, 95, 0.05, std::nullopt, automl::exec::k_replica_slot));
+  EXPECT_TRUE(automl::exec::is_replica(trials.back()));
+  EXPECT_FALSE(automl::exec::is_replica(trials[2]));
+  EXPECT_EQ(replica_source(trials, 3, 2, 80), &trials[2]);
+  EXPECT_EQ(replica_source(trials, 3, 1, 80), nullptr); // as many replicas as asked for
+  // A better configuration on the top rung takes over, with its own window (5 + 20 s: 31.25-62.5 s left).
+  trials.push_back(finished_trial(5, "b", 3, 60, 80, 0.01, 2));
+  EXPECT_EQ(replica_source(trials, 3, 1, 40), &trials[4]);
+  EXPECT_EQ(replica_source(trials, 3, 1, 80), nullptr);
+}
+
+TEST(Search, ReplicasOfTheIncumbentTrainNearTheDeadlineOutsideTheBrackets) {
+  // Hyperband on budgets 1 and 3, each step 25 ms: the incumbent's chain takes about 0.1 s (1 step, then 3), a
+  // window of about 0.12-0.25 s before the deadline, into which some trial's end falls. The brackets go on around
+  // the replicas (they are not jobs of a bracket).
+  const auto sleeping = [](const TrialContext& ctx) {
+    TrialResult r;
+    for (double step = 1; step <= ctx.budget; ++step) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+      r.loss = automl::test::counting_ones_value(space(), *ctx.unit) + 1.0 / step;
+      if (!ctx.report(step, r.loss) && step < ctx.budget) {
+        r.stopped = true;
+        return r;
+      }
+    }
+    return r;
+  };
+  for (const std::size_t replicas : {0u, 2u}) {
+    TempDir dir;
+    automl::study::SqliteStorage storage((dir / "s.db").string());
+    auto o = options("hyperband", 1000);
+    o.optimizer_options.hyperband.max_budget = 3;
+    o.replicas = replicas;
+    o.deadline = automl::exec::deadline_in(1.5);
+    automl::exec::run_search(storage, task(sleeping), o);
+    const auto trials = storage.trials(1);
+    std::vector<const Trial*> made;
+    std::set<std::uint64_t> seeds;
+    for (const auto& t : trials) {
+      seeds.insert(t.seed);
+      if (automl::exec::is_replica(t)) made.push_back(&t);
+    }
+    EXPECT_EQ(seeds.size(), trials.size()) << "every trial has its own seed";
+    if (replicas == 0) {
+      EXPECT_TRUE(made.empty());
+      continue;
+    }
+    ASSERT_FALSE(made.empty()) << trials.size() << " trials, none a replica";
+    EXPECT_LE(made.size(), replicas);
+    for (const Trial* r : made) {
+      const auto source_id = nlohmann::json::parse(r->info).at("replica_of").get<std::int64_t>();
+      const auto source = storage.trial(source_id);
+      EXPECT_FALSE(automl::exec::is_replica(source));
+      EXPECT_EQ(r->config, source.config);
+      EXPECT_EQ(r->unit, source.unit);
+      EXPECT_EQ(r->budget, source.budget);
+      EXPECT_EQ(r->cost, source.budget); // from scratch
+      EXPECT_FALSE(r->parent_id);
+      EXPECT_EQ(r->iteration, source.iteration);
+      EXPECT_EQ(r->rung, source.rung);
+      EXPECT_GE(r->slot, automl::exec::k_replica_slot);
+      EXPECT_NE(r->state, TrialState::running);
+    }
+  }
+}
+
 TEST(Search, InitialConfigIndexCountsTheRungZeroSlotsOfEarlierIterations) {
   automl::hpo::HyperbandOptions hb;
   hb.min_budget = 1;
