@@ -1,8 +1,7 @@
 #include "commands/search_refit.hpp"
 
-#include "commands/study_report.hpp"
 #include "core/hyperparameters.hpp"
-#include "core/clock.hpp"
+#include "exec/search.hpp"
 #include "train/scheduler.hpp"
 #include "train/trainer.hpp"
 
@@ -73,18 +72,6 @@ void refit_one(const study::Trial& t, const RefitSettings& s, torch::Device devi
 
 } // namespace
 
-double chain_seconds(const std::vector<study::Trial>& trials, const study::Trial& trial) {
-  double seconds = 0;
-  std::optional<std::int64_t> id = trial.id;
-  while (id) {
-    const auto it = std::find_if(trials.begin(), trials.end(), [&](const study::Trial& t) { return t.id == *id; });
-    if (it == trials.end()) break;
-    seconds += trial_seconds(*it, core::unix_now());
-    id = it->parent_id;
-  }
-  return seconds;
-}
-
 std::vector<RefitOutcome> refit_models(const std::vector<const study::Trial*>& models,
                                        const std::vector<study::Trial>& trials, const RefitSettings& s) {
   std::vector<RefitOutcome> outcomes(models.size());
@@ -92,7 +79,7 @@ std::vector<RefitOutcome> refit_models(const std::vector<const study::Trial*>& m
   const double scale = data_growth(s);
   for (std::size_t i = 0; i < models.size(); ++i) {
     outcomes[i].trial_id = models[i]->id;
-    outcomes[i].estimate_s = k_refit_safety * chain_seconds(trials, *models[i]) * scale;
+    outcomes[i].estimate_s = k_refit_safety * exec::chain_seconds(trials, *models[i]) * scale;
   }
   std::mutex mutex;
   std::size_t next = 0;

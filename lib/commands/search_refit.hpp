@@ -56,9 +56,6 @@ struct RefitOutcome {
   std::string reason; // why there is no refit model
 };
 
-// Seconds `trial`'s training took, its ancestors' included when it continued from their checkpoints.
-double chain_seconds(const std::vector<study::Trial>& trials, const study::Trial& trial);
-
 // Refits `models` (in order of importance: the first start first) in `settings.workers` threads. A model whose
 // estimate (k_refit_safety x its chain's seconds, scaled by the data size) does not fit in the time left when a
 // worker is free is skipped, and the next tried. One outcome per model, in the order given.

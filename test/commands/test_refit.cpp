@@ -5,6 +5,7 @@
 #include "core/clock.hpp"
 #include "core/hyperparameters.hpp"
 #include "data/split.hpp"
+#include "exec/search.hpp"
 #include "support/tiny_data.hpp"
 #include "train/runtime.hpp"
 #include "train/trainer.hpp"
@@ -121,7 +122,7 @@ TEST(Refit, SkipsWhatDoesNotFitAndDropsADivergedRefit) {
       trial(4, k_mlp, 1, 0.2, 0.5)};              // fits
   std::vector<study::Trial> with_parent = trials;
   with_parent[1].parent_id = 1;
-  EXPECT_NEAR(commands::chain_seconds(with_parent, with_parent[1]), 60, 0.5);
+  EXPECT_NEAR(exec::chain_seconds(with_parent, with_parent[1]), 60, 0.5);
   const auto outcomes = commands::refit_models(pointers(with_parent), with_parent, settings_for(d, 30, 1));
   ASSERT_EQ(outcomes.size(), 4u);
   EXPECT_FALSE(outcomes[0].pipeline);
