@@ -309,7 +309,7 @@ int search(const SearchOptions& o, std::ostream& out) {
   };
   const auto export_reserve = [&] {
     const double measured =
-        k_export_min_s + export_evaluation_seconds(k_export_safety * eval_pace.seconds_for(test_samples), o.ensemble_size, budget);
+        k_export_min_s + export_evaluation_seconds(k_export_safety * eval_pace.model_seconds_for(test_samples), o.ensemble_size, budget);
     return std::max(static_export_reserve, measured) + end_costs();
   };
 
@@ -374,7 +374,7 @@ int search(const SearchOptions& o, std::ostream& out) {
   auto objective_settings = commands::objective_settings(inputs, o.seed, schedule_scale, largest_complete_stored, eval_pace);
   objective_settings.on_trial_start = [&] { ++trials_known; };
   objective_settings.after_epoch = [&] {
-    if (running_search) running_search->bring_deadline_forward(after(end, -(export_reserve() + refit_reserve)));
+    if (running_search) running_search->move_deadline(after(end, -(export_reserve() + refit_reserve)));
   };
   const exec::Objective objective = make_trial_objective(objective_settings);
 

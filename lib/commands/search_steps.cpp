@@ -88,6 +88,43 @@ nlohmann::json options_json(const SearchOptions& o) {
           {"fail_under", opt(o.fail_under)}, {"trace_test", o.trace_test}, {"lease_s", o.lease_s}};
 }
 
+void EvalPace::observe(double seconds, std::int64_t samples, std::optional<std::int64_t> trial) {
+  if (!(seconds > 0) || samples <= 0) return;
+  const double per_sample = seconds / static_cast<double>(samples);
+  std::lock_guard lock(m_mutex);
+  m_per_sample = std::max(m_per_sample, per_sample);
+  if (trial) m_trial_per_sample[*trial] = std::max(m_trial_per_sample[*trial], per_sample);
+}
+
+void EvalPace::model(std::int64_t trial, double budget, double loss) {
+  if (!std::isfinite(loss)) return;
+  std::lock_guard lock(m_mutex);
+  const Model m{trial, budget, loss};
+  const auto better = [](const Model& a, const Model& b) {
+    if (a.budget != b.budget) return a.budget > b.budget;
+    return a.loss != b.loss ? a.loss < b.loss : a.trial < b.trial;
+  };
+  m_models.insert(std::upper_bound(m_models.begin(), m_models.end(), m, better), m);
+}
+
+double EvalPace::seconds_for(std::int64_t samples) const {
+  std::lock_guard lock(m_mutex);
+  return m_per_sample * static_cast<double>(samples);
+}
+
+double EvalPace::model_seconds_for(std::int64_t samples) const {
+  std::lock_guard lock(m_mutex);
+  double per_sample = 0;
+  std::size_t counted = 0;
+  for (const auto& m : m_models) {
+    const auto pace = m_trial_per_sample.find(m.trial);
+    if (pace == m_trial_per_sample.end()) continue;
+    per_sample = std::max(per_sample, pace->second);
+    if (++counted == k_export_pace_models) break;
+  }
+  return (counted > 0 ? per_sample : m_per_sample) * static_cast<double>(samples);
+}
+
 SearchOptions options_from_json(const nlohmann::json& j) {
   SearchOptions o;
   try {

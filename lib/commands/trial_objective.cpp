@@ -116,7 +116,7 @@ private:
       if (inject_oom)
         TORCH_CHECK_WITH(OutOfMemoryError, false, "CUDA out of memory. Tried to allocate 20.00 GiB (injected for trial ",
                          ctx.trial_id, " by AUTOML_TEST_INJECT_OOM)");
-      m_settings.eval_pace->observe(r.eval_seconds, validation.size());
+      m_settings.eval_pace->observe(r.eval_seconds, validation.size(), ctx.trial_id);
       if (m_settings.after_epoch) m_settings.after_epoch();
       last_accuracy = r.val_accuracy;
       if (r.val_accuracy > best_accuracy) {
@@ -168,7 +168,9 @@ private:
       result.checkpoint_budget = reached();
       spdlog::info("trial {} cut at the deadline after {:.3g} of its {:g} {}: validation accuracy {:.4f} there", ctx.trial_id,
                    reached(), ctx.budget, m_settings.time_budget ? "seconds" : "epochs", accuracy);
+      m_settings.eval_pace->model(ctx.trial_id, reached(), result.loss);
     } else {
+      m_settings.eval_pace->model(ctx.trial_id, ctx.budget, result.loss);
       for (double seen = m_largest_complete.load(); ctx.budget > seen && !m_largest_complete.compare_exchange_weak(seen, ctx.budget);) {
       }
     }

@@ -24,20 +24,23 @@ using Clock = std::chrono::steady_clock;
 class StopToken {
 public:
   explicit StopToken(std::optional<Clock::time_point> deadline = std::nullopt)
-      : m_has_deadline(deadline.has_value()), m_deadline(deadline ? deadline->time_since_epoch().count() : 0) {}
+      : m_has_deadline(deadline.has_value()), m_deadline(deadline ? deadline->time_since_epoch().count() : 0),
+        m_latest(m_deadline.load()) {}
   bool stop_requested() const {
     return m_stopped.load() || (m_has_deadline && Clock::now().time_since_epoch().count() >= m_deadline.load());
   }
   void request_stop() { m_stopped.store(true); }
   std::optional<Clock::time_point> deadline() const;
-  // Moves the deadline to `t` when that is earlier; never later. No effect without a deadline.
-  void bring_forward(Clock::time_point t);
+  // Moves the deadline to `t`, earlier or later, but never past the deadline the token was made with. No effect
+  // without a deadline.
+  void move_deadline(Clock::time_point t);
   // Seconds until the deadline (negative once passed); +inf without one.
   double seconds_left() const;
 
 private:
   bool m_has_deadline;
   std::atomic<Clock::rep> m_deadline; // Clock ticks since the clock's epoch
+  Clock::rep m_latest;                // the deadline the token was made with
   std::atomic<bool> m_stopped{false};
 };
 

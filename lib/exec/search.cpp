@@ -31,12 +31,8 @@ std::optional<Clock::time_point> StopToken::deadline() const {
   return Clock::time_point(Clock::duration(m_deadline.load()));
 }
 
-void StopToken::bring_forward(Clock::time_point t) {
-  if (!m_has_deadline) return;
-  auto current = m_deadline.load();
-  const auto wanted = t.time_since_epoch().count();
-  while (wanted < current && !m_deadline.compare_exchange_weak(current, wanted)) {
-  }
+void StopToken::move_deadline(Clock::time_point t) {
+  if (m_has_deadline) m_deadline.store(std::min(t.time_since_epoch().count(), m_latest));
 }
 
 double StopToken::seconds_left() const {
@@ -587,7 +583,7 @@ std::vector<std::int64_t> Search::drop_unneeded_checkpoints_locked() {
   return drop;
 }
 
-void Search::bring_deadline_forward(Clock::time_point t) { m_impl->stop.bring_forward(t); }
+void Search::move_deadline(Clock::time_point t) { m_impl->stop.move_deadline(t); }
 
 void Search::request_stop() {
   m_impl->stop.request_stop();

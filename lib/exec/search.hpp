@@ -168,9 +168,10 @@ public:
   // Stops the search as the deadline would: no new trials, running ones see it at once (their trials become
   // PRUNED and run again on resume). Any thread.
   void request_stop();
-  // Brings the search's deadline forward to `t` (never back); running trials see it at once. For a caller
-  // that learns while the search runs that it needs more time after it. Any thread.
-  void bring_deadline_forward(Clock::time_point t);
+  // Moves the search's deadline to `t`, never past the one it was made with (SearchOptions::deadline); running
+  // trials see it at once. For a caller that learns while the search runs how much time it needs after it (more,
+  // or less than it thought). A trial stopped by an earlier deadline stays stopped. Any thread.
+  void move_deadline(Clock::time_point t);
   // The deadline now; nothing without one.
   std::optional<Clock::time_point> deadline() const;
 

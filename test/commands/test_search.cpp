@@ -5,6 +5,7 @@
 #include "commands/search.hpp"
 #include "commands/search_ensemble.hpp"
 #include "commands/search_refit.hpp"
+#include "commands/search_steps.hpp"
 #include "commands/show.hpp"
 #include "commands/trial_objective.hpp"
 #include "core/error.hpp"
@@ -555,6 +556,31 @@ TEST(DeviceSlots, SpreadTrialsOverTheDevices) {
   commands::DeviceSlots one(1);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(one.acquire(), 0u);
   EXPECT_THROW(commands::DeviceSlots(0), Error);
+}
+
+// The export keeps time for the best models' evaluations, not for the slowest network of the search.
+TEST(EvalPace, TheExportsTimeIsForTheSlowestOfTheBestModels) {
+  commands::steps::EvalPace pace;
+  pace.observe(1.0, 1000); // the pace probe's: 1 ms a sample
+  EXPECT_DOUBLE_EQ(pace.model_seconds_for(10000), 10.0); // no model yet: the slowest seen
+  pace.observe(10.0, 1000, 1); // a giant: 10 ms a sample, and a poor model
+  pace.model(1, 1, 0.5);
+  for (std::int64_t t = 2; t <= 5; ++t) {
+    pace.observe(0.2, 1000, t);
+    pace.observe(0.1 * static_cast<double>(t), 1000, t); // its slowest pass counts
+    pace.model(t, 3, 0.1 / static_cast<double>(t));
+  }
+  EXPECT_DOUBLE_EQ(pace.seconds_for(10000), 100.0);
+  EXPECT_DOUBLE_EQ(pace.model_seconds_for(10000), 5.0); // trials 5, 4, 3, 2 on the larger budget: trial 5's pace
+  pace.model(6, 3, 0.9); // a fifth on that budget, slower but worse than the four: not counted
+  pace.observe(2.0, 1000, 6);
+  EXPECT_DOUBLE_EQ(pace.model_seconds_for(10000), 5.0);
+  pace.model(7, 9, 0.2); // a model on a larger budget goes first
+  pace.observe(3.0, 1000, 7);
+  EXPECT_DOUBLE_EQ(pace.model_seconds_for(10000), 30.0);
+  pace.model(8, 9, std::nan("")); // not a model
+  pace.observe(-1, 1000, 9);      // not a measurement
+  EXPECT_DOUBLE_EQ(pace.model_seconds_for(10000), 30.0);
 }
 
 // A study database that another process keeps locked is waited for a share of the budget, not a minute.

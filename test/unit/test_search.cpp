@@ -563,23 +563,26 @@ TEST(Search, AnotherLiveProcessKeepsItsRunningTrials) {
   EXPECT_FALSE(automl::exec::owner_is_alive(std::string(host) + ":999999999:1:1#w0"));
 }
 
-TEST(Search, StopTokenDeadlineOnlyMovesForward) {
+TEST(Search, StopTokenDeadlineMovesButNeverPastTheFirst) {
   using automl::exec::Clock;
   const auto far = Clock::now() + std::chrono::hours(1);
   automl::exec::StopToken token(far);
   EXPECT_FALSE(token.stop_requested());
-  token.bring_forward(far + std::chrono::hours(1)); // later: ignored
+  token.move_deadline(far + std::chrono::hours(1)); // past the first: held at it
   EXPECT_EQ(token.deadline(), far);
   const auto sooner = far - std::chrono::minutes(30);
-  token.bring_forward(sooner);
+  token.move_deadline(sooner);
   EXPECT_EQ(token.deadline(), sooner);
   EXPECT_FALSE(token.stop_requested());
-  token.bring_forward(Clock::now() - std::chrono::seconds(1));
+  const auto later = far - std::chrono::minutes(10); // back again, when less time is needed after it
+  token.move_deadline(later);
+  EXPECT_EQ(token.deadline(), later);
+  token.move_deadline(Clock::now() - std::chrono::seconds(1));
   EXPECT_TRUE(token.stop_requested());
   EXPECT_LT(token.seconds_left(), 0);
 
   automl::exec::StopToken none;
-  none.bring_forward(Clock::now() - std::chrono::seconds(1)); // without a deadline: nothing to move
+  none.move_deadline(Clock::now() - std::chrono::seconds(1)); // without a deadline: nothing to move
   EXPECT_FALSE(none.deadline().has_value());
   EXPECT_FALSE(none.stop_requested());
 }
@@ -593,7 +596,7 @@ TEST(Search, AnObjectiveCanBringTheDeadlineForward) {
   std::atomic<int> started{0};
   // The third trial learns that the time after the search is needed now: it and the search stop.
   automl::exec::Search s(storage, task([&](const TrialContext& ctx) {
-    if (++started == 3) search->bring_deadline_forward(automl::exec::Clock::now());
+    if (++started == 3) search->move_deadline(automl::exec::Clock::now());
     TrialResult r;
     r.loss = 0.5;
     r.stopped = !ctx.report(1, r.loss);
