@@ -253,6 +253,20 @@ AskResult Search::ask(const std::string& worker_suffix) {
         return impl.stop.seconds_left() > pace * (job.kind == hpo::PlannedJob::Kind::rerun ? job.budget : job.cost);
       };
     }
+    // A replica whose worker died, or that a deadline or a signal stopped, runs again first, as the brackets' own
+    // interrupted jobs do (from scratch: it continues from nothing), when it fits in the time left.
+    for (const auto& p : trials) {
+      if (!is_replica(p) || job_status(p) != hpo::JobStatus::interrupted) continue;
+      hpo::PlannedJob rerun;
+      rerun.kind = hpo::PlannedJob::Kind::rerun;
+      rerun.budget = rerun.cost = p.budget;
+      if (limits.affordable && !limits.affordable(rerun)) continue;
+      result.outcome = AskOutcome::trial;
+      decision.kind = study::ClaimDecision::Kind::rerun;
+      decision.rerun_id = p.id;
+      replica_note = fmt::format("replica: run again after attempt {} was interrupted", p.attempts);
+      return decision;
+    }
     if (impl.options.deadline && impl.options.replicas > 0) {
       const double top = impl.options.optimizer_options.hyperband.max_budget;
       if (const study::Trial* source = replica_source(trials, top, impl.options.replicas, impl.stop.seconds_left())) {

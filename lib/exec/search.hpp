@@ -96,6 +96,8 @@ struct SearchOptions {
 // any trial; the export keeps the ensemble only when it also wins on held-out validation samples
 // (commands/search_ensemble.hpp). A replica is stored in its source's iteration and rung at slot
 // k_replica_slot + k (its own seed: study::trial_seed), outside the brackets' bookkeeping and the proposals' history.
+// A replica interrupted by its worker's death, a deadline or a signal runs again (first, when it fits in the time
+// left), as the brackets' interrupted jobs do.
 constexpr std::size_t k_replica_slot = 1'000'000;
 // A replica starts only when the seconds left are at least k_replica_safety and at most k_replica_window times the
 // seconds its source's training took (its chain's, from the first rung): later it could not finish; earlier, the

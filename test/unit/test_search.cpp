@@ -1,4 +1,5 @@
 #include "exec/checkpoints.hpp"
+#include "core/clock.hpp"
 #include "exec/owner.hpp"
 #include "exec/search.hpp"
 #include "study/checkpoint_archive.hpp"
@@ -808,6 +809,44 @@ TEST(Search, ReplicasOfTheIncumbentTrainNearTheDeadlineOutsideTheBrackets) {
       EXPECT_NE(r->state, TrialState::running);
     }
   }
+}
+
+TEST(Search, AReplicaLeftRunningByADeadWorkerRunsAgainOnResume) {
+  TempDir dir;
+  const auto path = (dir / "s.db").string();
+  std::int64_t replica_id = 0;
+  {
+    automl::study::SqliteStorage storage(path);
+    automl::exec::Search search(storage, task(), options("bohb", 1));
+    const Trial first = *search.ask("w0").trial;
+    search.run_trial(first);
+    // A replica of it, claimed by a worker that then dies (its owner token ends with this scope).
+    automl::exec::OwnerToken owner;
+    const auto replica = storage.claim(search.study().id, [&](const std::vector<Trial>&) {
+      automl::study::ClaimDecision d;
+      d.kind = automl::study::ClaimDecision::Kind::insert;
+      d.trial.iteration = first.iteration;
+      d.trial.slot = automl::exec::k_replica_slot;
+      d.trial.budget = d.trial.cost = first.budget;
+      d.trial.unit = first.unit;
+      d.trial.config = first.config;
+      d.trial.info = nlohmann::json{{"replica_of", first.id}}.dump();
+      return d;
+    }, owner.str() + "#w1", automl::core::unix_now(), 60.0);
+    ASSERT_TRUE(replica);
+    replica_id = replica->id;
+  }
+  automl::study::SqliteStorage storage(path);
+  std::set<std::int64_t> ran;
+  automl::exec::run_search(storage, task([&](const TrialContext& ctx) {
+    ran.insert(ctx.trial_id);
+    return counting_ones(ctx);
+  }), options("bohb", 1));
+  EXPECT_EQ(ran.count(replica_id), 1u);
+  const auto replica = storage.trial(replica_id);
+  EXPECT_EQ(replica.state, TrialState::complete);
+  EXPECT_EQ(replica.attempts, 2);
+  for (const auto& t : storage.trials(1)) EXPECT_NE(t.state, TrialState::running) << "trial " << t.id;
 }
 
 TEST(Search, InitialConfigIndexCountsTheRungZeroSlotsOfEarlierIterations) {
