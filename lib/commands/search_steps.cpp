@@ -345,7 +345,7 @@ std::vector<space::UnitVector> initial_configs(const config::LoadedSetup& setup,
 }
 
 exec::SearchOptions exec_options(const SearchOptions& o, const config::RunConfig& run, const std::string& study,
-                                 const core::Parallelism& parallel) {
+                                 const core::Parallelism& parallel, const std::optional<nlohmann::json>& stored) {
   exec::SearchOptions e;
   e.study_name = study;
   e.optimizer = o.optimizer;
@@ -355,6 +355,8 @@ exec::SearchOptions exec_options(const SearchOptions& o, const config::RunConfig
   if (run.budget.budget_type == config::BudgetType::epochs && o.optimizer != "random")
     e.optimizer_options.hyperband.early_budget =
         hpo::early_budget_in_epochs(run.budget.eta, run.budget.min_budget, run.budget.max_budget);
+  if (stored && stored->contains("early_budget") && stored->at("early_budget").is_number())
+    e.optimizer_options.hyperband.early_budget = stored->at("early_budget").get<double>();
   e.seed = o.seed;
   e.workers = parallel.workers;
   e.threads_per_worker = static_cast<std::size_t>(parallel.threads);

@@ -173,9 +173,12 @@ RungPlan plan_rungs(const SearchOptions& o, config::LoadedSetup& setup, const da
 
 // The exec::Search options of a search or a worker on study `study`: optimizer, rungs, seed and iterations from
 // `o` and `run` (the storage compares them with the study's), workers and threads from `parallel`, and the
-// limits on slow trials. The caller sets the deadline, checkpoint folder and prior pace.
+// limits on slow trials. The caller sets the deadline, checkpoint folder and prior pace. A study that exists
+// (`stored`: its settings) keeps the anytime budget it was created with: an earlier version of automl chose it
+// from the same rungs differently (one epoch where it is now the rung above), and the resume must not be refused.
 exec::SearchOptions exec_options(const SearchOptions& o, const config::RunConfig& run, const std::string& study,
-                                 const core::Parallelism& parallel);
+                                 const core::Parallelism& parallel,
+                                 const std::optional<nlohmann::json>& stored = std::nullopt);
 
 // The study's first configurations. A new study: the space's default (the configuration the pace probe
 // measured), then the portfolio entries that fit the time and differ from it and from each other. A resumed

@@ -165,7 +165,7 @@ int worker(const WorkerOptions& w, std::ostream& out) {
   task.objective = objective;
   task.initial_configs = steps::initial_configs(setup, {}, stored->settings);
   o.lease_s = w.lease_s;
-  exec::SearchOptions search_options = steps::exec_options(o, run, w.study, parallel);
+  exec::SearchOptions search_options = steps::exec_options(o, run, w.study, parallel, stored->settings);
   // The study's deadline, on this machine's clocks.
   search_options.deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                                std::chrono::duration<double>(deadline_unix - core::unix_now()));

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 
 namespace automl::hpo {
 namespace {
@@ -198,7 +199,8 @@ double early_budget_in_epochs(double eta, double min_budget, double max_budget) 
   const auto budgets = hyperband_budgets(options);
   if (budgets.size() < 2 || budgets.front() >= 1 - k_slack) return 0.0;
   const auto one = std::find_if(budgets.begin(), budgets.end(), [](double b) { return b >= 1 - k_slack; });
-  return one == budgets.end() ? budgets.back() : *one;
+  if (one == budgets.end()) return budgets.back();
+  return std::next(one) == budgets.end() ? *one : *std::next(one);
 }
 
 bool portfolio_entry_fits(double seconds_to_largest_rung, double search_seconds, std::size_t workers) {

@@ -559,6 +559,31 @@ TEST(DeviceSlots, SpreadTrialsOverTheDevices) {
 }
 
 // The export keeps time for the best models' evaluations, not for the slowest network of the search.
+// The anytime budget (hpo::early_budget_in_epochs) goes into the search's options; a study that exists keeps the
+// one it was created with, so that a study an earlier version started (one epoch then) resumes.
+TEST(SearchSteps, TheAnytimeBudgetIsTheRungAboveOneEpochAndAStudyKeepsItsOwn) {
+  commands::SearchOptions o;
+  o.optimizer = "bohb";
+  config::RunConfig run;
+  run.budget.budget_type = config::BudgetType::epochs;
+  run.budget.min_budget = 1.0 / 3;
+  run.budget.max_budget = 9;
+  run.budget.eta = 3;
+  const core::Parallelism parallel;
+  const auto early = [&](const std::optional<nlohmann::json>& stored) {
+    return commands::steps::exec_options(o, run, "s", parallel, stored).optimizer_options.hyperband.early_budget;
+  };
+  EXPECT_DOUBLE_EQ(early(std::nullopt), 3.0);
+  EXPECT_DOUBLE_EQ(early(nlohmann::json{{"eta", 3}, {"early_budget", 1.0}}), 1.0);
+  EXPECT_DOUBLE_EQ(early(nlohmann::json{{"eta", 3}, {"early_budget", 0.0}}), 0.0);
+  EXPECT_DOUBLE_EQ(early(nlohmann::json{{"eta", 3}}), 3.0); // not recorded: as planned now
+  o.optimizer = "random";
+  EXPECT_DOUBLE_EQ(early(std::nullopt), 0.0);
+  o.optimizer = "bohb";
+  run.budget.budget_type = config::BudgetType::time;
+  EXPECT_DOUBLE_EQ(early(std::nullopt), 0.0);
+}
+
 TEST(EvalPace, TheExportsTimeIsForTheSlowestOfTheBestModels) {
   commands::steps::EvalPace pace;
   pace.observe(1.0, 1000); // the pace probe's: 1 ms a sample

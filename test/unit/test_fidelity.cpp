@@ -309,11 +309,13 @@ TEST(Fidelity, APortfolioEntryMustReachTheLargestRungInAQuarterOfTheWorkerSecond
   EXPECT_FALSE(portfolio_entry_fits(deep.with_largest_rung(1).seconds(1), 80.0, 1));
 }
 
-TEST(Fidelity, TheDefaultGoesOnEarlyToOneEpochOrTheTopRung) {
-  EXPECT_DOUBLE_EQ(early_budget_in_epochs(3, 1.0 / 3, 9), 1.0);      // convnet_optuna's rungs 1/3, 1, 3, 9
-  EXPECT_DOUBLE_EQ(early_budget_in_epochs(3, 1.0 / 9, 3), 1.0);
+TEST(Fidelity, TheDefaultGoesOnEarlyToTheRungAboveOneEpochOrTheTopRung) {
+  EXPECT_DOUBLE_EQ(early_budget_in_epochs(3, 1.0 / 3, 9), 3.0);      // convnet_optuna's rungs 1/3, 1, 3, 9
+  EXPECT_DOUBLE_EQ(early_budget_in_epochs(3, 1.0 / 9, 3), 3.0);      // 1/9, 1/3, 1, 3
+  EXPECT_DOUBLE_EQ(early_budget_in_epochs(3, 1.0 / 27, 1), 1.0);     // one epoch is the top rung
   EXPECT_DOUBLE_EQ(early_budget_in_epochs(3, 1.0 / 27, 1.0 / 3), 1.0 / 3); // all below an epoch: the top rung
-  EXPECT_DOUBLE_EQ(early_budget_in_epochs(2, 0.25, 1), 1.0);
+  EXPECT_DOUBLE_EQ(early_budget_in_epochs(2, 0.25, 4), 2.0);
+  EXPECT_DOUBLE_EQ(early_budget_in_epochs(3, 1.0 / 9, 27), 3.0);     // not beyond the rung above one epoch
   EXPECT_EQ(early_budget_in_epochs(3, 1, 27), 0.0);     // the first rung is an epoch already
   EXPECT_EQ(early_budget_in_epochs(3, 0.5, 0.5), 0.0);  // one rung
   EXPECT_EQ(early_budget_in_epochs(3, 0.5, 1.2), 0.0);  // one rung: the ladder anchored at 1.2 starts at 1.2
