@@ -95,7 +95,8 @@ def main():
             if ensemble:
                 more_right = ensemble["val_accuracy"] > ensemble["best_single"]["val_accuracy"] + 1e-12
                 row["ensemble_members"] = len(ensemble["members"])
-                row["ensemble_rule"] = "more right" if more_right else "as right, lower log-loss"
+                rule = "more right" if more_right else "as right, lower log-loss"
+                row["ensemble_rule"] = f"seeds, {rule}" if ensemble.get("method") == "seeds" else rule
             # What the search left (the best models' checkpoints, the study): measured, then the bulky part
             # removed (once 5-11 GB a run, when every checkpoint was kept, twice).
             out_dir = os.path.join(run_dir, "automl")

@@ -411,7 +411,7 @@ int search(const SearchOptions& o, std::ostream& out) {
   task.describe = [&](const space::UnitVector& unit_point) { return space::to_json(setup.space.decode(unit_point)); };
   task.objective = objective;
   task.initial_configs = initial_configs(setup, rungs.portfolio, o.resume ? existing : std::nullopt);
-  exec::SearchOptions search_options = exec_options(o, run, study_name, parallel);
+  exec::SearchOptions search_options = exec_options(o, run, study_name, parallel, o.resume ? existing : std::nullopt);
   search_options.deadline = search_deadline;
   if (const double early = search_options.optimizer_options.hyperband.early_budget; early > 0)
     spdlog::info("anytime: the default configuration goes on to {:g} epochs as soon as it has finished its first rung, "
@@ -497,6 +497,7 @@ int search(const SearchOptions& o, std::ostream& out) {
       const auto evaluations_from = o.refit ? std::max(Clock::now(), refit_deadline) : Clock::now();
       settings.seconds = std::chrono::duration<double>(end - evaluations_from).count() - end_costs() - k_export_min_s;
       settings.samples = test_samples + 2 * k_check_samples;
+      settings.incumbent_id = best->id;
       std::string why;
       try {
         ensemble = choose_ensemble(*storage, trials, split.validation, settings, why);
@@ -505,7 +506,8 @@ int search(const SearchOptions& o, std::ostream& out) {
         std::replace(why.begin(), why.end(), '\n', ' ');
       }
       if (ensemble)
-        spdlog::info("ensemble: {} members, validation accuracy {:.4f} (best trial alone {:.4f})", ensemble->member_ids.size(),
+        spdlog::info("ensemble ({}): {} members, validation accuracy {:.4f} (best trial alone {:.4f})",
+                     ensemble->description["method"].get<std::string>(), ensemble->member_ids.size(),
                      ensemble->val_accuracy, ensemble->description["best_single"]["val_accuracy"].get<double>());
       else
         spdlog::info("ensemble: none, exporting trial {} alone: {}", best->id, why);

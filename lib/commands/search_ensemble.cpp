@@ -108,30 +108,11 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
     std::stable_sort(members.begin(), members.end(), [&](std::size_t a, std::size_t b) { return s.counts[a] > s.counts[b]; });
     return members;
   };
-  // The candidates that may take part: within reach of the best alone (k_ensemble_min_competence).
+  // Each candidate's validation accuracy alone; the commonest class's share (chance).
   const auto n = static_cast<double>(validation.size());
   const double chance = validation.labels.bincount().max().item<double>() / n;
   std::vector<double> accuracy;
   for (const auto& p : probabilities) accuracy.push_back(p.argmax(1).eq(validation.labels).sum().item<double>() / n);
-  const double best_accuracy = *std::max_element(accuracy.begin(), accuracy.end());
-  const double standard_error = std::sqrt(best_accuracy * (1 - best_accuracy) / n);
-  const double floor = chance + settings.min_competence * (best_accuracy - chance) - 2 * standard_error - 0.5 / n;
-  std::vector<std::size_t> competent;
-  for (std::size_t i = 0; i < candidates.size(); ++i)
-    if (accuracy[i] >= floor) competent.push_back(i);
-  if (competent.size() < candidates.size())
-    spdlog::info("ensemble: {} of {} candidates left out, below {:.4f} validation accuracy alone (chance {:.4f}, best {:.4f})",
-                 candidates.size() - competent.size(), candidates.size(), floor + 0.5 / n, chance, best_accuracy);
-  if (competent.size() < 2) {
-    why = fmt::format("{} of the {} candidates come near the best alone on validation", competent.size(), candidates.size());
-    return std::nullopt;
-  }
-  std::vector<std::size_t> pool = competent; // the candidates the selection is made among
-  auto selection = select_among(pool);
-  const auto best_index = static_cast<std::size_t>(selection.best_candidate); // the best candidate alone, of all
-  const double best_single = selection.candidate_accuracy[best_index];
-  const double best_single_log_loss = selection.candidate_log_loss[best_index];
-  auto members = members_of(selection);
   // Each member's pipeline, loaded once: timed, described and put in the ensemble.
   std::map<std::size_t, train::Pipeline> pipelines;
   const auto pipeline = [&](std::size_t i) -> train::Pipeline& {
@@ -139,115 +120,200 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
     if (it == pipelines.end()) it = pipelines.emplace(i, train::load_checkpoint_pipeline(checkpoints[i].dir())).first;
     return it->second;
   };
-
-  // The members that can evaluate the export's samples in time, heaviest first; when some cannot, the selection
-  // runs again among those that can.
-  if (settings.samples > 0 && std::isfinite(settings.seconds) && members.size() >= 2) {
+  // The members (in their order) that can evaluate the export's samples in the time left, each timed once.
+  std::map<std::size_t, double> evaluation_seconds;
+  const auto in_time = [&](const std::vector<std::size_t>& members) {
+    if (settings.samples <= 0 || !std::isfinite(settings.seconds) || members.size() < 2) return members;
     torch::NoGradGuard no_grad;
     const auto rows = std::min(k_ensemble_pace_samples, validation.size());
     const auto x = validation.features.narrow(0, 0, rows);
     std::vector<std::size_t> fit;
     double total = 0;
     for (const auto i : members) {
-      auto& module = pipeline(i).module;
-      module.eval();
-      for (int warm_up = 0; warm_up < 2; ++warm_up) module.forward({x.narrow(0, 0, std::min<std::int64_t>(8, rows))});
-      const auto pass_start = std::chrono::steady_clock::now();
-      module.forward({x});
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - pass_start).count();
-      const double cost = k_ensemble_safety * seconds * static_cast<double>(settings.samples) / static_cast<double>(rows);
+      if (!evaluation_seconds.count(i)) {
+        auto& module = pipeline(i).module;
+        module.eval();
+        for (int warm_up = 0; warm_up < 2; ++warm_up) module.forward({x.narrow(0, 0, std::min<std::int64_t>(8, rows))});
+        const auto pass_start = std::chrono::steady_clock::now();
+        module.forward({x});
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - pass_start).count();
+        evaluation_seconds[i] = k_ensemble_safety * seconds * static_cast<double>(settings.samples) / static_cast<double>(rows);
+      }
+      const double cost = evaluation_seconds[i];
       if (total + cost > settings.seconds - elapsed()) continue;
       total += cost;
       fit.push_back(i);
     }
-    if (fit.size() < 2) {
-      why = fmt::format("{:.1f} s left evaluate fewer than two members", settings.seconds - elapsed());
+    return fit;
+  };
+  // The exported ensemble of `members` (heaviest first) with `weights` (per candidate), `description` completed.
+  const auto ensemble_of = [&](const std::vector<std::size_t>& members, const std::vector<double>& weights,
+                               const std::string& how, nlohmann::json description) {
+    EnsembleExport e;
+    nlohmann::json described = nlohmann::json::array();
+    e.architecture = fmt::format("AutoMLEnsemble: weighted average of the softmax of {} members ({})\n", members.size(), how);
+    for (const auto i : members) {
+      const auto& t = *candidates[i];
+      e.members.push_back(pipeline(i).module);
+      e.weights.push_back(weights[i]);
+      e.member_ids.push_back(t.id);
+      described.push_back({{"trial_id", t.id},
+                           {"config_id", nlohmann::json::parse(t.config_id())},
+                           {"budget", t.budget},
+                           {"state", study::to_string(t.state)},
+                           {"weight", weights[i]},
+                           {"val_accuracy", accuracy[i]},
+                           {"config", nlohmann::json::parse(t.config)}});
+      e.architecture += fmt::format("\nmember {} (trial {}, weight {:.4f}):\n{}", e.member_ids.size() - 1, t.id,
+                                    weights[i], train::describe(pipeline(i)));
+    }
+    e.val_accuracy = description["val_accuracy"].get<double>();
+    description["candidates"] = candidates.size();
+    description["members"] = std::move(described);
+    e.description = std::move(description);
+    return e;
+  };
+
+  // Ensemble selection among the competent candidates; nothing, with the reason in `why`, when it does not win.
+  const auto selected = [&]() -> std::optional<EnsembleExport> {
+    // The candidates that may take part: within reach of the best alone (k_ensemble_min_competence).
+    const double best_accuracy = *std::max_element(accuracy.begin(), accuracy.end());
+    const double standard_error = std::sqrt(best_accuracy * (1 - best_accuracy) / n);
+    const double floor = chance + settings.min_competence * (best_accuracy - chance) - 2 * standard_error - 0.5 / n;
+    std::vector<std::size_t> competent;
+    for (std::size_t i = 0; i < candidates.size(); ++i)
+      if (accuracy[i] >= floor) competent.push_back(i);
+    if (competent.size() < candidates.size())
+      spdlog::info("ensemble: {} of {} candidates left out, below {:.4f} validation accuracy alone (chance {:.4f}, best {:.4f})",
+                   candidates.size() - competent.size(), candidates.size(), floor + 0.5 / n, chance, best_accuracy);
+    if (competent.size() < 2) {
+      why = fmt::format("{} of the {} candidates come near the best alone on validation", competent.size(), candidates.size());
       return std::nullopt;
     }
-    if (fit.size() < members.size()) {
+    std::vector<std::size_t> pool = competent; // the candidates the selection is made among
+    auto selection = select_among(pool);
+    const auto best_index = static_cast<std::size_t>(selection.best_candidate); // the best candidate alone, of all
+    const double best_single = selection.candidate_accuracy[best_index];
+    const double best_single_log_loss = selection.candidate_log_loss[best_index];
+    auto members = members_of(selection);
+    // When some members cannot evaluate the export's samples in time, the selection runs again among those that can.
+    if (const auto fit = in_time(members); fit.size() < members.size()) {
+      if (fit.size() < 2) {
+        why = fmt::format("{:.1f} s left evaluate fewer than two members", settings.seconds - elapsed());
+        return std::nullopt;
+      }
       spdlog::info("ensemble: {} of the {} selected members can be evaluated in the {:.1f} s left; selecting among them",
                    fit.size(), members.size(), settings.seconds);
       pool = fit;
       selection = select_among(pool);
       members = members_of(selection);
     }
-  }
-  // Accuracies are counts over the same samples: more right samples, not a rounding difference.
-  const double one_sample = 1.0 / static_cast<double>(validation.size());
-  const bool more_right = selection.accuracy >= best_single + 0.5 * one_sample;
-  const bool as_right_and_surer = selection.accuracy >= best_single - 0.5 * one_sample &&
-                                  selection.log_loss <= (1 - k_ensemble_log_loss_gain) * best_single_log_loss;
-  if (members.size() < 2 || !(more_right || as_right_and_surer)) {
-    why = fmt::format("no combination of the {} candidates beats the best of them alone on validation ({:.4f}, "
-                      "log-loss {:.4f})",
-                      candidates.size(), best_single, best_single_log_loss);
-    return std::nullopt;
-  }
-  // The same choice made on part of the validation set and judged on the rest (k_ensemble_held_out_folds).
-  const auto folds = static_cast<int>(std::min<std::int64_t>(k_ensemble_held_out_folds, validation.size() / 2));
-  nlohmann::json held_out; // null when the validation set is too small to hold rows out
-  if (folds >= 2) {
-    const auto h = export_::compare_held_out(probabilities_of(pool), validation.labels, settings.size, settings.size, folds);
-    held_out = {{"folds", h.folds},
-                {"samples", h.samples},
-                {"ensemble_correct", h.ensemble_correct},
-                {"single_correct", h.single_correct},
-                {"only_ensemble_correct", h.only_ensemble_correct},
-                {"only_single_correct", h.only_single_correct},
-                {"ensemble_log_loss", h.ensemble_log_loss},
-                {"single_log_loss", h.single_log_loss}};
-    const auto judged = fmt::format("chosen on {} of {} validation folds and judged on the other, the ensemble got {} "
-                                    "of {} samples right (log-loss {:.4f}), the best trial alone {} ({:.4f})",
-                                    folds - 1, folds, h.ensemble_correct, h.samples, h.ensemble_log_loss,
-                                    h.single_correct, h.single_log_loss);
-    if (!gain_holds_out(h)) {
-      why = fmt::format("the selection's gain on validation ({:.4f} against {:.4f} alone) does not hold on samples it "
-                        "was not chosen on: {}",
-                        selection.accuracy, best_single, judged);
+    // Accuracies are counts over the same samples: more right samples, not a rounding difference.
+    const double one_sample = 1.0 / static_cast<double>(validation.size());
+    const bool more_right = selection.accuracy >= best_single + 0.5 * one_sample;
+    const bool as_right_and_surer = selection.accuracy >= best_single - 0.5 * one_sample &&
+                                    selection.log_loss <= (1 - k_ensemble_log_loss_gain) * best_single_log_loss;
+    if (members.size() < 2 || !(more_right || as_right_and_surer)) {
+      why = fmt::format("no combination of the {} candidates beats the best of them alone on validation ({:.4f}, "
+                        "log-loss {:.4f})",
+                        candidates.size(), best_single, best_single_log_loss);
       return std::nullopt;
     }
-    spdlog::info("ensemble: {}", judged);
-  }
-  if (!more_right)
-    spdlog::info("ensemble: as accurate on validation as the best trial alone ({:.4f}), with a log-loss of {:.4f} "
-                 "against {:.4f}",
-                 best_single, selection.log_loss, best_single_log_loss);
+    // The same choice made on part of the validation set and judged on the rest (k_ensemble_held_out_folds).
+    const auto folds = static_cast<int>(std::min<std::int64_t>(k_ensemble_held_out_folds, validation.size() / 2));
+    nlohmann::json held_out; // null when the validation set is too small to hold rows out
+    if (folds >= 2) {
+      const auto h = export_::compare_held_out(probabilities_of(pool), validation.labels, settings.size, settings.size, folds);
+      held_out = {{"folds", h.folds},
+                  {"samples", h.samples},
+                  {"ensemble_correct", h.ensemble_correct},
+                  {"single_correct", h.single_correct},
+                  {"only_ensemble_correct", h.only_ensemble_correct},
+                  {"only_single_correct", h.only_single_correct},
+                  {"ensemble_log_loss", h.ensemble_log_loss},
+                  {"single_log_loss", h.single_log_loss}};
+      const auto judged = fmt::format("chosen on {} of {} validation folds and judged on the other, the ensemble got {} "
+                                      "of {} samples right (log-loss {:.4f}), the best trial alone {} ({:.4f})",
+                                      folds - 1, folds, h.ensemble_correct, h.samples, h.ensemble_log_loss,
+                                      h.single_correct, h.single_log_loss);
+      if (!gain_holds_out(h)) {
+        why = fmt::format("the selection's gain on validation ({:.4f} against {:.4f} alone) does not hold on samples it "
+                          "was not chosen on: {}",
+                          selection.accuracy, best_single, judged);
+        return std::nullopt;
+      }
+      spdlog::info("ensemble: {}", judged);
+    }
+    if (!more_right)
+      spdlog::info("ensemble: as accurate on validation as the best trial alone ({:.4f}), with a log-loss of {:.4f} "
+                   "against {:.4f}",
+                   best_single, selection.log_loss, best_single_log_loss);
+    const auto& best = *candidates[best_index];
+    return ensemble_of(members, selection.weights, fmt::format("ensemble selection, {} rounds", settings.size),
+                       {{"method", "selection"},
+                        {"size", settings.size},
+                        {"candidates_left_out", candidates.size() - competent.size()},
+                        {"val_accuracy", selection.accuracy},
+                        {"val_log_loss", selection.log_loss},
+                        {"best_single", {{"trial_id", best.id}, {"val_accuracy", best_single}, {"val_log_loss", best_single_log_loss}}},
+                        {"held_out", held_out}});
+  };
 
-  EnsembleExport e;
-  std::vector<torch::jit::Module> modules;
-  std::vector<double> weights;
-  nlohmann::json described = nlohmann::json::array();
-  e.architecture = fmt::format("AutoMLEnsemble: weighted average of the softmax of {} members (ensemble selection, "
-                               "{} rounds)\n",
-                               members.size(), settings.size);
-  for (const auto i : members) {
-    const auto& t = *candidates[i];
-    modules.push_back(pipeline(i).module);
-    weights.push_back(selection.weights[i]);
-    e.member_ids.push_back(t.id);
-    described.push_back({{"trial_id", t.id},
-                         {"config_id", nlohmann::json::parse(t.config_id())},
-                         {"budget", t.budget},
-                         {"state", study::to_string(t.state)},
-                         {"weight", selection.weights[i]},
-                         {"val_accuracy", selection.candidate_accuracy[i]},
-                         {"config", nlohmann::json::parse(t.config)}});
-    e.architecture += fmt::format("\nmember {} (trial {}, weight {:.4f}):\n{}", e.member_ids.size() - 1, t.id,
-                                  selection.weights[i], train::describe(pipeline(i)));
+  // The incumbent with the other trials of its configuration on its budget (its seed replicas, exec/search.hpp),
+  // equal weights; nothing, with the reason in `why_seeds` (empty when there are none), when they do not win.
+  std::string why_seeds;
+  const auto seeds = [&]() -> std::optional<EnsembleExport> {
+    const auto incumbent = std::find_if(candidates.begin(), candidates.end(),
+                                        [&](const study::Trial* t) { return t->id == settings.incumbent_id; });
+    if (incumbent == candidates.end()) return std::nullopt;
+    const study::Trial& anchor = **incumbent;
+    const auto anchor_index = static_cast<std::size_t>(incumbent - candidates.begin());
+    std::vector<std::size_t> members{anchor_index};
+    for (std::size_t i = 0; i < candidates.size(); ++i)
+      if (i != anchor_index && candidates[i]->config == anchor.config &&
+          std::abs(candidates[i]->budget - anchor.budget) <= 1e-9 * anchor.budget)
+        members.push_back(i);
+    if (members.size() < 2) return std::nullopt;
+    members = in_time(members);
+    if (members.size() < 2 || members.front() != anchor_index) {
+      why_seeds = fmt::format("{:.1f} s left evaluate fewer than two of them", settings.seconds - elapsed());
+      return std::nullopt;
+    }
+    const auto alone = export_::score_average({probabilities[anchor_index]}, validation.labels);
+    const auto average = export_::score_average(probabilities_of(members), validation.labels);
+    const bool wins = average.correct > alone.correct
+                          ? average.log_loss <= alone.log_loss
+                          : average.correct == alone.correct &&
+                                average.log_loss <= (1 - k_ensemble_log_loss_gain) * alone.log_loss;
+    const auto compared = fmt::format("trial {} with {} more seed{} of its configuration got {} of {} validation "
+                                      "samples right (log-loss {:.4f}), alone {} ({:.4f})",
+                                      anchor.id, members.size() - 1, members.size() == 2 ? "" : "s", average.correct,
+                                      validation.size(), average.log_loss, alone.correct, alone.log_loss);
+    if (!wins) {
+      why_seeds = compared;
+      return std::nullopt;
+    }
+    spdlog::info("ensemble: {}", compared);
+    std::vector<double> weights(candidates.size(), 0.0);
+    for (const auto i : members) weights[i] = 1.0 / static_cast<double>(members.size());
+    return ensemble_of(members, weights, fmt::format("trial {} and {} more seeds of its configuration, equal weights",
+                                                     anchor.id, members.size() - 1),
+                       {{"method", "seeds"},
+                        {"size", members.size()},
+                        {"candidates_left_out", 0},
+                        {"val_accuracy", average.accuracy},
+                        {"val_log_loss", average.log_loss},
+                        {"best_single", {{"trial_id", anchor.id}, {"val_accuracy", alone.accuracy}, {"val_log_loss", alone.log_loss}}},
+                        {"held_out", nullptr}});
+  };
+
+  if (auto e = selected()) return e;
+  if (auto e = seeds()) {
+    spdlog::info("ensemble: no selection ({}); the incumbent's seeds instead", why);
+    return e;
   }
-  e.members = std::move(modules);
-  e.weights = std::move(weights);
-  e.val_accuracy = selection.accuracy;
-  const auto& best = *candidates[best_index];
-  e.description = {{"size", settings.size},
-                   {"candidates", candidates.size()},
-                   {"candidates_left_out", candidates.size() - competent.size()},
-                   {"val_accuracy", selection.accuracy},
-                   {"val_log_loss", selection.log_loss},
-                   {"best_single", {{"trial_id", best.id}, {"val_accuracy", best_single}, {"val_log_loss", best_single_log_loss}}},
-                   {"held_out", held_out},
-                   {"members", described}};
-  return e;
+  if (!why_seeds.empty()) why += fmt::format("; the incumbent's seeds do not beat it alone either: {}", why_seeds);
+  return std::nullopt;
 }
 
 } // namespace automl::commands

@@ -1,7 +1,7 @@
 #pragma once
 // The ensemble step of `automl search`'s export: ensemble selection (export/ensemble.hpp) over the trials that
-// stored their validation probabilities, favouring the largest budgets, and the ensemble's module when it
-// beats the best single model on validation (accuracy, then log-loss).
+// stored their validation probabilities, favouring the largest budgets, or else the incumbent averaged with its seed
+// replicas, and the ensemble's module when it beats the best single model on validation (accuracy, then log-loss).
 
 #include "data/dataset.hpp"
 #include "export/ensemble.hpp"
@@ -42,6 +42,8 @@ struct EnsembleSettings {
   // samples, times k_ensemble_safety): the heaviest-weighted members that fit are selected from again.
   double seconds = std::numeric_limits<double>::infinity();
   std::int64_t samples = 0;
+  // The trial exported when no ensemble is (the incumbent): with its seed replicas, the second kind of ensemble.
+  std::int64_t incumbent_id = -1;
 };
 
 // An ensemble as accurate on validation as the best candidate alone beats it when its log-loss is lower by at
@@ -99,11 +101,16 @@ constexpr double k_ensemble_reserve_share = 0.05;
 double export_evaluation_seconds(double one_model_s, int ensemble_size, double budget_s);
 
 // Candidates: COMPLETE trials, and trials cut at the deadline and evaluated there, whose checkpoint holds
-// probabilities for all of `validation`. None, with the reason in `why`, when fewer than two qualify or the
-// selected ensemble is a single trial or does not beat the best single candidate on validation (more samples
-// right, or as many with a log-loss lower by k_ensemble_log_loss_gain), on the whole set and on held-out folds
-// (k_ensemble_held_out_folds), or when fewer than two members can be evaluated in time. The description's
-// "held_out" records the folds' comparison (null when the set was not split).
+// probabilities for all of `validation`. Ensemble selection ("method": "selection") is kept when the selected
+// ensemble has two members or more and beats the best single candidate on validation (more samples right, or as
+// many with a log-loss lower by k_ensemble_log_loss_gain), on the whole set and on held-out folds
+// (k_ensemble_held_out_folds), with at least two members that can be evaluated in time; the description's
+// "held_out" records the folds' comparison (null when the set was not split). Otherwise the seeds ("method":
+// "seeds"): the incumbent (`settings.incumbent_id`) and the candidates of its configuration on its budget (its seed
+// replicas, exec/search.hpp), with equal weights, kept when they beat the incumbent alone on the whole validation
+// set by the same rule. Nothing is chosen there, so there is nothing to hold out: the one choice, the incumbent,
+// is the best alone on these samples, which favours it ("held_out" is null). None, with the reasons in `why`,
+// when neither wins or fewer than two candidates qualify.
 std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std::vector<study::Trial>& trials,
                                               const data::Dataset& validation, const EnsembleSettings& settings,
                                               std::string& why);

@@ -36,6 +36,20 @@ Score score(const torch::Tensor& sum, double rounds, const torch::Tensor& labels
   return s;
 }
 
+// `probabilities` in float64, each checked to be [n, classes of the first]; Error naming `what` otherwise.
+std::vector<torch::Tensor> checked_float64(const std::vector<torch::Tensor>& probabilities, std::int64_t n, const char* what) {
+  if (probabilities.empty()) throw Error(fmt::format("{}: no candidates", what));
+  const auto classes = probabilities.front().dim() == 2 ? probabilities.front().size(1) : 0;
+  std::vector<torch::Tensor> result;
+  for (const auto& p : probabilities) {
+    if (p.dim() != 2 || p.size(0) != n || p.size(1) != classes)
+      throw Error(fmt::format("{}: candidate probabilities of shape {}, expected [{}, {}]", what, c10::str(p.sizes()), n,
+                              classes));
+    result.push_back(p.to(torch::kFloat64));
+  }
+  return result;
+}
+
 } // namespace
 
 int EnsembleSelection::members() const {
@@ -65,6 +79,15 @@ torch::Tensor load_probabilities(const std::filesystem::path& file, std::int64_t
   return t;
 }
 
+AverageScore score_average(const std::vector<torch::Tensor>& probabilities, const torch::Tensor& labels) {
+  const auto n = labels.size(0);
+  const auto members = checked_float64(probabilities, n, "ensemble score");
+  auto sum = torch::zeros_like(members.front());
+  for (const auto& p : members) sum += p;
+  const Score s = score(sum, static_cast<double>(members.size()), labels);
+  return {s.correct, n > 0 ? static_cast<double>(s.correct) / static_cast<double>(n) : 0.0, s.log_loss};
+}
+
 EnsembleSelection select_ensemble(const std::vector<torch::Tensor>& probabilities, const torch::Tensor& labels, int size,
                                   int max_members) {
   if (probabilities.empty()) throw Error("ensemble selection: no candidates");
@@ -72,13 +95,7 @@ EnsembleSelection select_ensemble(const std::vector<torch::Tensor>& probabilitie
     throw Error(fmt::format("ensemble selection: size and member limit must be >= 1, got {} and {}", size, max_members));
   const auto n = labels.size(0);
   const auto classes = probabilities.front().size(1);
-  std::vector<torch::Tensor> candidates;
-  for (const auto& p : probabilities) {
-    if (p.dim() != 2 || p.size(0) != n || p.size(1) != classes)
-      throw Error(fmt::format("ensemble selection: candidate probabilities of shape {}, expected [{}, {}]",
-                              c10::str(p.sizes()), n, classes));
-    candidates.push_back(p.to(torch::kFloat64));
-  }
+  const auto candidates = checked_float64(probabilities, n, "ensemble selection");
   const auto k = candidates.size();
   EnsembleSelection result;
   result.counts.assign(k, 0);

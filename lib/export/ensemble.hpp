@@ -37,6 +37,15 @@ struct EnsembleSelection {
   int members() const;         // candidates with a weight
 };
 
+// The equal-weight average of `probabilities` (one [N, C] tensor each) on `labels` (int64 [N]): its accuracy and
+// log-loss, as EnsembleSelection's. Throws Error for none or mismatched shapes.
+struct AverageScore {
+  std::int64_t correct = 0;
+  double accuracy = 0;
+  double log_loss = 0;
+};
+AverageScore score_average(const std::vector<torch::Tensor>& probabilities, const torch::Tensor& labels);
+
 // Greedy forward selection with replacement: `size` rounds, each adding the candidate (again, possibly) whose
 // addition gives the best validation accuracy of the average, ties broken by the lower log-loss; at most
 // `max_members` distinct candidates. The result is the best of the rounds' ensembles, so it is never worse than

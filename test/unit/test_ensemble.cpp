@@ -475,3 +475,101 @@ TEST(SearchEnsemble, NoEnsembleWhenItsGainOnValidationDoesNotHoldOnHeldOutRows) 
   EXPECT_FALSE(commands::choose_ensemble(*storage, trials, validation, settings, why));
   EXPECT_NE(why.find("does not hold on samples it was not chosen on"), std::string::npos) << why;
 }
+
+// The export's second kind of ensemble: the incumbent with its seed replicas (the trials of its configuration on its
+// budget), equal weights, when ensemble selection does not win. Trial k is right on the validation rows whose index
+// is not k modulo 3 (0.6 on the true class; 0.3 on it and 0.5 on another where wrong), as in the test above:
+// trials 1 and 2 together are right everywhere, trials 1 and 4 make the same predictions.
+TEST(SearchEnsemble, TheIncumbentsSeedsWhenSelectionDoesNotWin) {
+  TempDir dir;
+  const auto data = test::blobs(120, 4, 3);
+  const auto split = data::split_train_validation(data, 0.25, 1);
+  const auto& validation = split.validation;
+  train::Trainer trainer(core::Hyperparameters(nlohmann::json{{"network", "shapedmlpnet"}, {"num_layers", 2}, {"max_units", 8},
+                                                              {"optimizer", "sgd"}, {"lr", 0.05}}),
+                         split.train, validation, 1);
+  trainer.train({1, 0});
+  const auto n = validation.size();
+  const auto pattern = [&](std::int64_t trial_id) {
+    auto p = torch::empty({n, 3});
+    for (std::int64_t i = 0; i < n; ++i) {
+      const auto y = validation.labels[i].item<std::int64_t>();
+      const bool right = i % 3 != trial_id % 3;
+      p[i][y] = right ? 0.6F : 0.3F;
+      p[i][(y + 1) % 3] = right ? 0.2F : 0.5F;
+      p[i][(y + 2) % 3] = 0.2F;
+    }
+    return p;
+  };
+  auto storage = study_with_probabilities(dir / "seeds.db", dir / "checkpoints", trainer, pattern,
+                                          [](std::int64_t) { return 1.0 / 3; }, 4);
+  const auto trials = storage->trials(1);
+  ASSERT_EQ(trials.size(), 4u);
+  ASSERT_EQ(trials.front().id, 1);
+  // The trials as they would be with trial `seed` a replica of trial 1 (its configuration, on `budget`).
+  const auto with_seed = [&](std::int64_t seed, double budget) {
+    auto t = trials;
+    for (auto& trial : t)
+      if (trial.id == seed) {
+        trial.config = trials.front().config;
+        trial.budget = budget;
+      }
+    return t;
+  };
+  commands::EnsembleSettings settings;
+  settings.fetch_dir = (dir / "fetched").string();
+  settings.samples = 1000;
+  settings.incumbent_id = 1;
+  settings.size = 1; // one round of selection chooses one trial: never an ensemble
+  std::string why;
+  auto ensemble = commands::choose_ensemble(*storage, with_seed(2, trials.front().budget), validation, settings, why);
+  ASSERT_TRUE(ensemble) << why;
+  EXPECT_EQ(ensemble->description["method"], "seeds");
+  EXPECT_EQ(ensemble->member_ids, (std::vector<std::int64_t>{1, 2}));
+  EXPECT_EQ(ensemble->weights, (std::vector<double>{0.5, 0.5}));
+  EXPECT_DOUBLE_EQ(ensemble->val_accuracy, 1.0);
+  EXPECT_EQ(ensemble->description["best_single"]["trial_id"], 1);
+  EXPECT_NEAR(ensemble->description["best_single"]["val_accuracy"].get<double>(), 2.0 / 3, 0.05);
+  EXPECT_TRUE(ensemble->description["held_out"].is_null());
+  EXPECT_EQ(ensemble->description["members"].size(), 2u);
+  torch::NoGradGuard no_grad;
+  EXPECT_EQ(export_::ensemble_of(ensemble->members, ensemble->weights).forward({validation.features}).toTensor().size(0), n);
+
+  // No replica of the incumbent: nothing, for the selection's reason alone.
+  EXPECT_FALSE(commands::choose_ensemble(*storage, trials, validation, settings, why));
+  EXPECT_NE(why.find("beats the best of them alone"), std::string::npos) << why;
+  EXPECT_EQ(why.find("seeds"), std::string::npos) << why;
+  // A replica that predicts as the incumbent does: no better together, and the reason says so.
+  EXPECT_FALSE(commands::choose_ensemble(*storage, with_seed(4, trials.front().budget), validation, settings, why));
+  EXPECT_NE(why.find("seeds do not beat it alone either"), std::string::npos) << why;
+  // The configuration on another budget is not a seed of it.
+  EXPECT_FALSE(commands::choose_ensemble(*storage, with_seed(2, 3 * trials.front().budget), validation, settings, why));
+  // Another incumbent, without replicas: nothing.
+  settings.incumbent_id = 3;
+  EXPECT_FALSE(commands::choose_ensemble(*storage, with_seed(2, trials.front().budget), validation, settings, why));
+  // No time to evaluate two members: nothing.
+  settings.incumbent_id = 1;
+  settings.seconds = 1e-9;
+  EXPECT_FALSE(commands::choose_ensemble(*storage, with_seed(2, trials.front().budget), validation, settings, why));
+  // When ensemble selection wins (rounds enough to combine trials), it goes first.
+  settings.seconds = std::numeric_limits<double>::infinity();
+  settings.size = 25;
+  ensemble = commands::choose_ensemble(*storage, with_seed(2, trials.front().budget), validation, settings, why);
+  ASSERT_TRUE(ensemble) << why;
+  EXPECT_EQ(ensemble->description["method"], "selection");
+}
+
+TEST(EnsembleSelection, AnEqualAverageIsScoredAsSelectionScoresIt) {
+  const auto labels = torch::tensor({0, 1, 1, 0}, torch::kInt64);
+  const auto a = probabilities(labels, {true, true, false, false});
+  const auto b = probabilities(labels, {true, false, true, true}, 0.9F);
+  const auto s = export_::score_average({a, b}, labels);
+  // Row by row, the average's probability on the true class: 0.85, 0.6, 0.65, 0.65.
+  EXPECT_EQ(s.correct, 4);
+  EXPECT_DOUBLE_EQ(s.accuracy, 1.0);
+  EXPECT_NEAR(s.log_loss, -(std::log(0.85) + std::log(0.6) + 2 * std::log(0.65)) / 4, 1e-6);
+  const auto alone = export_::score_average({a}, labels);
+  EXPECT_EQ(alone.correct, 2);
+  EXPECT_THROW(export_::score_average({}, labels), Error);
+  EXPECT_THROW(export_::score_average({a, torch::ones({3, 2})}, labels), Error);
+}
