@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <functional>
+#include <memory>
 #include <numeric>
 #include <random>
 
@@ -92,6 +93,16 @@ torch::Tensor random_labels(std::int64_t n, std::int64_t classes, std::uint32_t 
   auto labels = torch::empty({n}, torch::kInt64);
   for (std::int64_t i = 0; i < n; ++i) labels[i] = static_cast<std::int64_t>(rng() % static_cast<std::uint32_t>(classes));
   return labels;
+}
+
+// The network whose checkpoint each trial of study_with_probabilities() saves: a small MLP trained one epoch.
+std::unique_ptr<train::Trainer> checkpoint_trainer(const data::TrainValidation& split) {
+  auto trainer = std::make_unique<train::Trainer>(
+      core::Hyperparameters(nlohmann::json{{"network", "shapedmlpnet"}, {"num_layers", 2}, {"max_units", 8},
+                                           {"optimizer", "sgd"}, {"lr", 0.05}}),
+      split.train, split.validation, 1);
+  trainer->train({1, 0});
+  return trainer;
 }
 
 // A study of `trials` trials at one budget: trial k saves `trainer`'s checkpoint, the validation probabilities
@@ -308,10 +319,8 @@ TEST(SearchEnsemble, CombinesStoredTrialsThatBeatTheBestAloneWithinTheTime) {
   const auto data = test::blobs(120, 4, 3);
   const auto split = data::split_train_validation(data, 0.25, 1);
   const auto& validation = split.validation;
-  train::Trainer trainer(core::Hyperparameters(nlohmann::json{{"network", "shapedmlpnet"}, {"num_layers", 2}, {"max_units", 8},
-                                                              {"optimizer", "sgd"}, {"lr", 0.05}}),
-                         split.train, validation, 1);
-  trainer.train({1, 0});
+  const auto trainer_ptr = checkpoint_trainer(split);
+  auto& trainer = *trainer_ptr;
   const auto n = validation.size();
   // kind 0: all alike; 1: complementary; 3: one diverged trial (below); 2: all right, trial k unsure (0.4 on the true class) where the index is k
   // modulo 3 and sure (0.9) elsewhere, so that any two with different residues are as accurate and surer together.
@@ -452,10 +461,8 @@ TEST(SearchEnsemble, NoEnsembleWhenItsGainOnValidationDoesNotHoldOnHeldOutRows) 
   const auto split = data::split_train_validation(data, 0.25, 1);
   const auto& validation = split.validation;
   ASSERT_EQ(validation.size(), 500);
-  train::Trainer trainer(core::Hyperparameters(nlohmann::json{{"network", "shapedmlpnet"}, {"num_layers", 2}, {"max_units", 8},
-                                                              {"optimizer", "sgd"}, {"lr", 0.05}}),
-                         split.train, validation, 1);
-  trainer.train({1, 0});
+  const auto trainer_ptr = checkpoint_trainer(split);
+  auto& trainer = *trainer_ptr;
   const int count = 8;
   const auto copies = noisy_copies(validation.labels, 3, count, 1);
   const auto copy_of = [&](std::int64_t id) { return copies[static_cast<std::size_t>(id % count)]; };
@@ -485,10 +492,8 @@ TEST(SearchEnsemble, TheIncumbentsSeedsWhenSelectionDoesNotWin) {
   const auto data = test::blobs(120, 4, 3);
   const auto split = data::split_train_validation(data, 0.25, 1);
   const auto& validation = split.validation;
-  train::Trainer trainer(core::Hyperparameters(nlohmann::json{{"network", "shapedmlpnet"}, {"num_layers", 2}, {"max_units", 8},
-                                                              {"optimizer", "sgd"}, {"lr", 0.05}}),
-                         split.train, validation, 1);
-  trainer.train({1, 0});
+  const auto trainer_ptr = checkpoint_trainer(split);
+  auto& trainer = *trainer_ptr;
   const auto n = validation.size();
   const auto pattern = [&](std::int64_t trial_id) {
     auto p = torch::empty({n, 3});
