@@ -24,13 +24,17 @@ double export_evaluation_seconds(double one_model_s, int ensemble_size, double b
   return one_model_s + std::max(0.0, extra);
 }
 
+bool beats_alone(std::int64_t correct, double log_loss, std::int64_t alone_correct, double alone_log_loss) {
+  if (correct > alone_correct) return log_loss <= alone_log_loss;
+  return correct == alone_correct && log_loss <= (1 - k_ensemble_log_loss_gain) * alone_log_loss;
+}
+
 bool gain_holds_out(const export_::HeldOutComparison& h) {
   const auto gain = static_cast<double>(h.only_ensemble_correct - h.only_single_correct);
   const auto disagreements = static_cast<double>(h.only_ensemble_correct + h.only_single_correct);
-  if (h.ensemble_correct > h.single_correct)
-    return h.ensemble_log_loss <= h.single_log_loss || gain >= k_ensemble_significant_gain * std::sqrt(disagreements);
-  return h.ensemble_correct == h.single_correct &&
-         h.ensemble_log_loss <= (1 - k_ensemble_log_loss_gain) * h.single_log_loss;
+  const bool significant =
+      h.ensemble_correct > h.single_correct && gain >= k_ensemble_significant_gain * std::sqrt(disagreements);
+  return significant || beats_alone(h.ensemble_correct, h.ensemble_log_loss, h.single_correct, h.single_log_loss);
 }
 
 std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std::vector<study::Trial>& trials,
@@ -281,10 +285,7 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
     }
     const auto alone = export_::score_average({probabilities[anchor_index]}, validation.labels);
     const auto average = export_::score_average(probabilities_of(members), validation.labels);
-    const bool wins = average.correct > alone.correct
-                          ? average.log_loss <= alone.log_loss
-                          : average.correct == alone.correct &&
-                                average.log_loss <= (1 - k_ensemble_log_loss_gain) * alone.log_loss;
+    const bool wins = beats_alone(average.correct, average.log_loss, alone.correct, alone.log_loss);
     const auto compared = fmt::format("trial {} with {} more seed{} of its configuration got {} of {} validation "
                                       "samples right (log-loss {:.4f}), alone {} ({:.4f})",
                                       anchor.id, members.size() - 1, members.size() == 2 ? "" : "s", average.correct,

@@ -70,6 +70,10 @@ constexpr double k_ensemble_significant_gain = 2.0;
 // significant margin (k_ensemble_significant_gain); or as many right, with a log-loss lower by
 // k_ensemble_log_loss_gain.
 bool gain_holds_out(const export_::HeldOutComparison& h);
+// The rule without the significance clause: `correct` samples right at `log_loss` beat `alone_correct` at
+// `alone_log_loss` when more are right with a log-loss no worse, or as many with a log-loss lower by
+// k_ensemble_log_loss_gain. gain_holds_out is this, or a significant gain; the incumbent's seeds are kept by this.
+bool beats_alone(std::int64_t correct, double log_loss, std::int64_t alone_correct, double alone_log_loss);
 // Margin on the measured evaluation pace of the members.
 constexpr double k_ensemble_safety = 1.5;
 // Validation samples each member's pace is measured on.

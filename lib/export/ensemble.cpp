@@ -94,8 +94,8 @@ EnsembleSelection select_ensemble(const std::vector<torch::Tensor>& probabilitie
   if (size < 1 || max_members < 1)
     throw Error(fmt::format("ensemble selection: size and member limit must be >= 1, got {} and {}", size, max_members));
   const auto n = labels.size(0);
-  const auto classes = probabilities.front().size(1);
   const auto candidates = checked_float64(probabilities, n, "ensemble selection");
+  const auto classes = candidates.front().size(1);
   const auto k = candidates.size();
   EnsembleSelection result;
   result.counts.assign(k, 0);

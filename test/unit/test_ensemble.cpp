@@ -452,6 +452,15 @@ TEST(SearchEnsemble, AHeldOutGainWithAWorseLogLossMustBeSignificant) {
   EXPECT_FALSE(commands::gain_holds_out(h));
 }
 
+// The whole-set rule of the incumbent's seeds: gain_holds_out without its significance clause.
+TEST(SearchEnsemble, BeatingTheBestAloneNeedsMoreRightWithALogLossNoWorseOrAsManySurer) {
+  EXPECT_TRUE(commands::beats_alone(34, 0.20, 33, 0.20));
+  EXPECT_FALSE(commands::beats_alone(34, 0.21, 33, 0.20)); // more right, but less sure: no significance test here
+  EXPECT_TRUE(commands::beats_alone(33, 0.20 * (1 - commands::k_ensemble_log_loss_gain) - 1e-9, 33, 0.20));
+  EXPECT_FALSE(commands::beats_alone(33, 0.195, 33, 0.20));
+  EXPECT_FALSE(commands::beats_alone(32, 0.01, 33, 0.20));
+}
+
 // Trials that are noisy copies of one network (noisy_copies above): selection over the validation set finds a
 // combination that gets more of it right than the best trial alone, by chance agreements with its labels; made
 // on four fifths of the set and judged on the rest, it gains nothing, so no ensemble is exported.
