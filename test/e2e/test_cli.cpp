@@ -1,24 +1,21 @@
 // The automl binary as users and CI run it: exit codes, stdout/stderr, messages.
 
 #include "data/source.hpp"
+#include "support/automl_binary.hpp"
 #include "support/test_files.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+using automl::test::k_automl;
+using automl::test::automl_cli;
 using automl::test::bytes_of;
 using automl::test::run_command;
 using automl::test::TempDir;
 using testing::HasSubstr;
 
 namespace {
-
-const std::string k_automl = AUTOML_BINARY;
-
-automl::test::CommandResult automl_cli(const std::string& args) {
-  return run_command(k_automl + " " + args);
-}
 
 bool have_mnist() {
   const auto dir = automl::data::default_data_dir() / "mnist";

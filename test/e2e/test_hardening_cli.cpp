@@ -1,6 +1,7 @@
 // The automl binary against what a skeptical user does: signals in the middle of a search, values that would
 // wrap or overflow, --json when the command fails, options after the subcommand, paths with quotes.
 
+#include "support/automl_binary.hpp"
 #include "support/driver_process.hpp"
 #include "support/search_fixture.hpp"
 #include "support/test_files.hpp"
@@ -12,14 +13,13 @@
 #include <csignal>
 #include <thread>
 
+using automl::test::k_automl;
 using automl::test::run_command;
 using automl::test::TempDir;
 using automl::study::TrialState;
 using testing::HasSubstr;
 
 namespace {
-
-const std::string k_automl = AUTOML_BINARY;
 
 std::vector<std::string> search_args(const TempDir& dir, const std::string& budget, const std::string& workers = "1",
                                      const std::string& seed = "5") {

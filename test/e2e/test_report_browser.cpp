@@ -3,6 +3,7 @@
 // error, the plots are in the rendered DOM, and a screenshot is kept in the build tree
 // (test/artifacts/report.png). Skipped when no such browser is installed.
 
+#include "support/automl_binary.hpp"
 #include "support/search_fixture.hpp"
 #include "support/test_files.hpp"
 
@@ -13,14 +14,13 @@
 #include <filesystem>
 #include <sstream>
 
+using automl::test::k_automl;
 using automl::test::run_command;
 using automl::test::TempDir;
 using testing::HasSubstr;
 using testing::Not;
 
 namespace {
-
-const std::string k_automl = AUTOML_BINARY;
 
 // The first browser found: $AUTOML_BROWSER, else chromium-headless-shell or chromium on PATH.
 std::string find_browser() {

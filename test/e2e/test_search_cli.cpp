@@ -1,6 +1,7 @@
 // The automl binary's search and show: --json keeps stdout to one JSON object, predict reproduces the test
 // accuracy, exit codes 0, 1, 2 and 3, resume of a finished study, and the wall-clock budget.
 
+#include "support/automl_binary.hpp"
 #include "support/search_fixture.hpp"
 #include "support/test_files.hpp"
 
@@ -10,13 +11,12 @@
 
 #include <chrono>
 
+using automl::test::k_automl;
 using automl::test::run_command;
 using automl::test::TempDir;
 using testing::HasSubstr;
 
 namespace {
-
-const std::string k_automl = AUTOML_BINARY;
 
 std::string search_command(const TempDir& dir, const std::string& extra,
                            const std::string& budgets = "--min-budget 1 --max-budget 3") {

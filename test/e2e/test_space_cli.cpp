@@ -1,5 +1,6 @@
 // `automl space` as users and CI run it: exit codes, stdout, stderr.
 
+#include "support/automl_binary.hpp"
 #include "support/test_files.hpp"
 
 #include <gmock/gmock.h>
@@ -8,15 +9,11 @@
 
 #include <algorithm>
 
+using automl::test::k_automl;
+using automl::test::automl_cli;
 using automl::test::run_command;
 using automl::test::TempDir;
 using testing::HasSubstr;
-
-namespace {
-
-automl::test::CommandResult automl_cli(const std::string& args) { return run_command(std::string(AUTOML_BINARY) + " " + args); }
-
-} // namespace
 
 TEST(SpaceCli, TinyCs) {
   const auto r = automl_cli("space --preset tiny_cs");

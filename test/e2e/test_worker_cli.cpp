@@ -3,6 +3,7 @@
 // flags.
 
 #include "study/storage.hpp"
+#include "support/automl_binary.hpp"
 #include "support/search_fixture.hpp"
 #include "support/test_files.hpp"
 
@@ -10,13 +11,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+using automl::test::k_automl;
 using automl::test::run_command;
 using automl::test::TempDir;
 using testing::HasSubstr;
 
 namespace {
-
-const std::string k_automl = AUTOML_BINARY;
 
 std::string worker_command(const TempDir& dir, const std::string& extra = "") {
   return k_automl + " worker --storage sqlite:///" + (dir / "run" / "study.db").string() + " --study s --threads 1 --device cpu --out " +

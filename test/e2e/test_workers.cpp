@@ -9,6 +9,7 @@
 
 #include "exec/owner.hpp"
 #include "study/storage.hpp"
+#include "support/automl_binary.hpp"
 #include "support/driver_process.hpp"
 #include "support/postgres.hpp"
 #include "support/search_fixture.hpp"
@@ -28,6 +29,7 @@
 #include <set>
 #include <thread>
 
+using automl::test::k_automl;
 using automl::study::Trial;
 using automl::study::TrialState;
 using automl::test::spawn_program;
@@ -36,7 +38,6 @@ using testing::HasSubstr;
 
 namespace {
 
-const std::string k_automl = AUTOML_BINARY;
 constexpr const char* k_lease = "3";
 
 // The study's store, for the test: SQLite in the test's directory or a fresh PostgreSQL schema.

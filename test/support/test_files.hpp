@@ -52,4 +52,7 @@ struct CommandResult {
 // Runs a shell command line and captures its exit code, stdout and stderr.
 CommandResult run_command(const std::string& command_line);
 
+// The names of the entries of `dir`, sorted.
+std::vector<std::string> names_in(const std::filesystem::path& dir);
+
 } // namespace automl::test

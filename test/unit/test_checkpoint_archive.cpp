@@ -12,6 +12,7 @@
 #include <vector>
 
 using automl::test::error_of;
+using automl::test::names_in;
 using automl::test::read_file;
 using automl::test::TempDir;
 using automl::test::write_file;
@@ -36,14 +37,6 @@ void write_checkpoint(const fs::path& dir) {
   write_file(dir / "optimizer.pt", all_bytes(1000));
   write_file(dir / "state.json", "{\"epochs_done\": 3}\n");
   write_file(dir / "empty", "");
-}
-
-std::vector<std::string> names_in(const fs::path& dir) {
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir))
-    names.push_back(e.path().filename().string());
-  std::sort(names.begin(), names.end());
-  return names;
 }
 
 // The archive of a directory holding `files` (name, bytes).

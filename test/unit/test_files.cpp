@@ -9,19 +9,9 @@
 #include <string>
 #include <vector>
 
+using automl::test::names_in;
 using automl::test::TempDir;
 namespace fs = std::filesystem;
-
-namespace {
-
-std::vector<std::string> names_in(const fs::path& dir) {
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-} // namespace
 
 TEST(Files, WriteFileAtomicWritesAndReplacesWithoutTemporaries) {
   TempDir dir;

@@ -33,6 +33,7 @@ using automl::exec::TrialContext;
 using automl::exec::TrialResult;
 using automl::study::Trial;
 using automl::study::TrialState;
+using automl::test::names_in;
 using automl::test::TempDir;
 using automl::test::ToySpace;
 
@@ -1022,13 +1023,6 @@ torch::Tensor flat_parameters(const torch::jit::Module& module) {
   std::vector<torch::Tensor> parts;
   for (const auto& p : module.parameters()) parts.push_back(p.detach().flatten());
   return torch::cat(parts);
-}
-
-std::vector<std::string> names_in(const std::filesystem::path& dir) {
-  std::vector<std::string> names;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename().string());
-  std::sort(names.begin(), names.end());
-  return names;
 }
 
 } // namespace
