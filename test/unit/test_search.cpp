@@ -738,11 +738,11 @@ TEST(Search, AReplicaIsOfTheIncumbentsFirstTrialOnTheTopRungAndOnlyInsideItsWind
   std::vector<Trial> trials{finished_trial(1, "a", 1, 0, 10, 0.3), finished_trial(2, "b", 1, 10, 15, 0.4),
                             finished_trial(3, "a", 3, 20, 50, 0.1, 1)};
   EXPECT_DOUBLE_EQ(automl::exec::chain_seconds(trials, trials[2]), 40);
-  // The window: 1.25 x 40 = 50 s to 2.5 x 40 = 100 s left.
+  // The window: 1.1 x 40 = 44 s to 2.5 x 40 = 100 s left.
   EXPECT_EQ(replica_source(trials, 3, 2, 100), &trials[2]);
-  EXPECT_EQ(replica_source(trials, 3, 2, 50), &trials[2]);
+  EXPECT_EQ(replica_source(trials, 3, 2, 44), &trials[2]);
   EXPECT_EQ(replica_source(trials, 3, 2, 101), nullptr); // the brackets may still find better
-  EXPECT_EQ(replica_source(trials, 3, 2, 49), nullptr);  // it could not finish
+  EXPECT_EQ(replica_source(trials, 3, 2, 43.9), nullptr); // it could not finish
   EXPECT_EQ(replica_source(trials, 3, 0, 80), nullptr);  // none asked for
   EXPECT_EQ(replica_source(trials, 9, 2, 80), nullptr);  // the incumbent is not on the top rung
   // A replica that scores better is the incumbent; the source stays the first trial of its configuration.
@@ -751,7 +751,7 @@ TEST(Search, AReplicaIsOfTheIncumbentsFirstTrialOnTheTopRungAndOnlyInsideItsWind
   EXPECT_FALSE(automl::exec::is_replica(trials[2]));
   EXPECT_EQ(replica_source(trials, 3, 2, 80), &trials[2]);
   EXPECT_EQ(replica_source(trials, 3, 1, 80), nullptr); // as many replicas as asked for
-  // A better configuration on the top rung takes over, with its own window (5 + 20 s: 31.25-62.5 s left).
+  // A better configuration on the top rung takes over, with its own window (5 + 20 s: 27.5-62.5 s left).
   trials.push_back(finished_trial(5, "b", 3, 60, 80, 0.01, 2));
   EXPECT_EQ(replica_source(trials, 3, 1, 40), &trials[4]);
   EXPECT_EQ(replica_source(trials, 3, 1, 80), nullptr);
