@@ -103,9 +103,9 @@ constexpr std::size_t k_replica_slot = 1'000'000;
 // seconds its source's training took (its chain's, from the first rung): later it could not finish; earlier, the
 // search's own brackets may still find a better configuration. The chain is an upper bound of the replica's time
 // at the same load: it paid a trial's setup and a validation pass on each rung, the replica pays them once. The
-// margin was 1.25 until a 2000 s search of the Optuna chapter's ConvNets (bench/README.md, (b)) had 662 s left when
-// its incumbent's chain of 551 s (1.20x) ended, and trained no replica; one that overruns is cut at the deadline
-// and evaluated there, like any trial, so the margin costs nothing but the worker's last minutes.
+// margin was 1.25 until a 2000 s search of the Optuna chapter's ConvNets (bench/README.md, (b)) had about 660 s
+// left when its incumbent's chain of 551 s (1.20x) ended, and trained no replica; one that overruns is cut at the
+// deadline and evaluated there, like any trial, so the margin costs nothing but the worker's last minutes.
 constexpr double k_replica_safety = 1.1;
 constexpr double k_replica_window = 2.5;
 
