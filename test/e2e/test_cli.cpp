@@ -8,10 +8,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-using automl::test::k_automl;
 using automl::test::automl_cli;
 using automl::test::bytes_of;
-using automl::test::run_command;
 using automl::test::TempDir;
 using testing::HasSubstr;
 

@@ -9,9 +9,7 @@
 
 #include <algorithm>
 
-using automl::test::k_automl;
 using automl::test::automl_cli;
-using automl::test::run_command;
 using automl::test::TempDir;
 using testing::HasSubstr;
 
