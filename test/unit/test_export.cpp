@@ -60,9 +60,7 @@ TEST(Export, SavingLeavesOnlyTheCheckedModel) {
   TempDir dir;
   export_::ModelInfo info{nlohmann::json::object(), t.data.schema, "", nlohmann::json::object(), {}, {}};
   export_::save_model(t.trainer->pipeline().module, info, dir / "m.pt", t.data.features.narrow(0, 0, 4));
-  std::vector<std::string> names;
-  for (const auto& e : std::filesystem::directory_iterator(dir.path())) names.push_back(e.path().filename().string());
-  EXPECT_EQ(names, std::vector<std::string>{"m.pt"});
+  EXPECT_EQ(automl::test::names_in(dir.path()), std::vector<std::string>{"m.pt"});
 }
 
 TEST(Export, SavesReloadsAndCarriesItsDescription) {

@@ -120,9 +120,7 @@ TEST(Trainer, ACheckpointIsReplacedWholeAndLeavesNoTemporaryFiles) {
   t.train({2, 0});
   t.save_checkpoint(dir / "ckpt"); // over the first one
   EXPECT_DOUBLE_EQ(Trainer::resume(dir / "ckpt", hp, d.train, d.validation).epochs_done(), 2.0);
-  std::vector<std::string> names;
-  for (const auto& e : std::filesystem::directory_iterator(dir.path())) names.push_back(e.path().filename().string());
-  EXPECT_EQ(names, std::vector<std::string>{"ckpt"});
+  EXPECT_EQ(automl::test::names_in(dir.path()), std::vector<std::string>{"ckpt"});
 }
 
 TEST(Trainer, ContinuingFromACheckpointEqualsTrainingStraightThrough) {
