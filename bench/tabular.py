@@ -96,7 +96,9 @@ def main():
                 more_right = ensemble["val_accuracy"] > ensemble["best_single"]["val_accuracy"] + 1e-12
                 row["ensemble_members"] = len(ensemble["members"])
                 rule = "more right" if more_right else "as right, lower log-loss"
-                row["ensemble_rule"] = f"seeds, {rule}" if ensemble.get("method") == "seeds" else rule
+                method = ensemble.get("method")
+                # The peers are averaged because validation cannot tell them apart, not because they beat one alone.
+                row["ensemble_rule"] = {"selection": rule, "seeds": f"seeds, {rule}"}.get(method, method)
             # What the search left (the best models' checkpoints, the study): measured, then the bulky part
             # removed (once 5-11 GB a run, when every checkpoint was kept, twice).
             out_dir = os.path.join(run_dir, "automl")

@@ -308,12 +308,67 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
                         {"held_out", nullptr}});
   };
 
+  // The incumbent with its peers: the candidates on its budget within one standard error of its validation
+  // accuracy (at least one sample), equal weights, when another one there ties with it exactly; nothing otherwise.
+  const auto peers = [&]() -> std::optional<EnsembleExport> {
+    const auto incumbent = std::find_if(candidates.begin(), candidates.end(),
+                                        [&](const study::Trial* t) { return t->id == settings.incumbent_id; });
+    if (incumbent == candidates.end() || settings.size < 2) return std::nullopt;
+    const auto anchor_index = static_cast<std::size_t>(incumbent - candidates.begin());
+    const study::Trial& anchor = **incumbent;
+    const double best = accuracy[anchor_index];
+    const double margin = std::max(std::sqrt(best * (1 - best) / n), 1.0 / n);
+    const double half_sample = 0.5 / n;
+    std::vector<std::size_t> others;
+    bool tie = false;
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+      if (i == anchor_index || std::abs(candidates[i]->budget - anchor.budget) > 1e-9 * anchor.budget) continue;
+      if (accuracy[i] < best - margin - half_sample) continue;
+      tie = tie || std::abs(accuracy[i] - best) < half_sample;
+      others.push_back(i);
+    }
+    if (!tie) return std::nullopt;
+    const auto log_loss_of = [&](std::size_t i) { return export_::score_average({probabilities[i]}, validation.labels).log_loss; };
+    std::map<std::size_t, double> log_loss;
+    for (const auto i : others) log_loss[i] = log_loss_of(i);
+    std::stable_sort(others.begin(), others.end(), [&](std::size_t a, std::size_t b) {
+      return accuracy[a] != accuracy[b] ? accuracy[a] > accuracy[b] : log_loss[a] < log_loss[b];
+    });
+    std::vector<std::size_t> members{anchor_index};
+    for (const auto i : others)
+      if (members.size() < static_cast<std::size_t>(settings.size)) members.push_back(i);
+    members = in_time(members);
+    if (members.size() < 2 || members.front() != anchor_index) return std::nullopt;
+    const auto alone = export_::score_average({probabilities[anchor_index]}, validation.labels);
+    const auto average = export_::score_average(probabilities_of(members), validation.labels);
+    spdlog::info("ensemble: trial {} ties with other trials on its budget on validation ({} of {} samples right); "
+                 "averaging it with the {} within {:.4f} of its accuracy: {} right (log-loss {:.4f}, alone {:.4f})",
+                 anchor.id, alone.correct, validation.size(), members.size() - 1, margin, average.correct,
+                 average.log_loss, alone.log_loss);
+    std::vector<double> weights(candidates.size(), 0.0);
+    for (const auto i : members) weights[i] = 1.0 / static_cast<double>(members.size());
+    return ensemble_of(members, weights, fmt::format("trial {} and {} more trials as accurate on validation, equal weights",
+                                                     anchor.id, members.size() - 1),
+                       {{"method", "peers"},
+                        {"size", members.size()},
+                        {"candidates_left_out", 0},
+                        {"margin", margin},
+                        {"val_accuracy", average.accuracy},
+                        {"val_log_loss", average.log_loss},
+                        {"best_single", {{"trial_id", anchor.id}, {"val_accuracy", alone.accuracy}, {"val_log_loss", alone.log_loss}}},
+                        {"held_out", nullptr}});
+  };
+
   if (auto e = selected()) return e;
   if (auto e = seeds()) {
     spdlog::info("ensemble: no selection ({}); the incumbent's seeds instead", why);
     return e;
   }
   if (!why_seeds.empty()) why += fmt::format("; the incumbent's seeds do not beat it alone either: {}", why_seeds);
+  if (auto e = peers()) {
+    spdlog::info("ensemble: no selection ({}); the incumbent's peers instead", why);
+    return e;
+  }
   return std::nullopt;
 }
 

@@ -573,6 +573,77 @@ TEST(SearchEnsemble, TheIncumbentsSeedsWhenSelectionDoesNotWin) {
   EXPECT_EQ(ensemble->description["method"], "selection");
 }
 
+// The export's third kind of ensemble: when another trial on the incumbent's budget is exactly as accurate on
+// validation, the incumbent with the trials there within one standard error of it, equal weights. Trials 1 and 2
+// make the same predictions, wrong on the rows whose index is 0 modulo 5 (so no combination beats either alone);
+// trial 3 is wrong on one row more, trial 4 on the rows 3 and 4 modulo 5 as well: far below.
+TEST(SearchEnsemble, TheIncumbentsPeersWhenValidationCannotTellThemApart) {
+  TempDir dir;
+  const auto data = test::blobs(120, 4, 3);
+  const auto split = data::split_train_validation(data, 0.25, 1);
+  const auto& validation = split.validation;
+  const auto trainer_ptr = checkpoint_trainer(split);
+  const auto n = validation.size();
+  ASSERT_GE(n, 20);
+  const auto wrong = [](std::int64_t trial_id, std::int64_t i) {
+    if (i % 5 == 0) return true;
+    if (trial_id == 3) return i == 1;
+    return trial_id == 4 && i % 5 >= 3;
+  };
+  const auto pattern = [&](std::int64_t trial_id) {
+    auto p = torch::empty({n, 3});
+    for (std::int64_t i = 0; i < n; ++i) {
+      const auto y = validation.labels[i].item<std::int64_t>();
+      p[i][y] = wrong(trial_id, i) ? 0.3F : 0.6F;
+      p[i][(y + 1) % 3] = wrong(trial_id, i) ? 0.5F : 0.2F;
+      p[i][(y + 2) % 3] = 0.2F;
+    }
+    return p;
+  };
+  const auto error_of = [&](std::int64_t trial_id) {
+    std::int64_t errors = 0;
+    for (std::int64_t i = 0; i < n; ++i) errors += wrong(trial_id, i) ? 1 : 0;
+    return static_cast<double>(errors) / static_cast<double>(n);
+  };
+  auto storage = study_with_probabilities(dir / "peers.db", dir / "checkpoints", *trainer_ptr, pattern, error_of, 4);
+  const auto trials = storage->trials(1);
+  ASSERT_EQ(trials.size(), 4u);
+  commands::EnsembleSettings settings;
+  settings.fetch_dir = (dir / "fetched").string();
+  settings.samples = 1000;
+  settings.incumbent_id = 1;
+  std::string why;
+  auto ensemble = commands::choose_ensemble(*storage, trials, validation, settings, why);
+  ASSERT_TRUE(ensemble) << why;
+  EXPECT_EQ(ensemble->description["method"], "peers");
+  // The tie first, then the one a sample behind; trial 4 is more than a standard error behind.
+  EXPECT_EQ(ensemble->member_ids, (std::vector<std::int64_t>{1, 2, 3}));
+  EXPECT_EQ(ensemble->weights, (std::vector<double>(3, 1.0 / 3)));
+  EXPECT_EQ(ensemble->description["best_single"]["trial_id"], 1);
+  EXPECT_NEAR(ensemble->description["best_single"]["val_accuracy"].get<double>(), 1 - error_of(1), 1e-9);
+  // The average of the three is right where trials 1 and 2 are: the tied ones outvote trial 3.
+  EXPECT_NEAR(ensemble->val_accuracy, 1 - error_of(1), 1e-9);
+  EXPECT_TRUE(ensemble->description["held_out"].is_null());
+  torch::NoGradGuard no_grad;
+  EXPECT_EQ(export_::ensemble_of(ensemble->members, ensemble->weights).forward({validation.features}).toTensor().size(0), n);
+
+  // At most --ensemble-size members; with one, no ensemble.
+  settings.size = 2;
+  ensemble = commands::choose_ensemble(*storage, trials, validation, settings, why);
+  ASSERT_TRUE(ensemble) << why;
+  EXPECT_EQ(ensemble->member_ids, (std::vector<std::int64_t>{1, 2}));
+  settings.size = 1;
+  EXPECT_FALSE(commands::choose_ensemble(*storage, trials, validation, settings, why));
+  settings.size = 25;
+  // The tie on another budget: no peers (trial 3, a sample behind, is no tie).
+  auto moved = trials;
+  moved[1].budget = 3 * moved[1].budget;
+  EXPECT_FALSE(commands::choose_ensemble(*storage, moved, validation, settings, why));
+  // No incumbent among the candidates: nothing.
+  settings.incumbent_id = 99;
+  EXPECT_FALSE(commands::choose_ensemble(*storage, trials, validation, settings, why));
+}
+
 TEST(EnsembleSelection, AnEqualAverageIsScoredAsSelectionScoresIt) {
   const auto labels = torch::tensor({0, 1, 1, 0}, torch::kInt64);
   const auto a = probabilities(labels, {true, true, false, false});
