@@ -178,6 +178,24 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
     return e;
   };
 
+  // The equal average of `members` (the incumbent first, scored `alone`): the seeds' and the peers' ensembles.
+  // Nothing is chosen on validation there, so nothing is held out ("held_out" is null).
+  const auto equal_average = [&](const std::vector<std::size_t>& members, const std::string& method,
+                                 const std::string& others, const export_::AverageScore& alone,
+                                 const export_::AverageScore& average) {
+    std::vector<double> weights(candidates.size(), 0.0);
+    for (const auto i : members) weights[i] = 1.0 / static_cast<double>(members.size());
+    const auto anchor_id = candidates[members.front()]->id;
+    return ensemble_of(members, weights, fmt::format("trial {} and {} {}, equal weights", anchor_id, members.size() - 1, others),
+                       {{"method", method},
+                        {"size", members.size()},
+                        {"candidates_left_out", 0},
+                        {"val_accuracy", average.accuracy},
+                        {"val_log_loss", average.log_loss},
+                        {"best_single", {{"trial_id", anchor_id}, {"val_accuracy", alone.accuracy}, {"val_log_loss", alone.log_loss}}},
+                        {"held_out", nullptr}});
+  };
+
   // Ensemble selection among the competent candidates; nothing, with the reason in `why`, when it does not win.
   const auto selected = [&]() -> std::optional<EnsembleExport> {
     // The candidates that may take part: within reach of the best alone (k_ensemble_min_competence).
@@ -295,17 +313,7 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
       return std::nullopt;
     }
     spdlog::info("ensemble: {}", compared);
-    std::vector<double> weights(candidates.size(), 0.0);
-    for (const auto i : members) weights[i] = 1.0 / static_cast<double>(members.size());
-    return ensemble_of(members, weights, fmt::format("trial {} and {} more seeds of its configuration, equal weights",
-                                                     anchor.id, members.size() - 1),
-                       {{"method", "seeds"},
-                        {"size", members.size()},
-                        {"candidates_left_out", 0},
-                        {"val_accuracy", average.accuracy},
-                        {"val_log_loss", average.log_loss},
-                        {"best_single", {{"trial_id", anchor.id}, {"val_accuracy", alone.accuracy}, {"val_log_loss", alone.log_loss}}},
-                        {"held_out", nullptr}});
+    return equal_average(members, "seeds", "more seeds of its configuration", alone, average);
   };
 
   // The incumbent with its peers: the candidates on its budget within one standard error of its validation
@@ -345,18 +353,9 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
                  "averaging it with the {} within {:.4f} of its accuracy: {} right (log-loss {:.4f}, alone {:.4f})",
                  anchor.id, alone.correct, validation.size(), members.size() - 1, margin, average.correct,
                  average.log_loss, alone.log_loss);
-    std::vector<double> weights(candidates.size(), 0.0);
-    for (const auto i : members) weights[i] = 1.0 / static_cast<double>(members.size());
-    return ensemble_of(members, weights, fmt::format("trial {} and {} more trials as accurate on validation, equal weights",
-                                                     anchor.id, members.size() - 1),
-                       {{"method", "peers"},
-                        {"size", members.size()},
-                        {"candidates_left_out", 0},
-                        {"margin", margin},
-                        {"val_accuracy", average.accuracy},
-                        {"val_log_loss", average.log_loss},
-                        {"best_single", {{"trial_id", anchor.id}, {"val_accuracy", alone.accuracy}, {"val_log_loss", alone.log_loss}}},
-                        {"held_out", nullptr}});
+    auto e = equal_average(members, "peers", "more trials as accurate on validation", alone, average);
+    e.description["margin"] = margin;
+    return e;
   };
 
   if (auto e = selected()) return e;

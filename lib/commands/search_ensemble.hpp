@@ -1,7 +1,8 @@
 #pragma once
 // The ensemble step of `automl search`'s export: ensemble selection (export/ensemble.hpp) over the trials that
 // stored their validation probabilities, favouring the largest budgets, or else the incumbent averaged with its seed
-// replicas, and the ensemble's module when it beats the best single model on validation (accuracy, then log-loss).
+// replicas, when either beats the best single model on validation (accuracy, then log-loss); or else, when trials on
+// the incumbent's budget tie with it on validation, the incumbent averaged with its peers; and the ensemble's module.
 
 #include "data/dataset.hpp"
 #include "export/ensemble.hpp"

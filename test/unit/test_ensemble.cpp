@@ -624,6 +624,8 @@ TEST(SearchEnsemble, TheIncumbentsPeersWhenValidationCannotTellThemApart) {
   // The average of the three is right where trials 1 and 2 are: the tied ones outvote trial 3.
   EXPECT_NEAR(ensemble->val_accuracy, 1 - error_of(1), 1e-9);
   EXPECT_TRUE(ensemble->description["held_out"].is_null());
+  const double p = 1 - error_of(1);
+  EXPECT_NEAR(ensemble->description["margin"].get<double>(), std::sqrt(p * (1 - p) / static_cast<double>(n)), 1e-9);
   torch::NoGradGuard no_grad;
   EXPECT_EQ(export_::ensemble_of(ensemble->members, ensemble->weights).forward({validation.features}).toTensor().size(0), n);
 
