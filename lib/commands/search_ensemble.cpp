@@ -178,6 +178,13 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
     return e;
   };
 
+  // The incumbent's index among the candidates, if it is one: the anchor of the seeds and of the peers.
+  const auto incumbent_index = [&]() -> std::optional<std::size_t> {
+    const auto it = std::find_if(candidates.begin(), candidates.end(),
+                                 [&](const study::Trial* t) { return t->id == settings.incumbent_id; });
+    if (it == candidates.end()) return std::nullopt;
+    return static_cast<std::size_t>(it - candidates.begin());
+  };
   // The equal average of `members` (the incumbent first, scored `alone`): the seeds' and the peers' ensembles.
   // Nothing is chosen on validation there, so nothing is held out ("held_out" is null).
   const auto equal_average = [&](const std::vector<std::size_t>& members, const std::string& method,
@@ -285,11 +292,10 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
   // equal weights; nothing, with the reason in `why_seeds` (empty when there are none), when they do not win.
   std::string why_seeds;
   const auto seeds = [&]() -> std::optional<EnsembleExport> {
-    const auto incumbent = std::find_if(candidates.begin(), candidates.end(),
-                                        [&](const study::Trial* t) { return t->id == settings.incumbent_id; });
-    if (incumbent == candidates.end()) return std::nullopt;
-    const study::Trial& anchor = **incumbent;
-    const auto anchor_index = static_cast<std::size_t>(incumbent - candidates.begin());
+    const auto incumbent = incumbent_index();
+    if (!incumbent) return std::nullopt;
+    const auto anchor_index = *incumbent;
+    const study::Trial& anchor = *candidates[anchor_index];
     std::vector<std::size_t> members{anchor_index};
     for (std::size_t i = 0; i < candidates.size(); ++i)
       if (i != anchor_index && candidates[i]->config == anchor.config &&
@@ -319,11 +325,10 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
   // The incumbent with its peers: the candidates on its budget within one standard error of its validation
   // accuracy (at least one sample), equal weights, when another one there ties with it exactly; nothing otherwise.
   const auto peers = [&]() -> std::optional<EnsembleExport> {
-    const auto incumbent = std::find_if(candidates.begin(), candidates.end(),
-                                        [&](const study::Trial* t) { return t->id == settings.incumbent_id; });
-    if (incumbent == candidates.end() || settings.size < 2) return std::nullopt;
-    const auto anchor_index = static_cast<std::size_t>(incumbent - candidates.begin());
-    const study::Trial& anchor = **incumbent;
+    const auto incumbent = incumbent_index();
+    if (!incumbent || settings.size < 2) return std::nullopt;
+    const auto anchor_index = *incumbent;
+    const study::Trial& anchor = *candidates[anchor_index];
     const double best = accuracy[anchor_index];
     const double margin = std::max(std::sqrt(best * (1 - best) / n), 1.0 / n);
     const double half_sample = 0.5 / n;

@@ -105,6 +105,20 @@ std::unique_ptr<train::Trainer> checkpoint_trainer(const data::TrainValidation& 
   return trainer;
 }
 
+// Three-class probabilities over `validation`: 0.6 on the true class and 0.2 on each other class on the rows where
+// `wrong(row)` is false; 0.3 on the true class, 0.5 on the next and 0.2 on the third where it is true.
+torch::Tensor right_or_wrong(const data::Dataset& validation, const std::function<bool(std::int64_t)>& wrong) {
+  const auto n = validation.size();
+  auto p = torch::empty({n, 3});
+  for (std::int64_t i = 0; i < n; ++i) {
+    const auto y = validation.labels[i].item<std::int64_t>();
+    p[i][y] = wrong(i) ? 0.3F : 0.6F;
+    p[i][(y + 1) % 3] = wrong(i) ? 0.5F : 0.2F;
+    p[i][(y + 2) % 3] = 0.2F;
+  }
+  return p;
+}
+
 // A study of `trials` trials at one budget: trial k saves `trainer`'s checkpoint, the validation probabilities
 // probabilities_of(k) beside it, and reports loss_of(k).
 std::unique_ptr<study::SqliteStorage> study_with_probabilities(const std::filesystem::path& db,
@@ -505,15 +519,7 @@ TEST(SearchEnsemble, TheIncumbentsSeedsWhenSelectionDoesNotWin) {
   auto& trainer = *trainer_ptr;
   const auto n = validation.size();
   const auto pattern = [&](std::int64_t trial_id) {
-    auto p = torch::empty({n, 3});
-    for (std::int64_t i = 0; i < n; ++i) {
-      const auto y = validation.labels[i].item<std::int64_t>();
-      const bool right = i % 3 != trial_id % 3;
-      p[i][y] = right ? 0.6F : 0.3F;
-      p[i][(y + 1) % 3] = right ? 0.2F : 0.5F;
-      p[i][(y + 2) % 3] = 0.2F;
-    }
-    return p;
+    return right_or_wrong(validation, [&](std::int64_t i) { return i % 3 == trial_id % 3; });
   };
   auto storage = study_with_probabilities(dir / "seeds.db", dir / "checkpoints", trainer, pattern,
                                           [](std::int64_t) { return 1.0 / 3; }, 4);
@@ -591,14 +597,7 @@ TEST(SearchEnsemble, TheIncumbentsPeersWhenValidationCannotTellThemApart) {
     return trial_id == 4 && i % 5 >= 3;
   };
   const auto pattern = [&](std::int64_t trial_id) {
-    auto p = torch::empty({n, 3});
-    for (std::int64_t i = 0; i < n; ++i) {
-      const auto y = validation.labels[i].item<std::int64_t>();
-      p[i][y] = wrong(trial_id, i) ? 0.3F : 0.6F;
-      p[i][(y + 1) % 3] = wrong(trial_id, i) ? 0.5F : 0.2F;
-      p[i][(y + 2) % 3] = 0.2F;
-    }
-    return p;
+    return right_or_wrong(validation, [&](std::int64_t i) { return wrong(trial_id, i); });
   };
   const auto error_of = [&](std::int64_t trial_id) {
     std::int64_t errors = 0;
