@@ -238,6 +238,15 @@ void prune_checkpoints(study::Storage& storage, const fs::path& dir, const std::
   }
 }
 
+// The study whose results `out_dir` holds (its best_config.json's), if any can be read.
+std::optional<std::string> study_of_results(const fs::path& out_dir) {
+  std::ifstream in(out_dir / "best_config.json");
+  if (!in) return std::nullopt;
+  const auto json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object() || !json.contains("study") || !json["study"].is_string()) return std::nullopt;
+  return json["study"].get<std::string>();
+}
+
 } // namespace
 
 int search(const SearchOptions& o, std::ostream& out) {
@@ -274,12 +283,22 @@ int search(const SearchOptions& o, std::ostream& out) {
   auto storage = study::open_storage(storage_url, storage_options);
   const auto stored = stored_study(*storage, study_name);
   if (stored && !o.resume)
-    throw InputError(fmt::format("study '{}' already exists in {}: pass --resume to continue it, or --study NAME "
-                                 "(or --out DIR) for a new one",
+    throw InputError(fmt::format("study '{}' already exists in {}: pass --resume to continue it, or --out DIR for a "
+                                 "new one",
                                  study_name, storage_url));
+  // The files of --out belong to one study: another study's would be replaced by this one's.
+  if (const auto other = study_of_results(out_dir); other && *other != study_name)
+    throw InputError(fmt::format("--out {} holds the results of study '{}' ({}): this search (study '{}') would "
+                                 "replace them; choose another --out DIR",
+                                 out_dir.string(), *other, (out_dir / "best_config.json").string(), study_name));
+  if (o.resume && !stored) spdlog::info("--resume: no study '{}' in {} yet; starting it", study_name, storage_url);
   // What makes a resume impossible is found now, before the pace probe spends time (the other settings are
   // compared when the study is opened, below: still before anything is written).
-  if (stored) study::check_same_space_and_seed(*stored, setup.space.fingerprint(), o.seed, storage_url);
+  const std::string data_fingerprint = data::fingerprint(dataset);
+  if (stored) {
+    study::check_same_space_and_seed(*stored, setup.space.fingerprint(), o.seed, storage_url);
+    steps::check_same_inputs(*stored, inputs, data_fingerprint, storage_url);
+  }
   const auto existing = stored ? std::optional<nlohmann::json>(stored->settings) : std::nullopt;
 
   // Workers and threads from the cores that are free now; flags override.
@@ -413,6 +432,7 @@ int search(const SearchOptions& o, std::ostream& out) {
   task.initial_configs = initial_configs(setup, rungs.portfolio, o.resume ? existing : std::nullopt);
   exec::SearchOptions search_options = exec_options(o, run, study_name, parallel, o.resume ? existing : std::nullopt);
   search_options.deadline = search_deadline;
+  search_options.new_study = !o.resume;
   if (const double early = search_options.optimizer_options.hyperband.early_budget; early > 0)
     spdlog::info("anytime: the default configuration goes on to {:g} epochs as soon as it has finished its first rung, "
                  "without waiting for the rest of the rung", early);
@@ -432,13 +452,12 @@ int search(const SearchOptions& o, std::ostream& out) {
     running_search = &search;
     study_id = search.study().id;
     // What `automl worker` needs to join (commands/worker.hpp), renewed by each search that resumes the study.
-    storage->set_study_setting(
-        study_id, "worker",
-        {{"options", options_json(o)},
-         {"data_fingerprint", data::fingerprint(dataset)},
-         {"deadline_unix", started_unix + std::chrono::duration<double>(search_deadline - start).count()},
-         {"prior_seconds_per_unit", search_options.prior_seconds_per_unit},
-         {"min_trial_limit_s", search_options.min_trial_limit_s}});
+    nlohmann::json worker_record = steps::recorded_inputs(inputs, data_fingerprint);
+    worker_record.update({{"options", options_json(o)},
+                          {"deadline_unix", started_unix + std::chrono::duration<double>(search_deadline - start).count()},
+                          {"prior_seconds_per_unit", search_options.prior_seconds_per_unit},
+                          {"min_trial_limit_s", search_options.min_trial_limit_s}});
+    storage->set_study_setting(study_id, "worker", worker_record);
     if (search.study().resumed) spdlog::info("resuming study '{}' ({} trials so far)", study_name, storage->trials(study_id).size());
     ProgressMonitor monitor(*storage, study_id, start, budget, unit, o.live_progress && !o.quiet, trace_test);
     {
@@ -648,7 +667,8 @@ int search(const SearchOptions& o, std::ostream& out) {
   if (o.report) {
     auto page = report_input(report, effective);
     page.test_confusion = test_confusion;
-    page.test_note = o.test.empty() ? "The search had no --test set." : "No model was exported.";
+    if (o.test.empty()) page.test_note = "The search had no --test set.";
+    else if (!best) page.test_note = "No model was exported.";
     // Graphviz only when its share of the reserve is still there: the budget comes first.
     const double left = std::chrono::duration<double>(end - Clock::now()).count();
     const double page_seconds = k_report_seconds_per_trial * static_cast<double>(trials.size());

@@ -161,8 +161,10 @@ SearchInputs load_inputs(const SearchOptions& o) {
   SearchInputs in;
   const data::SourceOptions source_options{o.target, o.data_dir};
   in.dataset = data::load_source(o.data, source_options);
+  data::check_training_data(in.dataset, o.data);
   if (!o.test.empty()) {
     in.test = data::load_source(o.test, source_options);
+    data::check_test_data(*in.test, o.test, "--test");
     export_::check_input(in.dataset.schema, *in.test);
     export_::labels_for_model(in.dataset.schema, *in.test);
   }
@@ -181,8 +183,11 @@ SearchInputs load_inputs(const SearchOptions& o) {
   train::check_precision(in.precision, in.device());
   in.split = data::split_train_validation(in.dataset, in.setup.run.data.validation_split, o.seed);
   if (in.split.validation.size() == 0)
-    throw InputError(fmt::format("--validation-split {} of {} samples leaves no validation sample",
-                                 in.setup.run.data.validation_split, in.dataset.size()));
+    throw InputError(fmt::format("{}: a stratified validation split of {} ({}) leaves no validation sample: {} samples "
+                                 "in {} classes (a class needs at least 2 samples to give one to validation)",
+                                 o.data, in.setup.run.data.validation_split,
+                                 o.validation_split ? "--validation-split" : "the preset's data.validation_split",
+                                 in.dataset.size(), in.dataset.schema.num_classes()));
   return in;
 }
 
@@ -195,6 +200,35 @@ std::optional<study::StudyRecord> stored_study(study::Storage& storage, const st
   for (auto& s : storage.studies())
     if (s.name == name) return s;
   return std::nullopt;
+}
+
+nlohmann::json recorded_inputs(const SearchInputs& in, const std::string& data_fingerprint) {
+  return {{"data_fingerprint", data_fingerprint},
+          {"data_samples", in.dataset.size()},
+          {"validation_split", in.setup.run.data.validation_split},
+          {"budget_type", config::to_string(in.setup.run.budget.budget_type)}};
+}
+
+void check_same_inputs(const study::StudyRecord& stored, const SearchInputs& in, const std::string& data_fingerprint,
+                       const std::string& where) {
+  const auto record = stored.settings.find("worker");
+  if (record == stored.settings.end() || !record->is_object()) return;
+  const nlohmann::json now = recorded_inputs(in, data_fingerprint);
+  const auto refuse = [&](const std::string& what) {
+    throw InputError(fmt::format("study '{}' in {} cannot be resumed: {}; resume it with what it was made with, or "
+                                 "start a new study in another --out DIR",
+                                 stored.name, where, what));
+  };
+  if (const auto was = record->find("data_fingerprint"); was != record->end() && *was != now["data_fingerprint"]) {
+    const auto samples = record->find("data_samples");
+    refuse(fmt::format("its data changed: {} samples with fingerprint {} now, {} with {} when it was made",
+                       in.dataset.size(), data_fingerprint,
+                       samples != record->end() ? samples->dump() : std::string("an unrecorded number"),
+                       was->is_string() ? was->get<std::string>() : was->dump()));
+  }
+  for (const char* key : {"validation_split", "budget_type"})
+    if (const auto was = record->find(key); was != record->end() && *was != now[key])
+      refuse(fmt::format("its {} was {}, now {}", key, was->dump(), now[key].dump()));
 }
 
 hpo::TrialPace trial_pace(const train::MeasuredPace& m, const data::TrainValidation& split, bool time_budget) {

@@ -132,6 +132,15 @@ private:
 // The stored settings of study `name` in `storage`, when it exists.
 std::optional<study::StudyRecord> stored_study(study::Storage& storage, const std::string& name);
 
+// What a search records of its inputs for a resume and for `automl worker` (the study setting "worker", with the
+// options and the deadline): the data's fingerprint, the effective validation split and budget type.
+nlohmann::json recorded_inputs(const SearchInputs& in, const std::string& data_fingerprint);
+// Throws InputError when study `stored` (in `where`) was made on other inputs than `in` (its data, validation
+// split or budget type; what its record holds): resumed, its trials would be compared with and continued on
+// others. A study whose record predates a key is not checked on it.
+void check_same_inputs(const study::StudyRecord& stored, const SearchInputs& in, const std::string& data_fingerprint,
+                       const std::string& where);
+
 // What the pace probe measured and the rungs chosen from it, for the log and effective_config.json.
 struct BudgetPlan {
   hpo::FidelityPlan plan;

@@ -204,6 +204,7 @@ Search::Search(study::Storage& storage, SearchTask task, const SearchOptions& op
   spec.space_fingerprint = task.space_fingerprint;
   spec.seed = options.seed;
   spec.settings = study_settings(options, task);
+  spec.must_be_new = options.new_study;
   m_study = storage.open_study(spec);
   m_impl = std::make_unique<Impl>(storage, std::move(task), options);
   m_impl->summary.resumed = m_study.resumed;

@@ -59,6 +59,7 @@ struct SearchOptions {
   std::optional<double> max_total_budget;    // stop starting trials once this much budget is spent
   std::optional<Clock::time_point> deadline; // the whole search ends by then
   std::string checkpoint_dir;                // per-trial checkpoint folders go here; empty: none
+  bool new_study = false;                    // refuse a study that exists (StudySpec::must_be_new)
   // Checkpoints kept as models. When set, each trial's end drops the checkpoints that no promotion will continue
   // from any more (hpo::jobs_nothing_continues_from), in the storage and their folders under checkpoint_dir,
   // except those of the first `keep_checkpoints` trials of models_by_budget(): the ones an export and an

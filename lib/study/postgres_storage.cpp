@@ -343,6 +343,7 @@ StudyRecord PostgresStorage::open_study(const StudySpec& spec) {
                            Params().add(spec.name));
   if (found.rows() > 0) {
     auto record = read_study(found, 0);
+    check_may_resume(spec, m_where);
     check_same_space_and_seed(record, spec.space_fingerprint, spec.seed, m_where);
     check_same_settings(spec.name, record.settings, spec.settings);
     tx.commit();

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -68,6 +69,12 @@ constexpr const char* k_trial_columns =
     "metrics, submitted_at, started_at, finished_at, worker, seed, error, attempts, lease_expires_at, "
     "(state = 'RUNNING' AND lease_expires_at IS NOT NULL AND lease_expires_at < " AUTOML_SQLITE_NOW ")";
 
+// "sqlite (database PATH): <what>": a full disk or a locked file says which database.
+std::string sqlite_error(sqlite3* db, const std::string& what) {
+  const char* file = db ? sqlite3_db_filename(db, "main") : nullptr;
+  return file && *file ? fmt::format("sqlite (database {}): {}", file, what) : "sqlite: " + what;
+}
+
 // A prepared statement, finalized on scope exit.
 class Statement {
 public:
@@ -96,7 +103,7 @@ public:
     const int rc = sqlite3_step(m_stmt);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    throw Error(std::string("sqlite: ") + sqlite3_errmsg(m_db));
+    throw Error(sqlite_error(m_db, sqlite3_errmsg(m_db)));
   }
   void run() {
     while (step()) {
@@ -134,7 +141,7 @@ void exec(sqlite3* db, const char* sql) {
   if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
     std::string text = message ? message : sqlite3_errmsg(db);
     sqlite3_free(message);
-    throw Error("sqlite: " + text);
+    throw Error(sqlite_error(db, text));
   }
 }
 
@@ -186,6 +193,16 @@ Trial read_trial(const Statement& s) {
   return t;
 }
 
+// `path` as an SQLite URI opening it read-only and immutable: "file:" with %, ? and # escaped.
+std::string immutable_uri(const std::string& path) {
+  std::string uri = "file:";
+  for (const char c : path) {
+    if (c == '%' || c == '?' || c == '#') uri += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+    else uri += c;
+  }
+  return uri + "?immutable=1";
+}
+
 } // namespace
 
 SqliteStorage::SqliteStorage(const std::string& path, const SqliteOptions& options) : m_path(path) {
@@ -201,8 +218,14 @@ SqliteStorage::SqliteStorage(const std::string& path, const SqliteOptions& optio
     throw InputError(fmt::format("study database {}: not a regular file", path));
   if (options.read_only && !std::filesystem::exists(path, ec))
     throw InputError(fmt::format("study database {} does not exist", path));
-  const int flags = (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_FULLMUTEX;
-  if (sqlite3_open_v2(path.c_str(), &m_db, flags, nullptr) != SQLITE_OK) {
+  int flags = (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_FULLMUTEX;
+  // Read-only in a directory that cannot be written (a read-only file system: an archived or mounted run): a WAL
+  // database's reader must create its -shm file next to it, and cannot there. Nothing can change the file there
+  // either, so it is opened as immutable (no locks, no -shm).
+  const bool immutable = options.read_only && ::access(parent.empty() ? "." : parent.c_str(), W_OK) != 0;
+  if (immutable) flags |= SQLITE_OPEN_URI;
+  const std::string name = immutable ? immutable_uri(path) : path;
+  if (sqlite3_open_v2(name.c_str(), &m_db, flags, nullptr) != SQLITE_OK) {
     const std::string message = m_db ? sqlite3_errmsg(m_db) : "out of memory";
     sqlite3_close(m_db);
     m_db = nullptr;
@@ -294,6 +317,7 @@ StudyRecord SqliteStorage::open_study(const StudySpec& spec) {
     record.seed = static_cast<std::uint64_t>(find.int64(2));
     record.settings = nlohmann::json::parse(find.text(3));
     record.resumed = true;
+    check_may_resume(spec, m_path);
     check_same_space_and_seed(record, spec.space_fingerprint, spec.seed, m_path);
     check_same_settings(spec.name, record.settings, spec.settings);
     tx.commit();

@@ -43,6 +43,13 @@ const StorageScheme k_storage_schemes[] = {
 
 } // namespace
 
+void check_may_resume(const StudySpec& spec, const std::string& where) {
+  if (spec.must_be_new)
+    throw InputError(fmt::format("study '{}' already exists in {}: another process created it as this search started; "
+                                 "pass --resume to share it, or --out DIR for a new one",
+                                 spec.name, where));
+}
+
 void check_same_space_and_seed(const StudyRecord& stored, const std::string& space_fingerprint, std::uint64_t seed,
                                const std::string& where) {
   if (stored.space_fingerprint != space_fingerprint)

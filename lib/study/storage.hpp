@@ -27,6 +27,9 @@ struct StudySpec {
   std::string space_fingerprint; // required: a resume with a different one is refused
   std::uint64_t seed = 0;
   nlohmann::json settings = nlohmann::json::object(); // what must not change on resume (optimizer, budgets, ...)
+  // Refuse an existing study (InputError) instead of resuming it: a search without --resume that another process
+  // created the study for since it looked.
+  bool must_be_new = false;
 };
 
 struct StudyRecord {
@@ -41,6 +44,8 @@ struct StudyRecord {
 // Throws InputError when `stored` cannot be resumed with this space fingerprint and seed, naming what changed
 // (`where`: the storage, for the message). Storages call it when a study is opened; a caller may call it
 // earlier, before spending time on a run that the storage would refuse.
+// Throws InputError when `spec` must be new (StudySpec::must_be_new): study `spec.name` was found in `where`.
+void check_may_resume(const StudySpec& spec, const std::string& where);
 void check_same_space_and_seed(const StudyRecord& stored, const std::string& space_fingerprint, std::uint64_t seed,
                                const std::string& where);
 

@@ -462,6 +462,32 @@ TEST(SearchCommand, ARefusedResumeChangesNothing) {
     a.study = "space";
   }, {"cannot be resumed: its search space changed"});
   refused([](auto& a) { a.eta = 2; }, {"cannot be resumed: setting 'eta' was 3.0, now 2.0"});
+  // Its inputs: other data (its trials would be continued and compared on them), another split, epochs as seconds.
+  refused([&](auto& a) { a.data = (dir / "test.csv").string(); }, {"cannot be resumed: its data changed", "fingerprint"});
+  refused([](auto& a) { a.validation_split = 0.5; }, {"cannot be resumed: its validation_split was", "now 0.5"});
+  refused([](auto& a) { a.budget_type = "time"; }, {"cannot be resumed: its budget_type was \"epochs\", now \"time\""});
+}
+
+// The files of --out are one study's: a search of another study there is refused instead of replacing them.
+TEST(SearchCommand, AnotherStudysResultsInItsOutAreNotReplaced) {
+  TempDir dir;
+  test::write_search_files(dir.path());
+  auto o = small_search(dir);
+  o.iterations = 1;
+  run_json(o);
+  const auto model = test::read_file(dir / "run" / "best_model.pt");
+  auto other = o;
+  other.study = "other";
+  test::expect_input_error([&] {
+    std::ostringstream out;
+    commands::search(other, out);
+  }, {"holds the results of study 'space'", "choose another --out DIR"});
+  other.resume = true;
+  test::expect_input_error([&] {
+    std::ostringstream out;
+    commands::search(other, out);
+  }, {"holds the results of study 'space'"});
+  EXPECT_EQ(test::read_file(dir / "run" / "best_model.pt"), model);
 }
 
 // `show DIR` reads the directory's own study.db: from another working directory, and after a copy.

@@ -11,6 +11,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/mount.h>
 
 #include <atomic>
 #include <memory>
@@ -129,6 +130,11 @@ TEST_P(StorageTest, ResumesTheSameStudyAndRefusesAChangedSpace) {
   other = spec();
   other.seed = 1;
   automl::test::expect_input_error([&] { storage.open_study(other); }, {"setting 'seed' was 42, now 1"});
+  // A search without --resume that found no study, when another process has created it since.
+  other = spec();
+  other.must_be_new = true;
+  automl::test::expect_input_error([&] { storage.open_study(other); },
+                                   {"study 's' already exists", "another process created it", "--resume"});
 }
 
 TEST_P(StorageTest, TrialRoundTrip) {
@@ -669,4 +675,31 @@ TEST(SqliteStorage, AVersion1DatabaseIsMigratedToVersion2) {
   EXPECT_FALSE(storage.checkpoint_archive(trial));
   storage.set_checkpoint(trial, 1, 3.0, "/ckpt/3", std::string_view("files\0packed", 12));
   EXPECT_EQ(automl::study::SqliteStorage(path).checkpoint_archive(trial), std::string("files\0packed", 12));
+}
+
+// A finished study copied onto a read-only file system (an archived run, a CI artefact mounted read-only) is read
+// as it is: a WAL reader cannot create its -shm file there, and show and report failed with "unable to open".
+TEST(SqliteStorage, AStudyOnAReadOnlyFileSystemIsRead) {
+  automl::test::TempDir dir;
+  const auto source = dir / "study.db";
+  {
+    automl::study::SqliteStorage storage(source.string());
+    const auto id = storage.open_study(spec()).id;
+    storage.claim(id, insert_next, "me", 100.0, 60.0);
+  }
+  const auto mnt = dir / "ro";
+  std::filesystem::create_directory(mnt);
+  if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=4m") != 0) GTEST_SKIP() << "mounting a tmpfs needs privileges";
+  struct Unmount {
+    std::filesystem::path at;
+    ~Unmount() { ::umount(at.c_str()); }
+  } unmount{mnt};
+  std::filesystem::copy_file(source, mnt / "study.db");
+  ASSERT_EQ(::mount("tmpfs", mnt.c_str(), "tmpfs", MS_REMOUNT | MS_RDONLY, "size=4m"), 0);
+  automl::study::StorageOptions read_only;
+  read_only.read_only = true;
+  const auto storage = automl::study::open_storage("sqlite:///" + (mnt / "study.db").string(), read_only);
+  const auto studies = storage->studies();
+  ASSERT_EQ(studies.size(), 1u);
+  EXPECT_EQ(storage->trials(studies[0].id).size(), 1u);
 }
