@@ -61,12 +61,61 @@ void remove_quietly(const fs::path& path) {
 
 } // namespace
 
+FileSink::FileSink(const fs::path& path) : m_path(path) {
+  m_fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (m_fd < 0) throw Error(fmt::format("{}: cannot write ({})", path.string(), std::strerror(errno)));
+}
+
+FileSink::~FileSink() {
+  if (m_fd >= 0) ::close(m_fd);
+}
+
+std::size_t FileSink::write(const void* data, std::size_t size) {
+  const char* p = static_cast<const char*>(data);
+  for (std::size_t left = size; left > 0 && m_error == 0 && m_fd >= 0;) {
+    const auto n = ::write(m_fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      m_error = n < 0 ? errno : ENOSPC;
+      break;
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  return size;
+}
+
+void FileSink::close() {
+  if (m_fd >= 0 && ::close(m_fd) != 0 && m_error == 0) m_error = errno;
+  m_fd = -1;
+  if (m_error != 0) throw Error(fmt::format("{}: cannot write ({})", m_path.string(), std::strerror(m_error)));
+}
+
 fs::path temporary_path_for(const fs::path& path) {
   static std::atomic<unsigned long> counter{0};
   return fs::path(fmt::format("{}.tmp-{}-{}", path.string(), ::getpid(), counter++));
 }
 
 void write_file_atomic(const fs::path& path, std::string_view text) {
+  // What `path` names, links followed: a device, a pipe or a socket (--output /dev/stdout, /dev/null, a FIFO) is
+  // written into, not replaced by a file; a link to a file has its target replaced, not the link.
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  const bool link = fs::is_symlink(fs::symlink_status(path, ec));
+  if (fs::exists(status) && !fs::is_regular_file(status) && !fs::is_directory(status)) {
+    FileSink sink(path);
+    sink.write(text.data(), text.size());
+    sink.close();
+    return;
+  }
+  if (link) {
+    const auto target = fs::exists(status) ? fs::canonical(path, ec) : fs::path();
+    if (!target.empty() && !ec && target != path) return write_file_atomic(target, text);
+    FileSink sink(path); // a dangling link: its target is created
+    sink.write(text.data(), text.size());
+    sink.close();
+    return;
+  }
   const auto tmp = temporary_path_for(path);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw Error(fmt::format("{}: cannot write ({})", path.string(), std::strerror(errno)));

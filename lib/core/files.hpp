@@ -3,6 +3,7 @@
 // temporary name in the same directory, is checked and flushed to disk (fsync), and is then renamed over the
 // final name: a kill or a full disk leaves either the old file or the new one, never a torn one.
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <system_error>
@@ -23,6 +24,28 @@ std::filesystem::path temporary_path_for(const std::filesystem::path& path);
 // Writes `text` to `path` durably (see above). Throws Error naming the path when any step fails; the temporary
 // file is removed then and `path` is unchanged.
 void write_file_atomic(const std::filesystem::path& path, std::string_view text);
+
+// A file written piece by piece by a serializer that takes a writer function (LibTorch's module and archive
+// writers). write() always reports every byte written: LibTorch 1.13 answers a short write by throwing, and its
+// writer's destructor throws again, which ends the process (a full disk aborted a search). The first error is kept
+// instead, later writes are skipped, and close() throws it as an Error naming the path. Example (train/trainer.cpp):
+//   core::FileSink sink(dir / "pipeline.pt");
+//   torch::jit::ExportModule(module, [&](const void* p, std::size_t n) { return sink.write(p, n); });
+//   sink.close();
+class FileSink {
+public:
+  explicit FileSink(const std::filesystem::path& path); // creates or truncates; throws Error when it cannot
+  ~FileSink();
+  FileSink(const FileSink&) = delete;
+  FileSink& operator=(const FileSink&) = delete;
+  std::size_t write(const void* data, std::size_t size);
+  void close();
+
+private:
+  std::filesystem::path m_path;
+  int m_fd = -1;
+  int m_error = 0; // the first errno
+};
 
 // Makes a finished temporary file or directory `tmp` durable (fsync of it, its files and its directory) and
 // renames it to `path`. A file replaces `path`; a directory replaces an existing `path` directory (removed

@@ -4,6 +4,7 @@
 #include "core/files.hpp"
 
 #include <fmt/format.h>
+#include <torch/csrc/jit/serialization/export.h>
 #include <torch/version.h>
 
 #include <algorithm>
@@ -192,7 +193,9 @@ void save_model(torch::jit::Module& module, ModelInfo info, const std::filesyste
   // Saved under a temporary name, reloaded and compared, then renamed: `path` is only ever a checked model.
   const auto tmp = core::temporary_path_for(path);
   try {
-    module.save(tmp.string(), extra);
+    core::FileSink file(tmp); // a full disk: an Error naming the file (core/files.hpp)
+    torch::jit::ExportModule(module, [&](const void* p, std::size_t n) { return file.write(p, n); }, extra);
+    file.close();
     auto reloaded = torch::jit::load(tmp.string());
     reloaded.eval();
     const auto expected = module.forward({check_inputs}).toTensor();

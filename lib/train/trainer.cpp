@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <torch/csrc/jit/runtime/graph_executor.h>
+#include <torch/csrc/jit/serialization/export.h>
 
 #include <chrono>
 #include <cmath>
@@ -356,10 +357,15 @@ void Trainer::save_checkpoint(const fs::path& dir) const {
 }
 
 void Trainer::write_checkpoint_files(const fs::path& dir) const {
-  m_pipeline.module.save((dir / "pipeline.pt").string());
+  // Through core::FileSink: a full disk is an Error naming the file, not an abort inside LibTorch's writer.
+  core::FileSink pipeline_file(dir / "pipeline.pt");
+  torch::jit::ExportModule(m_pipeline.module, [&](const void* p, std::size_t n) { return pipeline_file.write(p, n); });
+  pipeline_file.close();
   torch::serialize::OutputArchive archive;
   m_optimizer->save(archive);
-  archive.save_to((dir / "optimizer.pt").string());
+  core::FileSink optimizer_file(dir / "optimizer.pt");
+  archive.save_to([&](const void* p, std::size_t n) { return optimizer_file.write(p, n); });
+  optimizer_file.close();
   const nlohmann::json state{{"epochs_done", m_epochs_done},
                              {"seconds", m_seconds},
                              {"seed", m_seed},
