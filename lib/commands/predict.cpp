@@ -52,6 +52,8 @@ int predict(const PredictOptions& o, std::ostream& out) {
   export_::check_input(schema, d);
   if (o.fail_under && !d.labeled)
     throw InputError(fmt::format("--fail-under needs labels, and {} has none", o.data));
+  if (o.fail_under && d.size() == 0) // an accuracy gate that nothing was measured against must not pass
+    throw InputError(fmt::format("--fail-under needs samples, and {} has none", o.data));
 
   const auto probabilities = export_::predict_probabilities(model.module, d.features);
   const auto predicted = probabilities.size(0) ? probabilities.argmax(1) : torch::empty({0}, torch::kInt64);

@@ -21,6 +21,10 @@ config::LoadedSetup load(const SpaceOptions& options) {
   if (options.preset.empty() && options.space_file.empty())
     throw InputError("give a preset (--preset NAME|FILE) or a search-space file (--space FILE)");
   if (options.sample < 0) throw InputError(fmt::format("--sample must be >= 0, got {}", options.sample));
+  // Printed after all are drawn (JSON is one object): a bound keeps that in memory (~3 KB a configuration).
+  constexpr std::int64_t k_max_samples = 100000;
+  if (options.sample > k_max_samples)
+    throw InputError(fmt::format("--sample: at most {}, got {}", k_max_samples, options.sample));
   config::LoadOptions load_options;
   load_options.preset = options.preset;
   load_options.space_file = options.space_file;

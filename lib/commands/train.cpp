@@ -3,6 +3,8 @@
 #include "config/preset.hpp"
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "core/hyperparameters.hpp"
+#include "core/suggest.hpp"
 #include "data/source.hpp"
 #include "export/inference.hpp"
 #include "export/model_file.hpp"
@@ -15,6 +17,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <memory>
 #include <ostream>
 
 namespace automl::commands {
@@ -23,6 +26,9 @@ namespace {
 
 // How many raw samples the export check compares between the saved file and the trained model.
 constexpr std::int64_t k_check_samples = 64;
+// Budgets beyond any training run: a typo (1e19 epochs overflowed the sample count and trained nothing, forever).
+constexpr double k_max_epochs = 1e6;
+constexpr double k_max_seconds = 365.0 * 86400.0;
 
 nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
 
@@ -36,18 +42,37 @@ int train(const TrainCommandOptions& o, std::ostream& out) {
   if (o.seconds) budget.seconds = *o.seconds;
   else budget.epochs = o.epochs.value_or(10.0);
   if (!(budget.epochs > 0 || budget.seconds > 0)) throw InputError("train: the budget must be > 0");
+  if (!(budget.epochs <= k_max_epochs)) throw InputError(fmt::format("--epochs: at most {:g}, got {:g}", k_max_epochs, budget.epochs));
+  if (!(budget.seconds <= k_max_seconds))
+    throw InputError(fmt::format("--seconds: at most {:g} (a year), got {:g}", k_max_seconds, budget.seconds));
 
-  const core::Hyperparameters hp(space::to_json(config::load_config_values(o.config)));
+  core::Hyperparameters hp(space::to_json(config::load_config_values(o.config)));
+  auto lookups = std::make_shared<core::Hyperparameters::Lookups>();
+  hp.record_lookups(lookups);
   const int threads = train::configure_threads(o.threads);
   const torch::Device device = train::parse_device(o.device);
   const train::Precision precision = train::parse_precision(o.precision);
   train::check_precision(precision, device);
   const data::Dataset dataset = data::load_source(o.data, {o.target, o.data_dir});
+  data::check_training_data(dataset, o.data);
   const auto split = data::split_train_validation(dataset, o.validation_split, o.seed);
   std::optional<data::Dataset> test;
-  if (!o.test.empty()) test = data::load_source(o.test, {o.target, o.data_dir});
+  if (!o.test.empty()) {
+    test = data::load_source(o.test, {o.target, o.data_dir});
+    data::check_test_data(*test, o.test, "--test");
+    export_::check_input(dataset.schema, *test);
+    export_::labels_for_model(dataset.schema, *test);
+  }
 
   train::Trainer trainer(hp, split.train, split.validation, o.seed, device);
+  // Every key of the configuration is read by some component as the trainer is built: one that is not is a typo
+  // (optimizer:sgd:lrr), which would otherwise train silently with the default.
+  hp.record_lookups(nullptr);
+  const std::vector<std::string> wanted(lookups->keys_wanted.begin(), lookups->keys_wanted.end());
+  for (const auto& [key, value] : hp.json().items())
+    if (!lookups->keys_read.count(key))
+      throw InputError(fmt::format("{}: '{}' is used by no component of this configuration{}", o.config, key,
+                                   core::did_you_mean(key, wanted)));
   trainer.set_precision(precision);
   if (!o.json) {
     fmt::print(out, "{}", train::describe(trainer.pipeline()));

@@ -103,7 +103,9 @@ fs::path default_data_dir() {
   return AUTOML_DEFAULT_DATA_DIR;
 }
 
-Dataset load_source(const std::string& source, const SourceOptions& options) {
+namespace {
+
+Dataset load_unchecked(const std::string& source, const SourceOptions& options) {
   if (source.empty()) throw InputError("empty data source");
   const fs::path data_dir = options.data_dir.empty() ? default_data_dir() : options.data_dir;
 
@@ -143,6 +145,44 @@ Dataset load_source(const std::string& source, const SourceOptions& options) {
   throw InputError(fmt::format("unknown data source '{}': not a file or directory, and not a named source "
                                "(mnist, mnist:train, mnist:test)",
                                source));
+}
+
+// The first non-finite feature value, as "sample i, feature j (value)", when there is one.
+void check_finite(const Dataset& d, const std::string& source) {
+  if (!d.features.defined() || !d.features.is_floating_point() || d.features.numel() == 0) return;
+  const auto flat = d.features.reshape({d.features.size(0), -1});
+  const auto bad = torch::logical_not(torch::isfinite(flat));
+  if (!bad.any().item<bool>()) return;
+  const auto where = bad.nonzero()[0];
+  const auto sample = where[0].item<std::int64_t>(), feature = where[1].item<std::int64_t>();
+  const std::string name = feature < static_cast<std::int64_t>(d.schema.feature_names.size())
+                               ? fmt::format(" ('{}')", d.schema.feature_names[static_cast<std::size_t>(feature)])
+                               : std::string();
+  throw InputError(fmt::format("{}: sample {}, feature {}{}: {} is not a finite number", source, sample, feature, name,
+                               flat[sample][feature].item<double>()));
+}
+
+bool one_class(const Dataset& d) { return d.size() > 0 && !d.labels.ne(d.labels[0]).any().item<bool>(); }
+
+} // namespace
+
+Dataset load_source(const std::string& source, const SourceOptions& options) {
+  Dataset d = load_unchecked(source, options);
+  check_finite(d, source);
+  return d;
+}
+
+void check_training_data(const Dataset& data, const std::string& source) {
+  if (data.size() == 0) throw InputError(fmt::format("{}: no samples to train on", source));
+  if (!data.labeled) throw InputError(fmt::format("{}: no labels to train on", source));
+  if (one_class(data))
+    throw InputError(fmt::format("{}: every sample is of class '{}': a classifier needs samples of at least two classes",
+                                 source, data.schema.class_names.empty() ? std::string("?") : data.schema.class_names.at(
+                                     static_cast<std::size_t>(data.labels[0].item<std::int64_t>()))));
+}
+
+void check_test_data(const Dataset& data, const std::string& source, const std::string& flag) {
+  if (data.size() == 0) throw InputError(fmt::format("{} {}: no samples to evaluate", flag, source));
 }
 
 } // namespace automl::data

@@ -32,6 +32,14 @@ bool is_csv_source(const std::string& source);
 
 // Loads a source. Throws InputError for an unknown name or format, missing files (saying how to get
 // them), and anything the loaders reject.
+// Every feature value is finite (a NaN or infinity from an NPY or IDX file is refused as a CSV's is, naming the
+// sample and feature).
 Dataset load_source(const std::string& source, const SourceOptions& options = {});
+
+// What training needs of `data` (from `source`, for the message), found before any training: samples of at least
+// two classes. Throws InputError naming the source.
+void check_training_data(const Dataset& data, const std::string& source);
+// What an evaluation (--test) needs: at least one labelled sample. Throws InputError naming the source and `flag`.
+void check_test_data(const Dataset& data, const std::string& source, const std::string& flag);
 
 } // namespace automl::data

@@ -107,9 +107,12 @@ FidelityPlan plan_fidelity(const FidelityInputs& in) {
     plan.first_trial_seconds = smallest_seconds;
     const double within = budget_within(pace, in.search_seconds, 1.0);
     plan.reason = fmt::format(
-        "the smallest trial ({}) takes about {:.1f} s at the measured pace, and the search has {:.1f} s; it needs "
-        "about {:.0f} s more of --budget{}",
-        budget_text(floor, t), smallest_seconds, in.search_seconds, std::ceil(smallest_seconds - in.search_seconds),
+        "the smallest trial ({}) takes about {:.1f} s at the measured pace, and {}; it needs about {:.0f} s more of "
+        "--budget{}",
+        budget_text(floor, t), smallest_seconds,
+        in.search_seconds > 0 ? fmt::format("the search has {:.1f} s", in.search_seconds)
+                              : std::string("setting up and measuring the pace used all of the search's time"),
+        std::ceil(smallest_seconds - in.search_seconds),
         in.min_fixed && within > 0 ? fmt::format(", or --min-budget {:.3g} or less", within) : "");
     return plan;
   }

@@ -81,19 +81,37 @@ std::pair<torch::Tensor, torch::Tensor> scaling_values(const torch::Tensor& x, c
 // of a search's start (3.5 s of a 90 s budget on one thread for the full product, measured here).
 constexpr std::int64_t k_projection_rows = 16384;
 
-// Top-k right singular vectors of x (centred first for PCA), from the eigenvectors of x^T x in float64, over at
-// most k_projection_rows rows evenly spread over x (deterministic).
+// The rows of x the projection is fitted on: at most k_projection_rows, evenly spread over x (deterministic).
+torch::Tensor projection_rows(const torch::Tensor& x) {
+  const auto n = x.size(0);
+  return n <= k_projection_rows ? x
+                                : x.index_select(0, torch::linspace(0, static_cast<double>(n - 1), k_projection_rows,
+                                                                    torch::kFloat64).round().to(torch::kInt64));
+}
+
+// The projection's width: target, at most the features, and on wide data (more features than fitting rows) at
+// most the rows, whose span holds every right singular vector with a non-zero singular value.
+std::int64_t projection_width(const torch::Tensor& x, std::int64_t target) {
+  const auto rows = std::min(x.size(0), k_projection_rows), features = x.size(1);
+  return std::min({target, features, features > rows ? rows : features});
+}
+
+// Top-k right singular vectors of x (centred first for PCA) in float64, over projection_rows(x): the eigenvectors
+// of x^T x (features x features), or on wide data those of x x^T (rows x rows) mapped back, x^T u / s: a 60-row
+// CSV of 10,000 columns took minutes and 3 GB as a 10,000 x 10,000 problem.
 // Signs are fixed so that each vector's largest-magnitude entry is positive (scikit-learn's svd_flip).
 torch::Tensor projection_matrix(const torch::Tensor& x, std::int64_t k) {
-  const auto n = x.size(0);
-  const auto rows = n <= k_projection_rows
-                        ? x
-                        : x.index_select(0, torch::linspace(0, static_cast<double>(n - 1), k_projection_rows,
-                                                            torch::kFloat64).round().to(torch::kInt64));
-  const auto x64 = rows.to(torch::kFloat64);
-  const auto gram = torch::matmul(x64.t(), x64);
-  auto [values, vectors] = torch::linalg_eigh(gram);
-  auto top = vectors.flip({1}).narrow(1, 0, k); // eigh sorts ascending
+  const auto x64 = projection_rows(x).to(torch::kFloat64);
+  torch::Tensor top;
+  if (x64.size(1) > x64.size(0)) {
+    auto [values, vectors] = torch::linalg_eigh(torch::matmul(x64, x64.t()));
+    const auto u = vectors.flip({1}).narrow(1, 0, k);
+    const auto s = values.flip({0}).narrow(0, 0, k).clamp_min(0).sqrt();
+    top = torch::matmul(x64.t(), u) / torch::where(s > 0, s, torch::ones_like(s)); // a zero singular value: a zero vector
+  } else {
+    auto [values, vectors] = torch::linalg_eigh(torch::matmul(x64.t(), x64));
+    top = vectors.flip({1}).narrow(1, 0, k); // eigh sorts ascending
+  }
   const auto idx = top.abs().argmax(0);
   const auto signs = top.gather(0, idx.unsqueeze(0)).sign();
   return (top * torch::where(signs == 0, torch::ones_like(signs), signs)).to(torch::kFloat32).contiguous();
@@ -132,7 +150,7 @@ FeatureFit fit_features(const core::Hyperparameters& hp, const torch::Tensor& ra
   if (projector == "truncated_svd" || projector == "pca") {
     const auto target = hp.get_int("feature_preprocessor:" + projector, "target_dim", 100);
     if (target < 1) throw InputError(fmt::format("feature_preprocessor:{}:target_dim: must be >= 1, got {}", projector, target));
-    out = std::min<std::int64_t>(target, d);
+    out = projection_width(x, target);
     // Truncated SVD projects the raw (scaled) data; PCA centres it first.
     const auto proj_center = projector == "pca" ? x.mean(0) : torch::zeros({d});
     fit.buffers.emplace_back("projection_center", proj_center);

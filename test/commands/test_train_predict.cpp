@@ -189,3 +189,48 @@ TEST(TrainCommand, BadConfigurationFiles) {
   o.seconds = 1;
   test::expect_input_error([&] { commands::train(o, out); }, {"give --epochs or --seconds, not both"});
 }
+
+// Found before any training: a misspelt key (it trained with the default before), one class, no samples, an empty
+// --test set (it failed after training with a LibTorch message), a budget no run could have.
+TEST(TrainCommand, BadDataKeysAndBudgetsAreRefusedBeforeTraining) {
+  const auto& t = trained();
+  TempDir dir;
+  commands::TrainCommandOptions o;
+  o.data = (t.dir / "train.csv").string();
+  o.out = (dir / "run").string();
+  o.threads = 1;
+  o.device = "cpu";
+  o.epochs = 1;
+  std::ostringstream out;
+  test::write_file(dir / "typo.yaml", "network: mlpnet\nnum_layers: 1\nnum_units_1: 16\noptimizer: adam\n"
+                                      "optimizer:adam:lrr: 0.01\nbatch_size: 32\n");
+  o.config = (dir / "typo.yaml").string();
+  test::expect_input_error([&] { commands::train(o, out); },
+                           {"typo.yaml: 'optimizer:adam:lrr' is used by no component", "did you mean 'optimizer:adam:lr'"});
+  o.config = (t.dir / "config.yaml").string();
+  test::write_file(dir / "one.csv", "f0,f1,f2,f3,label\n1,2,3,4,c0\n2,3,4,5,c0\n");
+  o.data = (dir / "one.csv").string();
+  test::expect_input_error([&] { commands::train(o, out); }, {"one.csv: every sample is of class 'c0'"});
+  test::write_file(dir / "none.csv", "f0,f1,f2,f3,label\n");
+  o.data = (dir / "none.csv").string();
+  test::expect_input_error([&] { commands::train(o, out); }, {"none.csv: no samples to train on"});
+  o.data = (t.dir / "train.csv").string();
+  o.test = (dir / "none.csv").string();
+  test::expect_input_error([&] { commands::train(o, out); }, {"--test", "none.csv: no samples to evaluate"});
+  o.test.clear();
+  o.epochs = 1e19;
+  test::expect_input_error([&] { commands::train(o, out); }, {"--epochs: at most 1e+06"});
+  EXPECT_FALSE(std::filesystem::exists(dir / "run" / "model.pt"));
+}
+
+// An accuracy gate on a file without samples does not pass (it printed "passed: accuracy 0.0000 >= 0.9").
+TEST(PredictCommand, FailUnderOnNoSamplesIsAnError) {
+  const auto& t = trained();
+  TempDir dir;
+  test::write_file(dir / "none.csv", "f0,f1,f2,f3,label\n");
+  auto o = predict_options((dir / "none.csv").string());
+  o.fail_under = 0.9;
+  std::ostringstream out;
+  test::expect_input_error([&] { commands::predict(o, out); }, {"--fail-under needs samples", "none.csv"});
+  (void)t;
+}

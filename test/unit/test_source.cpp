@@ -3,6 +3,8 @@
 #include "support/test_files.hpp"
 
 #include <cstdlib>
+#include <limits>
+#include <vector>
 
 using namespace automl;
 using automl::test::bytes_of;
@@ -103,4 +105,30 @@ TEST(Source, UnknownSources) {
   expect_input_error([&] { data::load_source((dir / "empty").string()); },
                      {"expected one IDX pair", "found images [] and labels []"});
   expect_input_error([&] { data::load_source((dir / "missing.csv").string()); }, {"missing.csv: no such file"});
+}
+
+// A NaN or infinity is refused wherever it comes from (a CSV's loader refused it already; an NPY file's got through
+// to training, which then "diverged"), naming the sample and the feature.
+TEST(Source, NonFiniteValuesAreRefusedFromEveryFormat) {
+  TempDir dir;
+  std::vector<float> x{1, 2, 3, std::numeric_limits<float>::infinity(), 5, 6};
+  test::write_npy(dir / "X.npy", "<f4", {3, 2}, bytes_of(x));
+  test::write_npy(dir / "y.npy", "<i4", {3}, bytes_of(std::vector<std::int32_t>{0, 1, 1}));
+  expect_input_error([&] { data::load_source(dir.path().string()); }, {dir.path().string(), "sample 1, feature 1", "inf is not a finite number"});
+}
+
+// What training needs, found before any: samples, of at least two classes; an evaluation set needs samples.
+TEST(Source, TrainingNeedsTwoClassesAndTestsNeedSamples) {
+  TempDir dir;
+  test::write_file(dir / "one.csv", "a,y\n1,p\n2,p\n3,p\n");
+  test::write_file(dir / "none.csv", "a,y\n");
+  test::write_file(dir / "two.csv", "a,y\n1,p\n2,q\n");
+  const auto one = data::load_source((dir / "one.csv").string());
+  expect_input_error([&] { data::check_training_data(one, "one.csv"); }, {"one.csv: every sample is of class 'p'", "at least two classes"});
+  const auto none = data::load_source((dir / "none.csv").string());
+  expect_input_error([&] { data::check_training_data(none, "none.csv"); }, {"none.csv: no samples to train on"});
+  expect_input_error([&] { data::check_test_data(none, "none.csv", "--test"); }, {"--test none.csv: no samples to evaluate"});
+  const auto two = data::load_source((dir / "two.csv").string());
+  data::check_training_data(two, "two.csv");
+  data::check_test_data(two, "two.csv", "--test");
 }
