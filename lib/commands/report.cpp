@@ -94,7 +94,8 @@ void check_report_path(const fs::path& file) {
   std::error_code ec;
   if (fs::is_directory(file, ec)) throw InputError(fmt::format("{}: is a directory, not a file for the report", file.string()));
   if (!fs::is_directory(dir, ec))
-    throw InputError(fmt::format("{}: cannot write the report: no such directory '{}'", file.string(), dir.string()));
+    throw InputError(fmt::format("{}: cannot write the report: {} '{}'", file.string(),
+                                 fs::exists(dir, ec) ? "not a directory:" : "no such directory", dir.string()));
   if (::access(dir.c_str(), W_OK) != 0)
     throw InputError(fmt::format("{}: cannot write the report: directory '{}' is not writable", file.string(), dir.string()));
 }

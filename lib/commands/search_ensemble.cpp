@@ -228,7 +228,7 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
     // When some members cannot evaluate the export's samples in time, the selection runs again among those that can.
     if (const auto fit = in_time(members); fit.size() < members.size()) {
       if (fit.size() < 2) {
-        why = fmt::format("{:.1f} s left evaluate fewer than two members", settings.seconds - elapsed());
+        why = fmt::format("the {:.1f} s left can evaluate fewer than two members", std::max(0.0, settings.seconds - elapsed()));
         return std::nullopt;
       }
       spdlog::info("ensemble: {} of the {} selected members can be evaluated in the {:.1f} s left; selecting among them",
@@ -304,7 +304,7 @@ std::optional<EnsembleExport> choose_ensemble(study::Storage& storage, const std
     if (members.size() < 2) return std::nullopt;
     members = in_time(members);
     if (members.size() < 2 || members.front() != anchor_index) {
-      why_seeds = fmt::format("{:.1f} s left evaluate fewer than two of them", settings.seconds - elapsed());
+      why_seeds = fmt::format("the {:.1f} s left can evaluate fewer than two of them", std::max(0.0, settings.seconds - elapsed()));
       return std::nullopt;
     }
     const auto alone = export_::score_average({probabilities[anchor_index]}, validation.labels);

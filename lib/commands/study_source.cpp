@@ -51,7 +51,9 @@ StudySource read_study(const std::string& dir, const std::string& storage, const
   std::string study_name = study;
   nlohmann::json effective;
   if (!dir.empty()) {
-    if (!fs::is_directory(dir)) throw InputError(fmt::format("{}: no such directory", dir));
+    if (!fs::is_directory(dir))
+      throw InputError(fmt::format("{}: {}", dir, fs::exists(dir) ? "not a directory (give a search's --out directory)"
+                                                                   : "no such directory"));
     effective = read_json_file(fs::path(dir) / "effective_config.json");
     // The default storage is the directory's own study.db, wherever the directory now is (the recorded URL is
     // relative to where the search ran, and names the original after a copy).

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <fstream>
 #include <set>
+#include <utility>
 
 namespace automl::export_ {
 namespace {
@@ -56,9 +57,14 @@ std::string trials_csv(const std::vector<study::Trial>& trials) {
     for (const auto& [key, value] : configs.back().items())
       if (seen.insert(key).second) keys.push_back(key);
   }
+  static const std::set<std::string> fixed{"trial_id", "config_id", "iteration", "bracket", "rung", "slot",
+                                          "budget", "state", "loss", "attempts", "worker", "seed", "submitted_at",
+                                          "started_at", "finished_at", "duration_s", "metrics", "error"};
   std::string out = "trial_id,config_id,iteration,bracket,rung,slot,budget,state,loss,attempts,worker,seed,"
                     "submitted_at,started_at,finished_at,duration_s,metrics,error";
-  for (const auto& key : keys) out += "," + csv_field(key);
+  // A hyperparameter named as a column above (every preset has one called loss) is "config:<name>": two columns
+  // of one name lose one of them in csv.DictReader.
+  for (const auto& key : keys) out += "," + csv_field(fixed.count(key) ? "config:" + key : key);
   out += "\n";
   for (std::size_t i = 0; i < trials.size(); ++i) {
     const auto& t = trials[i];
@@ -86,8 +92,11 @@ std::string trials_csv(const std::vector<study::Trial>& trials) {
 
 std::string configs_json_lines(const std::vector<study::Trial>& trials) {
   std::string out;
+  // A configuration enters its iteration on rung 0, a seed replica (slot 1,000,000 and up) on its incumbent's
+  // rung: each configuration id once, from its first trial, so that every id in results.json has its entry.
+  std::set<std::pair<std::size_t, std::size_t>> written;
   for (const auto& t : trials) {
-    if (t.rung != 0) continue; // a configuration enters its iteration on rung 0
+    if (!written.emplace(t.iteration, t.slot).second) continue;
     out += nlohmann::json::array({config_id_json(t), parse_or_string(t.config), parse_or_string(t.info)}).dump() + "\n";
   }
   return out;

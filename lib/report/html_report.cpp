@@ -180,11 +180,23 @@ std::string summary_section(const ReportInput& in) {
     if (const auto acc = study::trial_accuracy(b)) s += row("validation accuracy", fmt::format("<b>{:.4f}</b>", *acc));
     const auto* id = find_path(in.best_config, {"trial_id"});
     const bool same = id && id->is_number_integer() && id->get<std::int64_t>() == b.id;
+    // What was exported: this trial, or an ensemble of trials (its test accuracy is the ensemble's).
+    const auto* members = find_path(in.best_config, {"ensemble", "members"});
+    const bool ensemble = members && members->is_array() && !members->empty();
+    const auto* refit = find_path(in.best_config, {"refit", "done"});
+    const bool refit_done = refit && refit->is_boolean() && refit->get<bool>();
+    if (same && ensemble) {
+      const auto* method = find_path(in.best_config, {"ensemble", "method"});
+      s += row("exported model", escape(fmt::format("an ensemble of {} trials ({}; see Ensemble below){}", members->size(),
+                                                    method && method->is_string() ? method->get<std::string>() : "selection",
+                                                    refit_done ? ", refit on train+validation" : "")));
+    } else if (same && refit && refit->is_boolean()) {
+      s += row("exported model", refit_done ? "this trial, refit on train+validation" : "this trial's own weights");
+    }
     if (const auto* test = find_path(in.best_config, {"test_accuracy"}); same && test && test->is_number())
-      s += row("test accuracy", fmt::format("<b>{:.4f}</b> on {}", test->get<double>(),
-                                            escape(value_text(in.best_config.value("test", nlohmann::json(""))))));
-    if (const auto* refit = find_path(in.best_config, {"refit", "done"}); same && refit && refit->is_boolean())
-      s += row("exported model", refit->get<bool>() ? "refit on train+validation" : "the trial's own weights");
+      s += row("test accuracy", fmt::format("<b>{:.4f}</b> on {} ({})", test->get<double>(),
+                                            escape(value_text(in.best_config.value("test", nlohmann::json("")))),
+                                            ensemble ? "the ensemble" : "the exported model"));
   } else {
     s += row("best trial", "none yet: no trial has completed");
   }
@@ -258,8 +270,13 @@ std::string ensemble_section(const nlohmann::json& given) {
     const auto number = [&](const nlohmann::json* j) {
       return j && j->is_number() ? fmt::format("{:.4f}", j->get<double>()) : std::string("?");
     };
-    intro = fmt::format("<p>{} members, validation accuracy {} (the best trial alone: {}).</p>", given["members"].size(),
-                        number(find_path(given, {"val_accuracy"})), number(find_path(given, {"best_single", "val_accuracy"})));
+    // best_single: the trial the ensemble was compared with (the best candidate alone, or the incumbent for
+    // the seeds and the peers), not always the summary's best trial.
+    const auto* single = find_path(given, {"best_single", "trial_id"});
+    intro = fmt::format("<p>{} members, validation accuracy {} (the best of them alone{}: {}).</p>", given["members"].size(),
+                        number(find_path(given, {"val_accuracy"})),
+                        single && single->is_number_integer() ? fmt::format(", trial {}", single->get<std::int64_t>()) : "",
+                        number(find_path(given, {"best_single", "val_accuracy"})));
     ensemble = nlohmann::json::array();
     for (auto m : given["members"]) {
       if (m.is_object()) m.erase("config");

@@ -260,7 +260,7 @@ TEST(ReportHtml, EscapesWhatComesFromTheStudy) {
                       {"members", {{{"trial_id", 3}, {"weight", 0.6}, {"config", {{"secret_key", 1}}}},
                                    {{"trial_id", 5}, {"weight", 0.4}, {"config", {{"secret_key", 2}}}}}}}}};
   const auto with_ensemble = report::render_html(in);
-  EXPECT_THAT(with_ensemble, HasSubstr("2 members, validation accuracy 0.9900 (the best trial alone: 0.9850)"));
+  EXPECT_THAT(with_ensemble, HasSubstr("2 members, validation accuracy 0.9900 (the best of them alone, trial 3: 0.9850)"));
   EXPECT_THAT(with_ensemble, Not(HasSubstr("secret_key")));
   // No ensemble (null): no section.
   in.best_config = {{"ensemble", nullptr}};
@@ -288,4 +288,25 @@ TEST(ReportHtml, TenThousandTrialsStayUnderTwoMegabytes) {
   EXPECT_LT(html.size(), 2u * 1024 * 1024);
   EXPECT_THAT(html, HasSubstr("trials drawn"));          // the history was thinned and says so
   EXPECT_THAT(html, HasSubstr("configurations drawn")); // so were the curves
+}
+
+// The summary says what was exported: an ensemble (its test accuracy is the ensemble's) or the trial itself; a
+// test set that was evaluated gets no "no model" note.
+TEST(ReportHtml, TheSummarySaysWhetherAnEnsembleWasExported) {
+  report::ReportInput in;
+  in.study = "s";
+  in.now = 100;
+  in.trials.push_back(trial(1, 1.0, 0.9, 0, 5));
+  in.best = in.trials[0];
+  in.best_config = {{"trial_id", 1}, {"test", "t.csv"}, {"test_accuracy", 0.91}, {"refit", {{"done", false}}},
+                    {"ensemble", {{"method", "peers"}, {"val_accuracy", 0.9},
+                                  {"members", {{{"trial_id", 1}, {"weight", 0.5}}, {{"trial_id", 2}, {"weight", 0.5}}}}}}};
+  const auto html = report::render_html(in);
+  EXPECT_THAT(html, HasSubstr("an ensemble of 2 trials (peers; see Ensemble below)"));
+  EXPECT_THAT(html, HasSubstr("0.9100</b> on t.csv (the ensemble)"));
+  EXPECT_THAT(html, Not(HasSubstr("own weights")));
+  in.best_config["ensemble"] = nullptr;
+  const auto single = report::render_html(in);
+  EXPECT_THAT(single, HasSubstr("this trial's own weights"));
+  EXPECT_THAT(single, HasSubstr("(the exported model)"));
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <set>
 #include <sstream>
 
 using automl::study::Trial;
@@ -92,4 +93,32 @@ TEST(TrialLogs, WritesTheThreeFiles) {
   automl::export_::write_trial_logs(dir / "logs", sample_trials());
   for (const char* name : {"trials.csv", "configs.json", "results.json"})
     EXPECT_FALSE(automl::test::read_file(dir / "logs" / name).empty()) << name;
+}
+
+// A hyperparameter named like a fixed column (every preset has `loss`) gets its own name: csv.DictReader keeps
+// one column of a name, and the metric was lost.
+TEST(TrialLogs, AHyperparameterNamedLikeAColumnIsConfigColon) {
+  auto trials = sample_trials();
+  trials[0].config = R"({"loss": "cross_entropy", "lr": 0.01})";
+  const auto rows = lines(automl::export_::trials_csv(trials));
+  EXPECT_NE(rows[0].find(",error,config:loss,lr"), std::string::npos) << rows[0];
+  EXPECT_EQ(rows[0].find(",loss,"), rows[0].rfind(",loss,")) << "one column named loss: " << rows[0];
+}
+
+// A seed replica (slot 1,000,000 and up, on its incumbent's rung) has its entry in configs.json: HpBandSter's
+// loader looks every config id of results.json up there.
+TEST(TrialLogs, EveryConfigIdInResultsHasAConfigEntry) {
+  auto trials = sample_trials();
+  auto replica = trials[0];
+  replica.id = 4;
+  replica.rung = 1;
+  replica.budget = 3;
+  replica.slot = 1000000;
+  replica.info = R"({"replica_of": 1})";
+  trials.push_back(replica);
+  std::set<std::string> configs, results;
+  for (const auto& l : lines(automl::export_::configs_json_lines(trials))) configs.insert(nlohmann::json::parse(l)[0].dump());
+  for (const auto& l : lines(automl::export_::results_json_lines(trials))) results.insert(nlohmann::json::parse(l)[0].dump());
+  EXPECT_EQ(configs, (std::set<std::string>{"[0,0,3]", "[0,0,4]", "[0,0,1000000]"}));
+  for (const auto& id : results) EXPECT_TRUE(configs.count(id)) << id;
 }
