@@ -447,6 +447,9 @@ int search(const SearchOptions& o, std::ostream& out) {
   std::int64_t study_id = 0;
   {
     exec::Search search(*storage, task, search_options); // a study that cannot be resumed is refused here
+    // What a killed run (or a full disk) left half written under temporary names.
+    if (const auto stale = core::remove_stale_temporaries(out_dir) + core::remove_stale_temporaries(out_dir / "checkpoints"))
+      spdlog::info("removed {} temporary file{} left by an earlier run that was stopped while writing", stale, stale == 1 ? "" : "s");
     core::write_file_atomic(out_dir / "effective_config.json", effective.dump(2) + "\n");
     log_session.commit();
     running_search = &search;

@@ -92,7 +92,7 @@ std::vector<RefitOutcome> refit_models(const std::vector<const study::Trial*>& m
       if (s.stop_requested && s.stop_requested()) {
         outcomes[i].reason = "stopped by a signal";
       } else if (outcomes[i].estimate_s > left) {
-        outcomes[i].reason = fmt::format("needs about {:.0f} s, {:.0f} s left", outcomes[i].estimate_s, std::max(0.0, left));
+        outcomes[i].reason = fmt::format("needs about {:.1f} s, {:.1f} s left", outcomes[i].estimate_s, std::max(0.0, left));
       } else {
         spdlog::info("refit: training trial {}'s configuration on all {} samples for {:g} {} (about {:.0f} s of {:.0f} "
                      "s left)", models[i]->id, s.all->size(), trained_budget(*models[i]),

@@ -69,10 +69,11 @@ void check_expanded_size(const YAML::Node& root, const std::string& file, std::s
 } // namespace
 
 YAML::Node load_yaml_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw InputError(path.string() + ": a directory, not a YAML file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path.string() + ": cannot read the file (" + std::strerror(errno) + ")");
   // Refuse a huge file before reading it into memory.
-  std::error_code ec;
   const auto size = std::filesystem::file_size(path, ec);
   if (!ec && size > k_max_yaml_bytes)
     throw InputError(fmt::format("{}: the file is {} bytes; YAML files are limited to {} bytes", path.string(), size,

@@ -5,10 +5,12 @@
 #include <fmt/format.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <system_error>
 #include <vector>
@@ -60,6 +62,32 @@ void remove_quietly(const fs::path& path) {
 }
 
 } // namespace
+
+std::size_t remove_stale_temporaries(const fs::path& dir) {
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    // "<name>.tmp-<pid>-<n>"
+    const auto at = name.rfind(".tmp-");
+    if (at == std::string::npos) continue;
+    const std::string rest = name.substr(at + 5);
+    const auto dash = rest.find('-');
+    if (dash == std::string::npos || dash == 0 || dash + 1 == rest.size() ||
+        rest.find_first_not_of("0123456789-") != std::string::npos || rest.find('-', dash + 1) != std::string::npos)
+      continue;
+    const long pid = std::strtol(rest.substr(0, dash).c_str(), nullptr, 10);
+    if (pid <= 0 || pid == ::getpid() || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    stale.push_back(it->path());
+  }
+  std::size_t removed = 0;
+  for (const auto& p : stale) {
+    std::error_code ignored;
+    remove_tree(p, ignored);
+    if (!ignored) ++removed;
+  }
+  return removed;
+}
 
 FileSink::FileSink(const fs::path& path) : m_path(path) {
   m_fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -21,6 +21,10 @@ std::uintmax_t remove_tree(const std::filesystem::path& path, std::error_code& e
 // "<path>.tmp-<pid>-<n>". Nothing is created.
 std::filesystem::path temporary_path_for(const std::filesystem::path& path);
 
+// Removes the entries of `dir` (not below it) that temporary_path_for named for a process that is gone: what a
+// kill or a full disk left half written. Returns how many were removed; a missing `dir` is none.
+std::size_t remove_stale_temporaries(const std::filesystem::path& dir);
+
 // Writes `text` to `path` durably (see above). Throws Error naming the path when any step fails; the temporary
 // file is removed then and `path` is unchanged.
 void write_file_atomic(const std::filesystem::path& path, std::string_view text);

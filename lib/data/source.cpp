@@ -134,7 +134,9 @@ Dataset load_unchecked(const std::string& source, const SourceOptions& options) 
     return load_idx(first, second);
   }
   if (is_csv) {
-    if (!fs::is_regular_file(source)) throw InputError(fmt::format("{}: no such file", source));
+    if (!fs::is_regular_file(source))
+      throw InputError(fmt::format("{}: {}", source, fs::exists(source) ? "not a regular file (a directory, pipe or device)"
+                                                                        : "no such file"));
     return load_csv(source, CsvOptions{options.target});
   }
   if (fs::is_directory(base)) return load_dir(base, split);
@@ -147,18 +149,19 @@ Dataset load_unchecked(const std::string& source, const SourceOptions& options) 
                                source));
 }
 
-// The first non-finite feature value, as "sample i, feature j (value)", when there is one.
+// The first infinite feature value, as "sample i, feature j (value)", when there is one. (NaN is a missing value,
+// as a CSV's empty cell: the preprocessing imputes it.)
 void check_finite(const Dataset& d, const std::string& source) {
   if (!d.features.defined() || !d.features.is_floating_point() || d.features.numel() == 0) return;
   const auto flat = d.features.reshape({d.features.size(0), -1});
-  const auto bad = torch::logical_not(torch::isfinite(flat));
+  const auto bad = torch::isinf(flat);
   if (!bad.any().item<bool>()) return;
   const auto where = bad.nonzero()[0];
   const auto sample = where[0].item<std::int64_t>(), feature = where[1].item<std::int64_t>();
   const std::string name = feature < static_cast<std::int64_t>(d.schema.feature_names.size())
                                ? fmt::format(" ('{}')", d.schema.feature_names[static_cast<std::size_t>(feature)])
                                : std::string();
-  throw InputError(fmt::format("{}: sample {}, feature {}{}: {} is not a finite number", source, sample, feature, name,
+  throw InputError(fmt::format("{}: sample {}, feature {}{}: {} is not a finite number (a missing value is NaN)", source, sample, feature, name,
                                flat[sample][feature].item<double>()));
 }
 

@@ -32,8 +32,8 @@ bool is_csv_source(const std::string& source);
 
 // Loads a source. Throws InputError for an unknown name or format, missing files (saying how to get
 // them), and anything the loaders reject.
-// Every feature value is finite (a NaN or infinity from an NPY or IDX file is refused as a CSV's is, naming the
-// sample and feature).
+// No feature value is infinite (an infinity from an NPY file is refused as a CSV's is, naming the sample and
+// feature; NaN is a missing value, imputed).
 Dataset load_source(const std::string& source, const SourceOptions& options = {});
 
 // What training needs of `data` (from `source`, for the message), found before any training: samples of at least

@@ -213,7 +213,9 @@ void save_model(torch::jit::Module& module, ModelInfo info, const std::filesyste
 }
 
 LoadedModel load_model(const std::filesystem::path& path) {
-  if (!std::filesystem::is_regular_file(path)) throw InputError(fmt::format("{}: no such model file", path.string()));
+  if (!std::filesystem::is_regular_file(path))
+    throw InputError(fmt::format("{}: {}", path.string(), std::filesystem::exists(path) ? "not a model file (not a regular file)"
+                                                                                      : "no such model file"));
   torch::jit::ExtraFilesMap extra{{k_config, ""},   {k_schema, ""},   {k_architecture, ""},
                                   {k_versions, ""}, {k_training, ""}, {k_ensemble, ""}};
   LoadedModel m;

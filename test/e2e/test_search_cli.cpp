@@ -73,8 +73,11 @@ TEST(SearchCli, ExitCodes) {
   EXPECT_THAT(missed.out, HasSubstr("FAILED: test accuracy"));
   EXPECT_EQ(run_command(k_automl + " show " + (dir / "nothing").string()).exit_code, 2);
   // Not even the smallest trial fits: exit 1 before any training, saying what would fit.
-  const auto too_short =
-      run_command(search_command(dir, "--budget 3 --budget-type time --study short", "--min-budget 100 --max-budget 300"));
+  // (in an --out of its own: one holding another study's results is refused)
+  auto short_command = search_command(dir, "--budget 3 --budget-type time --study short", "--min-budget 100 --max-budget 300");
+  const auto run_dir = (dir / "run").string();
+  short_command.replace(short_command.find(run_dir), run_dir.size(), (dir / "short").string());
+  const auto too_short = run_command(short_command);
   EXPECT_EQ(too_short.exit_code, 1) << too_short.err;
   EXPECT_THAT(too_short.err, HasSubstr("automl: error: search: no trial can finish within --budget 3"));
   EXPECT_THAT(too_short.err, HasSubstr("or --min-budget"));

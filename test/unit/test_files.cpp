@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -120,4 +121,20 @@ TEST(Files, WriteFileAtomicFollowsLinksAndWritesIntoDevices) {
   if (::mknod((dir / "null").c_str(), S_IFCHR | 0666, makedev(1, 3)) != 0) GTEST_SKIP() << "mknod needs root";
   automl::core::write_file_atomic(dir / "null", "discarded\n");
   EXPECT_TRUE(fs::is_character_file(dir / "null"));
+}
+
+// What a killed run left under temporary names goes; what a live process (this one, pid 1) is writing stays.
+TEST(Files, StaleTemporariesOfGoneProcessesAreRemoved) {
+  TempDir dir;
+  automl::test::write_file(dir / "best_model.pt.tmp-999999999-3", "torn");
+  fs::create_directory(dir / "trial_3.tmp-999999998-17");
+  automl::test::write_file(dir / "trial_3.tmp-999999998-17" / "pipeline.pt", "torn");
+  const auto mine = "a.json.tmp-" + std::to_string(::getpid()) + "-1";
+  automl::test::write_file(dir / mine, "writing");
+  automl::test::write_file(dir / "b.json.tmp-1-2", "pid 1 is alive");
+  automl::test::write_file(dir / "notes.tmp-x-1", "not ours");
+  automl::test::write_file(dir / "best_model.pt", "kept");
+  EXPECT_EQ(automl::core::remove_stale_temporaries(dir.path()), 2u);
+  EXPECT_EQ(names_in(dir.path()), (std::vector<std::string>{mine, "b.json.tmp-1-2", "best_model.pt", "notes.tmp-x-1"}));
+  EXPECT_EQ(automl::core::remove_stale_temporaries(dir / "missing"), 0u);
 }

@@ -2,6 +2,7 @@
 #include "support/expect_error.hpp"
 #include "support/test_files.hpp"
 
+#include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <vector>
@@ -107,14 +108,17 @@ TEST(Source, UnknownSources) {
   expect_input_error([&] { data::load_source((dir / "missing.csv").string()); }, {"missing.csv: no such file"});
 }
 
-// A NaN or infinity is refused wherever it comes from (a CSV's loader refused it already; an NPY file's got through
-// to training, which then "diverged"), naming the sample and the feature.
+// An infinity is refused wherever it comes from (a CSV's loader refused it already; an NPY file's got through to
+// training, which then "diverged"), naming the sample and the feature; NaN is a missing value.
 TEST(Source, NonFiniteValuesAreRefusedFromEveryFormat) {
   TempDir dir;
   std::vector<float> x{1, 2, 3, std::numeric_limits<float>::infinity(), 5, 6};
   test::write_npy(dir / "X.npy", "<f4", {3, 2}, bytes_of(x));
   test::write_npy(dir / "y.npy", "<i4", {3}, bytes_of(std::vector<std::int32_t>{0, 1, 1}));
   expect_input_error([&] { data::load_source(dir.path().string()); }, {dir.path().string(), "sample 1, feature 1", "inf is not a finite number"});
+  x[3] = std::numeric_limits<float>::quiet_NaN();
+  test::write_npy(dir / "X.npy", "<f4", {3, 2}, bytes_of(x));
+  EXPECT_TRUE(std::isnan(data::load_source(dir.path().string()).features[1][1].item<float>()));
 }
 
 // What training needs, found before any: samples, of at least two classes; an evaluation set needs samples.
