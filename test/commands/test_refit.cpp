@@ -126,9 +126,9 @@ TEST(Refit, SkipsWhatDoesNotFitAndDropsADivergedRefit) {
   const auto outcomes = commands::refit_models(pointers(with_parent), with_parent, settings_for(d, 30, 1));
   ASSERT_EQ(outcomes.size(), 4u);
   EXPECT_FALSE(outcomes[0].pipeline);
-  EXPECT_THAT(outcomes[0].reason, HasSubstr("needs about 58 s"));
+  EXPECT_THAT(outcomes[0].reason, HasSubstr("needs about 57.5 s, 30.0 s left"));
   EXPECT_FALSE(outcomes[1].pipeline);
-  EXPECT_THAT(outcomes[1].reason, HasSubstr("needs about 86 s"));
+  EXPECT_THAT(outcomes[1].reason, HasSubstr("needs about 86.2 s, 30.0 s left"));
   EXPECT_FALSE(outcomes[2].pipeline);
   EXPECT_THAT(outcomes[2].reason, HasSubstr("is below the trial's 1.0000 on them unseen (by more than 0.0000): not kept"));
   EXPECT_LT(outcomes[2].fit_accuracy, 1.0);
