@@ -148,6 +148,13 @@ Parallelism choose_parallelism(const CpuReadings& r, std::optional<std::size_t> 
   p.reason = fmt::format("{}; {} worker{} x {} thread{}{}", describe(r), p.workers, p.workers == 1 ? "" : "s",
                          p.threads, p.threads == 1 ? "" : "s",
                          (workers && *workers > 0) || (threads && *threads > 0) ? " (flags)" : "");
+  const std::size_t asked = p.workers * static_cast<std::size_t>(p.threads);
+  if (accelerators == 0 && asked > k_oversubscription_warning * std::max<std::size_t>(1, cores))
+    p.warning = fmt::format("{} workers x {} thread{} on {} free core{}: the trials share them, each about {:.0f}x slower "
+                            "than alone, and may not finish in the budget (leave --workers and --threads out to fit "
+                            "them to the cores)",
+                            p.workers, p.threads, p.threads == 1 ? "" : "s", cores, cores == 1 ? "" : "s",
+                            static_cast<double>(asked) / static_cast<double>(std::max<std::size_t>(1, cores)));
   return p;
 }
 

@@ -37,7 +37,13 @@ struct Parallelism {
   std::size_t workers = 1;
   int threads = 1;
   std::string reason; // one line for the log: what was read and what was chosen
+  // When the flags ask for far more threads than there are cores (without GPUs): a warning for the log, else empty.
+  // `--workers 256` on 2 cores completed no trial in 15 s.
+  std::string warning;
 };
+
+// Flags asking for more than this many threads (workers x threads) per free core get Parallelism::warning.
+constexpr std::size_t k_oversubscription_warning = 4;
 
 // Caps the default number of workers: beyond this, extra cores go to threads within a trial.
 constexpr std::size_t k_max_default_workers = 8;

@@ -123,3 +123,15 @@ TEST(Cpus, ReadsThisMachine) {
   EXPECT_GE(free_cores(r), 0.0);
   EXPECT_LE(free_cores(r), usable_cores(r));
 }
+
+// Flags asking for far more threads than there are free cores are taken, with a warning (256 workers on 2 cores
+// completed no trial); the defaults never get one.
+TEST(Cpus, FarMoreThreadsThanCoresGetAWarning) {
+  const auto p = choose_parallelism(machine(2, 0.0), std::size_t{256}, 1);
+  EXPECT_EQ(p.workers, 256u);
+  EXPECT_NE(p.warning.find("256 workers x 1 thread on 2 free cores"), std::string::npos) << p.warning;
+  EXPECT_NE(p.warning.find("128x slower"), std::string::npos) << p.warning;
+  EXPECT_TRUE(choose_parallelism(machine(2, 0.0), std::size_t{8}, 1).warning.empty());
+  EXPECT_TRUE(choose_parallelism(machine(2, 0.0), std::nullopt, std::nullopt).warning.empty());
+  EXPECT_TRUE(choose_parallelism(machine(2, 0.0), std::size_t{16}, 1, /*accelerators=*/2).warning.empty());
+}
