@@ -19,7 +19,11 @@
 
 #include <unistd.h>
 
+#include <cstdint>
 #include <iostream>
+#include <limits>
+#include <stdexcept>
+#include <string>
 #include <string_view>
 
 namespace {
@@ -28,9 +32,18 @@ void print_json_error(const std::string& message, automl::ExitCode code) {
   std::cout << nlohmann::json{{"error", message}, {"exit_code", static_cast<int>(code)}}.dump(2) << std::endl;
 }
 
-// Unsigned options: CLI11 would read "-1" as 2^64 - 1.
+// Unsigned options: CLI11 would read "-1" as 2^64 - 1, and clamp what is above 2^64 - 1 to it.
 const CLI::Validator k_not_negative(
-    [](std::string& value) { return !value.empty() && value[0] == '-' ? "must be >= 0, got " + value : std::string(); },
+    [](std::string& value) {
+      if (!value.empty() && value[0] == '-') return "must be >= 0, got " + value;
+      try {
+        std::stoull(value, nullptr, 10);
+      } catch (const std::out_of_range&) {
+        return "must be at most " + std::to_string(std::numeric_limits<std::uint64_t>::max()) + ", got " + value;
+      } catch (const std::exception&) { // not a number: the option's own parsing says so
+      }
+      return std::string();
+    },
     "INT >= 0");
 
 // An integer option within [low, high]; what is not an integer is left to the option's own parsing.

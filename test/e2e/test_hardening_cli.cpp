@@ -117,6 +117,10 @@ TEST(HardeningCli, ValuesThatWouldWrapOrOverflowAreUsageErrors) {
   const auto seed = search("5", "1", "-3");
   EXPECT_EQ(seed.exit_code, 2);
   EXPECT_THAT(seed.err, HasSubstr("--seed"));
+  // Above 2^64 - 1: refused, not clamped to it (every such seed was the same seed).
+  const auto big_seed = search("5", "1", "99999999999999999999");
+  EXPECT_EQ(big_seed.exit_code, 2);
+  EXPECT_THAT(big_seed.err, HasSubstr("must be at most 18446744073709551615, got 99999999999999999999"));
   EXPECT_FALSE(std::filesystem::exists(dir / "run"));
 }
 
