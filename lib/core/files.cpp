@@ -130,16 +130,13 @@ void write_file_atomic(const fs::path& path, std::string_view text) {
   std::error_code ec;
   const auto status = fs::status(path, ec);
   const bool link = fs::is_symlink(fs::symlink_status(path, ec));
-  if (fs::exists(status) && !fs::is_regular_file(status) && !fs::is_directory(status)) {
-    FileSink sink(path);
-    sink.write(text.data(), text.size());
-    sink.close();
-    return;
+  const bool special = fs::exists(status) && !fs::is_regular_file(status) && !fs::is_directory(status);
+  if (link && !special && fs::exists(status)) {
+    const auto target = fs::canonical(path, ec);
+    if (!ec && target != path) return write_file_atomic(target, text);
   }
-  if (link) {
-    const auto target = fs::exists(status) ? fs::canonical(path, ec) : fs::path();
-    if (!target.empty() && !ec && target != path) return write_file_atomic(target, text);
-    FileSink sink(path); // a dangling link: its target is created
+  if (special || link) { // written into: the device or pipe, or a dangling link's target (created)
+    FileSink sink(path);
     sink.write(text.data(), text.size());
     sink.close();
     return;
