@@ -90,6 +90,18 @@ std::vector<torch::Tensor> parameters_of(const torch::jit::Module& module) {
 
 } // namespace
 
+// One padding and one gather, on any device.
+torch::Tensor shift_images(const torch::Tensor& x, std::int64_t shift, const torch::Tensor& offsets) {
+  namespace F = torch::nn::functional;
+  const auto b = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  const auto padded = F::pad(x, F::PadFuncOptions({shift, shift, shift, shift}).mode(torch::kReplicate));
+  const auto ints = torch::TensorOptions().dtype(torch::kInt64).device(x.device());
+  const auto rows = torch::arange(h, ints).view({1, h, 1}) + (offsets[0] + shift).view({b, 1, 1});
+  const auto cols = torch::arange(w, ints).view({1, 1, w}) + (offsets[1] + shift).view({b, 1, 1});
+  const auto index = (rows * (w + 2 * shift) + cols).view({b, 1, h * w}).expand({b, c, h * w});
+  return padded.reshape({b, c, -1}).gather(2, index).view({b, c, h, w});
+}
+
 Trainer::Trainer(const core::Hyperparameters& hp, const data::Dataset& train, const data::Dataset& validation,
                  std::uint64_t seed, torch::Device device)
     : Trainer(build_pipeline(hp, train, seed), hp, train, validation, seed, device) {}
@@ -127,6 +139,13 @@ Trainer::Trainer(Pipeline pipeline, const core::Hyperparameters& hp, const data:
   m_train_x = preprocess(m_pipeline.module, train, device);
   m_train_y = train.labels.to(device).contiguous();
   m_val_x = preprocess(m_pipeline.module, validation, device);
+  m_random_shift = hp.get_int("", "random_shift", 0);
+  if (m_random_shift < 0) throw InputError(fmt::format("random_shift: must be >= 0, got {}", m_random_shift));
+  if (m_random_shift > 0 && m_train_x.dim() != 4)
+    throw InputError("random_shift: moves images, but this network takes flattened or tabular samples; set it to 0");
+  if (m_random_shift > 0 && 2 * m_random_shift >= std::min(m_train_x.size(2), m_train_x.size(3)))
+    throw InputError(fmt::format("random_shift: {} pixels is too far for images of {} x {}; at most {}", m_random_shift,
+                                 m_train_x.size(2), m_train_x.size(3), (std::min(m_train_x.size(2), m_train_x.size(3)) - 1) / 2));
   m_val_y = validation.labels.to(device).contiguous();
   m_optimizer = make_optimizer(hp, parameters_of(m_pipeline.module));
   m_schedule = std::make_unique<LrSchedule>(hp, m_optimizer->base_lr());
@@ -251,6 +270,11 @@ TrainResult Trainer::train(const TrainBudget& budget, const TrainCallbacks& call
     const auto seed = epoch_seed(m_seed, epoch);
     auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
     const auto order = torch::randperm(n, generator, torch::kInt64).to(m_device);
+    // random_shift: each position of this epoch's order gets its offsets here, so that an epoch continued from
+    // a checkpoint moves its remaining images as an uninterrupted one does.
+    const auto offsets = m_random_shift > 0
+                             ? torch::randint(-m_random_shift, m_random_shift + 1, {2, n}, generator, torch::kInt64).to(m_device)
+                             : torch::Tensor();
     if (m_draws_noise) m_noise_state = seeded_state(m_device, seed); // dropout and shake noise of this epoch
     m_pipeline.module.train(true);
 
@@ -282,6 +306,7 @@ TrainResult Trainer::train(const TrainBudget& budget, const TrainCallbacks& call
       }
       const auto idx = order.narrow(0, b * m_batch_size, std::min(m_batch_size, n - b * m_batch_size));
       auto xb = m_train_x.index_select(0, idx);
+      if (m_random_shift > 0) xb = shift_images(xb, m_random_shift, offsets.narrow(1, b * m_batch_size, idx.size(0)));
       const auto yb = m_train_y.index_select(0, idx);
       torch::Tensor loss;
       if (m_mixup_alpha > 0) {

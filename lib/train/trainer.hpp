@@ -6,7 +6,10 @@
 //
 // Training hyperparameters besides the optimizer (train/optimizer.hpp) and schedule (train/scheduler.hpp):
 //   batch_size (128), loss (cross_entropy | cross_entropy_weighted), batch_loss_computation (standard |
-//   mixup, with batch_loss_computation:mixup:alpha), or mixup_alpha (0 = off).
+//   mixup, with batch_loss_computation:mixup:alpha), or mixup_alpha (0 = off); random_shift (0 = off; images
+//   only): each training image moved by up to this many pixels along each axis, a new draw every batch, the
+//   border filled with its edge pixels (the validation and test passes and the exported model see the images
+//   as they are).
 //
 // Determinism: with the same seed and one thread, the same weights, bit for bit. The shuffle and the
 // dropout noise of epoch e depend only on (seed, e), so a run continued from a checkpoint at an epoch
@@ -78,6 +81,10 @@ struct Evaluation {
 // data (for exporting a trial's own weights). Throws Error when `dir` is not a checkpoint.
 Pipeline load_checkpoint_pipeline(const std::filesystem::path& dir, torch::Device device = torch::kCPU);
 
+// Each image of the batch [B, C, H, W] moved by its offsets (int64 [2, B]: rows, columns; each in [-shift, shift]),
+// all its channels alike, the uncovered border filled with the edge's pixels.
+torch::Tensor shift_images(const torch::Tensor& x, std::int64_t shift, const torch::Tensor& offsets);
+
 class Trainer {
 public:
   // Builds the pipeline (preprocessing fitted on `train`) and preprocesses both sets once.
@@ -139,6 +146,7 @@ private:
   std::int64_t m_eval_batch_size = 1024;
   double m_schedule_scale = 1.0;
   double m_mixup_alpha;
+  std::int64_t m_random_shift = 0; // images: training batches moved by up to this many pixels (0 = off)
   Precision m_precision = Precision::fp32;
   double m_loss_scale = 65536.0;   // fp16 only
   std::int64_t m_good_steps = 0;   // fp16: steps since the scale last changed

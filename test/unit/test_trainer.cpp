@@ -246,6 +246,51 @@ TEST(Trainer, WeightedLossMixupAndImageNetworks) {
   EXPECT_GT(r.val_accuracy, 0.9);
 }
 
+// Every image comes out as itself moved by its own offsets (all its channels alike), the uncovered border filled
+// with its edge pixels.
+TEST(Trainer, ShiftedImagesAreTheImagesMovedByTheirOffsets) {
+  namespace F = torch::nn::functional;
+  const std::int64_t shift = 2;
+  const auto x = torch::rand({25, 2, 6, 7});
+  const auto grid = torch::arange(25, torch::kInt64);
+  const auto offsets = torch::stack({grid.div(5, "floor") - 2, grid.remainder(5) - 2}); // every pair once
+  const auto shifted = shift_images(x, shift, offsets);
+  ASSERT_EQ(shifted.sizes(), x.sizes());
+  const auto padded = F::pad(x, F::PadFuncOptions({shift, shift, shift, shift}).mode(torch::kReplicate));
+  for (std::int64_t i = 0; i < x.size(0); ++i) {
+    const auto dy = offsets[0][i].item<std::int64_t>(), dx = offsets[1][i].item<std::int64_t>();
+    EXPECT_TRUE(torch::equal(shifted[i], padded[i].narrow(1, dy + shift, 6).narrow(2, dx + shift, 7))) << "image " << i;
+  }
+  // Spelled out for one image: moved down by one row and left by two columns, the last columns and the first
+  // row repeat the edge.
+  const auto one = torch::arange(12, torch::kFloat32).view({1, 1, 3, 4});
+  const auto moved = shift_images(one, 2, torch::tensor({{-1}, {2}}, torch::kInt64));
+  EXPECT_TRUE(torch::equal(moved.view({3, 4}),
+                           torch::tensor({{2, 3, 3, 3}, {2, 3, 3, 3}, {6, 7, 7, 7}}, torch::kFloat32)))
+      << moved;
+}
+
+// random_shift moves the training images (other weights than without it), the same seed giving the same weights,
+// and the network still learns; validation sees the images unmoved.
+TEST(Trainer, RandomShiftTrainsImageNetworksOnMovedImages) {
+  torch::set_num_threads(1);
+  const auto tv = automl::data::split_train_validation(automl::test::quadrant_images(160, 12), 0.25, 1);
+  nlohmann::json config{{"network", "residual_cnn"}, {"base_channels", 4}, {"num_stages", 2}, {"blocks_per_stage", 1},
+                        {"optimizer", "adamw"},      {"lr", 0.01},         {"batch_size", 16}};
+  const auto trained = [&](std::int64_t shift, double* accuracy = nullptr) {
+    config["random_shift"] = shift;
+    Trainer t(Hyperparameters(config), tv.train, tv.validation, 2);
+    const auto r = t.train({6, 0});
+    if (accuracy) *accuracy = r.val_accuracy;
+    return weights(t);
+  };
+  double accuracy = 0;
+  const auto shifted = trained(1, &accuracy);
+  EXPECT_GT(accuracy, 0.9);
+  EXPECT_TRUE(same_weights(trained(1), shifted));
+  EXPECT_FALSE(same_weights(trained(0), shifted));
+}
+
 TEST(Trainer, BadTrainingSettings) {
   using automl::test::expect_input_error;
   const auto d = blob_split();
@@ -256,6 +301,18 @@ TEST(Trainer, BadTrainingSettings) {
   config["loss"] = "hinge";
   expect_input_error([&] { Trainer(Hyperparameters(config), d.train, d.validation, 1); },
                      {"loss: unknown 'hinge'; valid: cross_entropy, cross_entropy_weighted"});
+  config = k_mlp;
+  config["random_shift"] = 2;
+  expect_input_error([&] { Trainer(Hyperparameters(config), d.train, d.validation, 1); },
+                     {"random_shift: moves images, but this network takes flattened or tabular samples"});
+  const auto images = automl::test::quadrant_images(40);
+  const nlohmann::json cnn{{"network", "residual_cnn"}, {"base_channels", 4}, {"num_stages", 2}, {"blocks_per_stage", 1}};
+  for (const auto& [shift, message] : std::vector<std::pair<int, std::string>>{
+           {-1, "random_shift: must be >= 0, got -1"}, {4, "random_shift: 4 pixels is too far for images of 8 x 8; at most 3"}}) {
+    auto bad = cnn;
+    bad["random_shift"] = shift;
+    expect_input_error([&] { Trainer(Hyperparameters(bad), images, images, 1); }, {message});
+  }
   Trainer t(Hyperparameters(k_mlp), d.train, d.validation, 1);
   expect_input_error([&] { t.train({1, 1}); }, {"exactly one of epochs or seconds"});
 }
