@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <map>
 
 namespace automl::data {
@@ -12,6 +13,23 @@ bool parse_int(const std::string& s, std::int64_t& out) {
   const char* end = s.data() + s.size();
   auto [ptr, ec] = std::from_chars(s.data(), end, out);
   return ec == std::errc() && ptr == end && !s.empty();
+}
+
+bool parse_number(const std::string& s, double& out) {
+  const char* end = s.data() + s.size();
+  auto [ptr, ec] = std::from_chars(s.data(), end, out);
+  return ec == std::errc() && ptr == end && !s.empty() && std::isfinite(out);
+}
+
+// Names the classes of `enc` by the first spelling of each in `labels` ("007" stays "007").
+LabelEncoding spelled_as_first(LabelEncoding enc, const std::vector<std::string>& labels) {
+  std::vector<bool> named(enc.class_names.size(), false);
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    const auto c = static_cast<std::size_t>(enc.indices[i]);
+    if (!named[c]) enc.class_names[c] = labels[i];
+    named[c] = true;
+  }
+  return enc;
 }
 
 template <typename Key, typename Name>
@@ -35,16 +53,22 @@ LabelEncoding encode_labels(const std::vector<std::int64_t>& labels) {
 }
 
 LabelEncoding encode_labels(const std::vector<std::string>& labels) {
-  std::vector<std::int64_t> numeric(labels.size());
+  std::vector<std::int64_t> integers(labels.size());
   bool all_integers = true;
-  for (std::size_t i = 0; i < labels.size() && all_integers; ++i) all_integers = parse_int(labels[i], numeric[i]);
-  if (all_integers) {
-    // Keep the spelling from the source ("007" stays "007") for names; order by value.
-    auto enc = encode_labels(numeric);
-    for (std::size_t i = 0; i < labels.size(); ++i) enc.class_names[static_cast<std::size_t>(enc.indices[i])] = labels[i];
-    return enc;
-  }
+  for (std::size_t i = 0; i < labels.size() && all_integers; ++i) all_integers = parse_int(labels[i], integers[i]);
+  if (all_integers) return spelled_as_first(encode_labels(integers), labels);
+  // Numbers written differently ("1", "1.0", "1e0") are one class, as when scikit-learn reads the column as floats.
+  std::vector<double> numbers(labels.size());
+  bool all_numbers = true;
+  for (std::size_t i = 0; i < labels.size() && all_numbers; ++i) all_numbers = parse_number(labels[i], numbers[i]);
+  if (all_numbers) return spelled_as_first(encode_sorted(numbers, [](double) { return std::string(); }), labels);
   return encode_sorted(labels, [](const std::string& s) { return s; });
+}
+
+bool same_label(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  double x = 0, y = 0;
+  return parse_number(a, x) && parse_number(b, y) && x == y;
 }
 
 std::vector<std::int64_t> class_counts(const std::vector<std::int64_t>& indices, std::int64_t num_classes) {

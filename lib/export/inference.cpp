@@ -1,10 +1,13 @@
 #include "export/inference.hpp"
 
+#include "data/labels.hpp"
+
 #include "core/error.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <unordered_map>
 
 namespace automl::export_ {
@@ -45,7 +48,9 @@ torch::Tensor labels_for_model(const data::Schema& model, const data::Dataset& d
   for (std::size_t i = 0; i < model.class_names.size(); ++i) index.emplace(model.class_names[i], static_cast<std::int64_t>(i));
   std::vector<std::int64_t> mapping;
   for (const auto& name : d.schema.class_names) {
-    const auto it = index.find(name);
+    auto it = index.find(name);
+    if (it == index.end()) // the same number written otherwise ("1.0" for the model's "1")
+      it = std::find_if(index.begin(), index.end(), [&](const auto& entry) { return data::same_label(name, entry.first); });
     if (it == index.end())
       throw InputError(fmt::format("{}: label '{}' is not a class of the model (classes: {})", d.origin, name,
                                    fmt::join(model.class_names, ", ")));

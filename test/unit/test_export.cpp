@@ -110,6 +110,12 @@ TEST(Export, InputChecks) {
   relabeled.schema.class_names[1] = "zebra";
   test::expect_input_error([&] { export_::labels_for_model(schema, relabeled); },
                            {"label 'zebra' is not a class of the model (classes: c0, c1, c2)"});
+  // A number written otherwise in the test file is the model's class of that number.
+  auto numeric_model = schema;
+  numeric_model.class_names = {"0", "1", "2"};
+  auto respelled = test::blobs(10, 4, 3);
+  respelled.schema.class_names = {"0.0", "01", "2e0"};
+  EXPECT_TRUE(torch::equal(export_::labels_for_model(numeric_model, respelled), respelled.labels));
   // Images as H x W or 1 x H x W are the same input.
   auto image_schema = test::quadrant_images(4).schema;
   auto with_channel = test::quadrant_images(4);
