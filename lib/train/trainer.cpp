@@ -139,6 +139,7 @@ Trainer::Trainer(Pipeline pipeline, const core::Hyperparameters& hp, const data:
   m_train_x = preprocess(m_pipeline.module, train, device);
   m_train_y = train.labels.to(device).contiguous();
   m_val_x = preprocess(m_pipeline.module, validation, device);
+  m_val_y = validation.labels.to(device).contiguous();
   m_random_shift = hp.get_int("", "random_shift", 0);
   if (m_random_shift < 0) throw InputError(fmt::format("random_shift: must be >= 0, got {}", m_random_shift));
   if (m_random_shift > 0 && m_train_x.dim() != 4)
@@ -146,7 +147,6 @@ Trainer::Trainer(Pipeline pipeline, const core::Hyperparameters& hp, const data:
   if (m_random_shift > 0 && 2 * m_random_shift >= std::min(m_train_x.size(2), m_train_x.size(3)))
     throw InputError(fmt::format("random_shift: {} pixels is too far for images of {} x {}; at most {}", m_random_shift,
                                  m_train_x.size(2), m_train_x.size(3), (std::min(m_train_x.size(2), m_train_x.size(3)) - 1) / 2));
-  m_val_y = validation.labels.to(device).contiguous();
   m_optimizer = make_optimizer(hp, parameters_of(m_pipeline.module));
   m_schedule = std::make_unique<LrSchedule>(hp, m_optimizer->base_lr());
 }

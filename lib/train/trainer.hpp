@@ -7,7 +7,7 @@
 // Training hyperparameters besides the optimizer (train/optimizer.hpp) and schedule (train/scheduler.hpp):
 //   batch_size (128), loss (cross_entropy | cross_entropy_weighted), batch_loss_computation (standard |
 //   mixup, with batch_loss_computation:mixup:alpha), or mixup_alpha (0 = off); random_shift (0 = off; images
-//   only): each training image moved by up to this many pixels along each axis, a new draw every batch, the
+//   only): each training image moved by up to this many pixels along each axis, drawn anew every epoch, the
 //   border filled with its edge pixels (the validation and test passes and the exported model see the images
 //   as they are).
 //
