@@ -164,7 +164,7 @@ int space(const SpaceOptions& options, std::ostream& out) {
   if (!setup.portfolio.empty()) {
     fmt::print(out, "\nportfolio ({} configurations a search tries first, after the default; what differs from it)\n",
                setup.portfolio.size());
-    const auto defaults = setup.space.default_config();
+    const auto defaults = setup.space.complete({}); // as written (default_config() is the unit-cube round trip's)
     for (const auto& c : setup.portfolio) {
       nlohmann::json differs = nlohmann::json::object();
       for (const auto& [name, value] : c)

@@ -107,10 +107,13 @@ TEST(SpaceCommand, SpaceFileWithoutPreset) {
   commands::SpaceOptions options;
   options.space_file = "convnet_optuna";
   const auto text = run_space(options);
-  EXPECT_THAT(text, HasSubstr("13 free hyperparameters (dimensions), 4 constants, 0 forbidden clauses\n"));
+  EXPECT_THAT(text, HasSubstr("13 free hyperparameters (dimensions), 5 constants, 0 forbidden clauses\n"));
   EXPECT_EQ(line_of(text, "network:convnet:conv_depth_3"),
             "network:convnet:conv_depth_3 int [16, 64] default 32 if network:convnet:num_conv_layers > 3");
   EXPECT_EQ(line_of(text, "optimizer"), "optimizer categorical [adam, adadelta, rmsprop, sgd] default adam");
+  // The portfolio entry shows what it changes, not the defaults it was completed with.
+  EXPECT_THAT(text, HasSubstr("after the default; what differs from it)\n  {\"network:convnet:conv_depth_1\":64,"
+                              "\"network:convnet:conv_depth_2\":64,\"network:convnet:num_conv_layers\":3}\n"));
 }
 
 TEST(SpaceCommand, ImageDataPicksTheImageVariant) {

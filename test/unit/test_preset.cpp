@@ -385,8 +385,22 @@ TEST(Presets, EveryPresetsPortfolioIsValidInItsSpace) {
         ++entries;
       }
     }
+  // The shipped search-space files' portfolios too (convnet_optuna has one).
+  std::size_t space_file_entries = 0;
+  for (const auto& file : std::filesystem::directory_iterator(config::configs_dir())) {
+    SCOPED_TRACE(file.path().string());
+    config::LoadOptions options;
+    options.space_file = file.path().string();
+    const auto setup = config::load_setup(options);
+    for (const auto& c : setup.portfolio) {
+      EXPECT_THAT(setup.space.check(c), testing::IsEmpty());
+      EXPECT_NE(c, setup.space.default_config());
+      ++space_file_entries;
+    }
+  }
   EXPECT_GE(load_preset("tiny_cs").portfolio.size(), 3u);
   EXPECT_GE(entries, 3u);
+  EXPECT_GE(space_file_entries, 1u);
 }
 
 TEST(Presets, PortfolioEntriesAreCompletedFromTheDefaultsAndCheckedWhereTheyAreWritten) {
