@@ -305,8 +305,7 @@ int search(const SearchOptions& o, std::ostream& out) {
   const auto cpus = core::read_cpus(k_cpu_sample_s);
   const auto parallel = core::choose_parallelism(cpus, o.workers, o.threads > 0 ? std::optional<int>(o.threads) : std::nullopt,
                                                  inputs.accelerators());
-  spdlog::info("cores: {}", parallel.reason);
-  if (!parallel.warning.empty()) spdlog::warn("cores: {}", parallel.warning);
+  steps::log_cores(parallel);
   steps::log_devices(inputs);
   if (const auto blas = core::blas_description(); !blas.empty()) spdlog::info("BLAS: {}", blas);
   train::configure_threads(parallel.threads);

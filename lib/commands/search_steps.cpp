@@ -196,6 +196,11 @@ void log_devices(const SearchInputs& in) {
                train::precision_name(in.precision));
 }
 
+void log_cores(const core::Parallelism& parallel) {
+  spdlog::info("cores: {}", parallel.reason);
+  if (!parallel.warning.empty()) spdlog::warn("cores: {}", parallel.warning);
+}
+
 std::optional<study::StudyRecord> stored_study(study::Storage& storage, const std::string& name) {
   for (auto& s : storage.studies())
     if (s.name == name) return s;

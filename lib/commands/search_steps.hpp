@@ -95,6 +95,8 @@ struct SearchInputs {
 SearchInputs load_inputs(const SearchOptions& o);
 // The log line naming the devices and the precision.
 void log_devices(const SearchInputs& in);
+// The log line of the cores read and the workers and threads chosen, and its warning when there is one.
+void log_cores(const core::Parallelism& parallel);
 
 // The export evaluates the best models (the best trial; the ensemble's members), whose evaluation pace is
 // measured by their validation passes; it keeps time for the slowest of this many best models (the largest

@@ -146,8 +146,7 @@ int worker(const WorkerOptions& w, std::ostream& out) {
   const auto cpus = core::read_cpus(steps::k_cpu_sample_s);
   const auto parallel =
       core::choose_parallelism(cpus, o.workers, o.threads > 0 ? std::optional<int>(o.threads) : std::nullopt, inputs.accelerators());
-  spdlog::info("cores: {}", parallel.reason);
-  if (!parallel.warning.empty()) spdlog::warn("cores: {}", parallel.warning);
+  steps::log_cores(parallel);
   steps::log_devices(inputs);
   train::configure_threads(parallel.threads);
 

@@ -144,9 +144,11 @@ Trainer::Trainer(Pipeline pipeline, const core::Hyperparameters& hp, const data:
   if (m_random_shift < 0) throw InputError(fmt::format("random_shift: must be >= 0, got {}", m_random_shift));
   if (m_random_shift > 0 && m_train_x.dim() != 4)
     throw InputError("random_shift: moves images, but this network takes flattened or tabular samples; set it to 0");
-  if (m_random_shift > 0 && 2 * m_random_shift >= std::min(m_train_x.size(2), m_train_x.size(3)))
+  if (m_random_shift > 0 && 2 * m_random_shift >= std::min(m_train_x.size(2), m_train_x.size(3))) {
+    const auto side = std::min(m_train_x.size(2), m_train_x.size(3));
     throw InputError(fmt::format("random_shift: {} pixels is too far for images of {} x {}; at most {}", m_random_shift,
-                                 m_train_x.size(2), m_train_x.size(3), (std::min(m_train_x.size(2), m_train_x.size(3)) - 1) / 2));
+                                 m_train_x.size(2), m_train_x.size(3), (side - 1) / 2));
+  }
   m_optimizer = make_optimizer(hp, parameters_of(m_pipeline.module));
   m_schedule = std::make_unique<LrSchedule>(hp, m_optimizer->base_lr());
 }
