@@ -430,12 +430,18 @@ int search(const SearchOptions& o, std::ostream& out) {
   task.describe = [&](const space::UnitVector& unit_point) { return space::to_json(setup.space.decode(unit_point)); };
   task.objective = objective;
   task.initial_configs = initial_configs(setup, rungs.portfolio, o.resume ? existing : std::nullopt);
-  exec::SearchOptions search_options = exec_options(o, run, study_name, parallel, o.resume ? existing : std::nullopt);
+  exec::SearchOptions search_options = exec_options(o, run, study_name, parallel, o.resume ? existing : std::nullopt,
+                                                    task.initial_configs.size() - 1);
   search_options.deadline = search_deadline;
   search_options.new_study = !o.resume;
   if (const double early = search_options.optimizer_options.hyperband.early_budget; early > 0)
     spdlog::info("anytime: the default configuration goes on to {:g} epochs as soon as it has finished its first rung, "
                  "without waiting for the rest of the rung", early);
+  if (const std::size_t entries = search_options.optimizer_options.hyperband.early_portfolio; entries > 0)
+    spdlog::info("portfolio: {} go on to the largest rung ({:g} {}) as soon as they have finished each rung "
+                 "(budget.portfolio_to_largest_rung)",
+                 entries == 1 ? std::string("its entry") : fmt::format("its {} entries", entries), run.budget.max_budget,
+                 run.budget.budget_type == config::BudgetType::time ? "s" : "epochs");
   // Absolute: the storage records each checkpoint's path, and workers (automl worker) run elsewhere.
   search_options.checkpoint_dir = fs::absolute(out_dir / "checkpoints").string();
   search_options.pack_checkpoints = !study::one_machine_storage(storage_url);

@@ -304,20 +304,26 @@ std::vector<space::Config> portfolio_that_fits(const config::LoadedSetup& setup,
   probe.batches = 2;
   probe.eval_samples = 32;
   probe.max_seconds = 1;
+  // Entries that go on to the largest rung early (budget.portfolio_to_largest_rung) all train to it: together
+  // they get the share that each gets otherwise.
+  const bool together = budget.portfolio_to_largest_rung;
+  double kept_seconds = 0.0;
   for (std::size_t i = 0; i < setup.portfolio.size(); ++i) {
     const auto& entry = setup.portfolio[i];
     const auto m = train::measure_pace(core::Hyperparameters(space::to_json(entry)), split.train, split.validation, o.seed,
                                        device, probe);
     const double seconds = trial_pace(m, split, time_budget).with_largest_rung(budget.max_budget).seconds(budget.max_budget);
-    const bool fits = hpo::portfolio_entry_fits(seconds, search_seconds, workers);
+    const bool fits = hpo::portfolio_entry_fits(seconds + (together ? kept_seconds : 0.0), search_seconds, workers);
     measured.push_back({{"entry", i}, {"largest_rung_s", seconds}, {"kept", fits}});
     if (fits) {
       kept.push_back(entry);
+      kept_seconds += seconds;
     } else {
-      spdlog::info("portfolio: entry {} left out: it would take about {:.0f} s to reach {:g} {}, more than {:.0f}% of the "
-                   "{:.0f} worker-seconds of the search",
-                   i + 1, seconds, budget.max_budget, time_budget ? "s" : "epochs", 100 * hpo::k_portfolio_share,
-                   search_seconds * static_cast<double>(workers));
+      spdlog::info("portfolio: entry {} left out: it would take about {:.0f} s to reach {:g} {}{}, more than {:.0f}% of "
+                   "the {:.0f} worker-seconds of the search",
+                   i + 1, seconds, budget.max_budget, time_budget ? "s" : "epochs",
+                   together && kept_seconds > 0 ? fmt::format(" (with the entries before it, {:.0f} s)", seconds + kept_seconds) : "",
+                   100 * hpo::k_portfolio_share, search_seconds * static_cast<double>(workers));
     }
   }
   fidelity["portfolio"] = measured;
@@ -384,7 +390,8 @@ std::vector<space::UnitVector> initial_configs(const config::LoadedSetup& setup,
 }
 
 exec::SearchOptions exec_options(const SearchOptions& o, const config::RunConfig& run, const std::string& study,
-                                 const core::Parallelism& parallel, const std::optional<nlohmann::json>& stored) {
+                                 const core::Parallelism& parallel, const std::optional<nlohmann::json>& stored,
+                                 std::size_t portfolio_entries) {
   exec::SearchOptions e;
   e.study_name = study;
   e.optimizer = o.optimizer;
@@ -396,6 +403,12 @@ exec::SearchOptions exec_options(const SearchOptions& o, const config::RunConfig
         hpo::early_budget_in_epochs(run.budget.eta, run.budget.min_budget, run.budget.max_budget);
   if (stored && stored->contains("early_budget") && stored->at("early_budget").is_number())
     e.optimizer_options.hyperband.early_budget = stored->at("early_budget").get<double>();
+  if (run.budget.portfolio_to_largest_rung && o.optimizer != "random")
+    e.optimizer_options.hyperband.early_portfolio = portfolio_entries;
+  if (stored) {
+    const auto it = stored->find("early_portfolio");
+    e.optimizer_options.hyperband.early_portfolio = it != stored->end() && it->is_number_integer() && it->get<std::int64_t>() > 0 ? it->get<std::size_t>() : 0;
+  }
   e.seed = o.seed;
   e.workers = parallel.workers;
   e.threads_per_worker = static_cast<std::size_t>(parallel.threads);

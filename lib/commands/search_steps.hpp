@@ -187,9 +187,12 @@ RungPlan plan_rungs(const SearchOptions& o, config::LoadedSetup& setup, const da
 // limits on slow trials. The caller sets the deadline, checkpoint folder and prior pace. A study that exists
 // (`stored`: its settings) keeps the anytime budget it was created with: an earlier version of automl chose it
 // from the same rungs differently (one epoch where it is now the rung above), and the resume must not be refused.
+// `portfolio_entries`: how many configurations follow the default among a new study's first ones; with
+// budget.portfolio_to_largest_rung they go on early to the largest rung (a study that exists keeps its own).
 exec::SearchOptions exec_options(const SearchOptions& o, const config::RunConfig& run, const std::string& study,
                                  const core::Parallelism& parallel,
-                                 const std::optional<nlohmann::json>& stored = std::nullopt);
+                                 const std::optional<nlohmann::json>& stored = std::nullopt,
+                                 std::size_t portfolio_entries = 0);
 
 // The study's first configurations. A new study: the space's default (the configuration the pace probe
 // measured), then the portfolio entries that fit the time and differ from it and from each other. A resumed

@@ -117,6 +117,8 @@ const std::vector<KeyEntry>& key_table() {
                  "Hyperband's factor between rungs: the best 1/eta move up"),
       number_key("budget", "typical_pace", [](RunConfig& r) -> double& { return r.budget.typical_pace; }, greater_than(0),
                  "a sampled configuration's training time over the default's, on average (for the anytime rungs)"),
+      bool_key("budget", "portfolio_to_largest_rung", [](RunConfig& r) -> bool& { return r.budget.portfolio_to_largest_rung; },
+               "the portfolio's entries go on to the largest rung as soon as they finish each rung"),
       integer_key("training", "early_stopping_patience",
                   [](RunConfig& r) -> std::int64_t& { return r.training.early_stopping_patience; }, at_least(0),
                   "stop a trial after this many epochs without improvement; 0 = never"),

@@ -41,6 +41,12 @@ struct BudgetConfig {
   // How many times the space's default configuration's training time a sampled configuration takes, on
   // average: the anytime rungs cost a Hyperband cycle with it (hpo/fidelity.hpp, TrialPace::typical). > 0.
   double typical_pace = 4;
+  // The portfolio's entries (config/preset.hpp) go on up the rungs of the study's first bracket to the largest as
+  // soon as they have finished each, without waiting for the rest of their rung (hpo::HyperbandOptions::
+  // early_portfolio); they then share a third of the search's worker-seconds, not a third each. For a space whose
+  // entries are known to do well when trained fully: in a short search, successive halving alone would rank them
+  // on their first epochs and rarely train one to the end.
+  bool portfolio_to_largest_rung = false;
 };
 
 // Example: TrainingConfig{.early_stopping_patience = 5}

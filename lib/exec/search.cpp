@@ -163,6 +163,7 @@ nlohmann::json study_settings(const SearchOptions& options, const SearchTask& ta
   nlohmann::json settings{{"optimizer", options.optimizer},     {"eta", hb.eta},
                           {"min_budget", hb.min_budget},       {"max_budget", hb.max_budget},
                           {"continue_promoted", options.continue_promoted}, {"early_budget", hb.early_budget}};
+  if (hb.early_portfolio > 0) settings["early_portfolio"] = hb.early_portfolio; // absent in studies from before it
   if (!task.initial_configs.empty()) {
     nlohmann::json initial = nlohmann::json::array();
     for (const auto& unit : task.initial_configs) initial.push_back(task.describe(unit));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -41,50 +42,65 @@ std::vector<const JobRecord*> ranked(const std::vector<const JobRecord*>& rung) 
   return result;
 }
 
-// Whether rung `up` of `iteration` may hold slot 0 as the early promotion (HyperbandOptions::early_budget).
-bool early_rung(const BracketSchedule& schedule, const BracketShape& shape, std::size_t iteration, std::size_t up) {
-  const double early = schedule.options().early_budget;
+// The largest budget that configuration `slot` of iteration 0 goes on to early (HyperbandOptions::early_budget for
+// the default, every rung for the portfolio's entries in HyperbandOptions::early_portfolio); 0: none.
+double early_limit(const HyperbandOptions& options, std::size_t slot) {
+  if (slot == 0) return options.early_budget;
+  return slot <= options.early_portfolio ? std::numeric_limits<double>::infinity() : 0.0;
+}
+
+// Whether rung `up` of `iteration` may hold configuration `slot` as an early promotion.
+bool early_rung(const BracketSchedule& schedule, const BracketShape& shape, std::size_t iteration, std::size_t up,
+                std::size_t slot) {
+  const double early = early_limit(schedule.options(), slot);
   return iteration == 0 && early > 0 && up > 0 && up < shape.budgets.size() && shape.budgets[up] <= early * (1 + 1e-9);
 }
 
-// How many of rung r's promotions rung r + 1 holds (substitutes included): its jobs, less slot 0's early job when
-// the finished rung r does not rank slot 0 among the `promoted` best.
+// How many of rung r's promotions rung r + 1 holds (substitutes included): its jobs, less the early jobs of the
+// configurations that the finished rung r does not rank among the `promoted` best.
 std::size_t promotions_held(const BracketSchedule& schedule, const BracketShape& shape, std::size_t iteration,
                             const Rungs& rungs, std::size_t r, const std::vector<const JobRecord*>& best,
                             std::size_t promoted) {
-  std::size_t held = rungs[r + 1].size();
-  if (early_rung(schedule, shape, iteration, r + 1) && job_of_slot(rungs[r + 1], 0)) {
-    const auto top_end = best.begin() + static_cast<std::ptrdiff_t>(std::min(promoted, best.size()));
-    if (std::none_of(best.begin(), top_end, [](const JobRecord* j) { return j->slot == 0; })) --held;
+  const auto top_end = best.begin() + static_cast<std::ptrdiff_t>(std::min(promoted, best.size()));
+  std::size_t held = 0;
+  for (const JobRecord* job : rungs[r + 1]) {
+    const bool ranked_up = std::any_of(best.begin(), top_end, [&](const JobRecord* j) { return j->slot == job->slot; });
+    if (ranked_up || !early_rung(schedule, shape, iteration, r + 1, job->slot)) ++held;
   }
   return held;
 }
 
-// Slot 0's early promotion, when it is due: slot 0 finished on its highest rung r, which has not finished yet, and
-// the rung above is one of the early rungs.
-std::optional<PlannedJob> early_promotion(const BracketSchedule& schedule, const BracketShape& shape, std::size_t iteration,
-                                          const Rungs& rungs, bool continue_promoted) {
-  const JobRecord* top = nullptr;
-  for (const auto& rung : rungs) {
-    const JobRecord* job = job_of_slot(rung, 0);
-    if (!job) break;
-    top = job;
+// The early promotions that are due, lowest slot first: a configuration that goes on early finished on its
+// highest rung r, which has not finished yet, and the rung above is one it goes on to early.
+std::vector<PlannedJob> early_promotions(const BracketSchedule& schedule, const BracketShape& shape,
+                                         std::size_t iteration, const Rungs& rungs, bool continue_promoted) {
+  std::vector<PlannedJob> due;
+  if (iteration != 0) return due;
+  const std::size_t last_slot = std::min(schedule.options().early_portfolio, shape.sizes[0] - 1);
+  for (std::size_t slot = 0; slot <= last_slot; ++slot) {
+    const JobRecord* top = nullptr;
+    for (const auto& rung : rungs) {
+      const JobRecord* job = job_of_slot(rung, slot);
+      if (!job) break;
+      top = job;
+    }
+    if (!top || top->status != JobStatus::finished || !std::isfinite(top->loss)) continue;
+    const std::size_t r = top->rung;
+    if (!early_rung(schedule, shape, iteration, r + 1, slot)) continue;
+    const bool rung_ended = rungs[r].size() >= shape.sizes[r] && std::all_of(rungs[r].begin(), rungs[r].end(), ended);
+    if (rung_ended) continue; // the rung's own ranking decides now
+    PlannedJob job;
+    job.kind = PlannedJob::Kind::promote;
+    job.iteration = iteration;
+    job.rung = r + 1;
+    job.slot = slot;
+    job.bracket = shape.s;
+    job.parent_id = top->id;
+    job.budget = shape.budgets[r + 1];
+    job.cost = continue_promoted ? shape.budgets[r + 1] - top->budget : shape.budgets[r + 1];
+    due.push_back(job);
   }
-  if (!top || top->status != JobStatus::finished || !std::isfinite(top->loss)) return std::nullopt;
-  const std::size_t r = top->rung;
-  if (!early_rung(schedule, shape, iteration, r + 1)) return std::nullopt;
-  const bool rung_ended = rungs[r].size() >= shape.sizes[r] && std::all_of(rungs[r].begin(), rungs[r].end(), ended);
-  if (rung_ended) return std::nullopt; // the rung's own ranking decides now
-  PlannedJob job;
-  job.kind = PlannedJob::Kind::promote;
-  job.iteration = iteration;
-  job.rung = r + 1;
-  job.slot = 0;
-  job.bracket = shape.s;
-  job.parent_id = top->id;
-  job.budget = shape.budgets[r + 1];
-  job.cost = continue_promoted ? shape.budgets[r + 1] - top->budget : shape.budgets[r + 1];
-  return job;
+  return due;
 }
 
 // `affordable` (may be empty): among the configurations a rung promotes, the best one that can still finish is
@@ -98,10 +114,11 @@ IterationScan scan_iteration(const BracketSchedule& schedule, std::size_t iterat
   const Rungs rungs = rungs_of(shape, jobs);
 
   IterationScan scan;
-  if (auto early = early_promotion(schedule, shape, iteration, rungs, continue_promoted);
-      early && (!affordable || affordable(*early))) {
-    scan.next = early;
-    return scan;
+  for (const PlannedJob& early : early_promotions(schedule, shape, iteration, rungs, continue_promoted)) {
+    if (!affordable || affordable(early)) {
+      scan.next = early;
+      return scan;
+    }
   }
   if (rungs[0].size() < shape.sizes[0]) {
     PlannedJob job;

@@ -72,7 +72,8 @@ struct PlannedJob {
 // finished, while its rung is still running, up to the rungs of at most early_budget; that job comes before the
 // iteration's other jobs. When its rung has finished and does not rank it among the configurations it promotes,
 // that early job is one more on the rung above, not one of its promotions (with a deadline, a substitute
-// promotion of slot 0 on those rungs counts as such an extra job too).
+// promotion of slot 0 on those rungs counts as such an extra job too). Slots 1 to early_portfolio (the portfolio's
+// entries) go on in the same way up to every rung, the largest included; due early jobs go lowest slot first.
 PlannedJob plan_next_job(const BracketSchedule& schedule, const std::vector<JobRecord>& jobs, const PlanLimits& limits);
 
 // How many iterations (brackets) have every job of every rung finished or failed, with nothing left to promote.

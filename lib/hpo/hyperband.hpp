@@ -17,6 +17,10 @@ struct HyperbandOptions {
   // before it starts) goes on up the rungs whose budget is at most this as soon as it has finished each, without
   // waiting for the rest of its rung (hpo/bracket.hpp). 0: never; it then waits like the others.
   double early_budget = 0.0;
+  // Portfolio entries (iteration 0, slots 1 to early_portfolio: the configurations a study tries first, after the
+  // default) go on the same way up to every rung, the largest included: for a space whose entries are known to do
+  // well when trained fully (config::BudgetConfig::portfolio_to_largest_rung). 0: none.
+  std::size_t early_portfolio = 0;
 };
 
 // Throws InputError naming the field when eta <= 1, min_budget <= 0 or max_budget < min_budget.

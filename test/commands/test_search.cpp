@@ -610,6 +610,28 @@ TEST(SearchSteps, TheAnytimeBudgetIsTheRungAboveOneEpochAndAStudyKeepsItsOwn) {
   EXPECT_DOUBLE_EQ(early(std::nullopt), 0.0);
 }
 
+// budget.portfolio_to_largest_rung: the portfolio's entries go on early (hpo::HyperbandOptions::early_portfolio);
+// a study that exists keeps what it recorded (nothing recorded: none, as it was created).
+TEST(SearchSteps, PortfolioEntriesGoOnEarlyWhenTheRunSaysSo) {
+  commands::SearchOptions o;
+  o.optimizer = "bohb";
+  config::RunConfig run;
+  const core::Parallelism parallel;
+  const auto early = [&](const std::optional<nlohmann::json>& stored) {
+    return commands::steps::exec_options(o, run, "s", parallel, stored, 2).optimizer_options.hyperband.early_portfolio;
+  };
+  EXPECT_EQ(early(std::nullopt), 0u);
+  run.budget.portfolio_to_largest_rung = true;
+  EXPECT_EQ(early(std::nullopt), 2u);
+  EXPECT_EQ(early(nlohmann::json{{"eta", 3}}), 0u);
+  EXPECT_EQ(early(nlohmann::json{{"eta", 3}, {"early_portfolio", 1}}), 1u);
+  run.budget.portfolio_to_largest_rung = false;
+  EXPECT_EQ(early(nlohmann::json{{"eta", 3}, {"early_portfolio", 1}}), 1u);
+  run.budget.portfolio_to_largest_rung = true;
+  o.optimizer = "random"; // no rungs to go up
+  EXPECT_EQ(early(std::nullopt), 0u);
+}
+
 TEST(EvalPace, TheExportsTimeIsForTheSlowestOfTheBestModels) {
   commands::steps::EvalPace pace;
   pace.observe(1.0, 1000); // the pace probe's: 1 ms a sample
@@ -853,6 +875,52 @@ TEST(SearchCommand, ThePortfolioGoesFirstAfterTheDefault) {
   const auto study = storage->studies().at(0);
   EXPECT_EQ(study.settings["initial_configs"].size(), 3u);
   EXPECT_GT(storage->trials(study.id).size(), 6u); // the third iteration ran
+}
+
+// budget.portfolio_to_largest_rung: each portfolio entry goes on to the largest rung as soon as it has finished its
+// first (one worker: slot 1's job at 3 epochs comes before slot 2 starts); the study records it, and a resume keeps
+// it. Without the setting, the first rung fills first.
+TEST(SearchCommand, APortfolioEntryGoesOnToTheLargestRungEarlyWhenTheSpaceSaysSo) {
+  TempDir dir;
+  test::write_search_files(dir.path());
+  const std::string portfolio = "portfolio:\n"
+                                "  - network:mlpnet:num_units_1: 31\n"
+                                "  - network:mlpnet:num_units_1: 5\n";
+  const auto third_trial = [&](const std::string& out) {
+    auto o = small_search(dir);
+    o.out = (dir / out).string();
+    o.iterations = 1;
+    run_json(o);
+    auto storage = study::open_storage("sqlite:///" + (dir / out / "study.db").string());
+    const auto study = storage->studies().at(0);
+    auto trials = storage->trials(study.id);
+    std::sort(trials.begin(), trials.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    return std::make_pair(study.settings, trials.at(2));
+  };
+  const auto space = test::read_file(dir / "space.yaml");
+  test::write_file(dir / "space.yaml", space + portfolio);
+  const auto [plain_settings, plain] = third_trial("plain");
+  EXPECT_FALSE(plain_settings.contains("early_portfolio"));
+  EXPECT_EQ(plain.rung, 0u);
+  EXPECT_EQ(plain.slot, 2u);
+
+  test::write_file(dir / "space.yaml", space + portfolio + "budget:\n  portfolio_to_largest_rung: true\n");
+  const auto [settings, early] = third_trial("early");
+  EXPECT_EQ(settings.at("early_portfolio"), 2);
+  EXPECT_EQ(early.iteration, 0u);
+  EXPECT_EQ(early.rung, 1u);
+  EXPECT_EQ(early.slot, 1u);
+  EXPECT_EQ(early.budget, 3.0);
+
+  // The study keeps what it was created with: a resume without the setting goes on as before, not refused.
+  test::write_file(dir / "space.yaml", space + portfolio);
+  auto o = small_search(dir);
+  o.out = (dir / "early").string();
+  o.resume = true;
+  o.iterations = 2;
+  run_json(o);
+  auto storage = study::open_storage("sqlite:///" + (dir / "early/study.db").string());
+  EXPECT_EQ(storage->studies().at(0).settings.at("early_portfolio"), 2);
 }
 
 // A search whose study lives in PostgreSQL: the same trials as on SQLite, `show --storage` reads them, and a

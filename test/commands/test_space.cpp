@@ -53,7 +53,7 @@ TEST(SpaceCommand, TinyCsShowsSixFreeHyperparametersAndTheConstants) {
   EXPECT_EQ(line_of(text, "loss"), "loss constant cross_entropy_weighted");
   EXPECT_THAT(text, HasSubstr("\n[network]\n"));
   EXPECT_THAT(text, HasSubstr("\n[optimizer]\n"));
-  EXPECT_THAT(text, HasSubstr("budget      budget_type epochs, min_budget 1, max_budget 27, eta 3, typical_pace 4\n"));
+  EXPECT_THAT(text, HasSubstr("budget      budget_type epochs, min_budget 1, max_budget 27, eta 3, typical_pace 4, portfolio_to_largest_rung false\n"));
 }
 
 TEST(SpaceCommand, ConditionsAreShown) {

@@ -371,6 +371,99 @@ TEST(Bracket, TheEarlyJobIsOneOfThePromotionsWhenItsRungRanksIt) {
   EXPECT_EQ(jobs.size(), 27u + 9 + 3);
 }
 
+namespace {
+
+// Rungs of 1, 3, 9 and 27 (iteration 0 holds 27, 9, 3 and 1 configurations); slots 1 and 2 (the portfolio's
+// entries) go on early to every rung; slot 0 does not go on early.
+BracketSchedule schedule_portfolio_early() {
+  automl::hpo::HyperbandOptions o;
+  o.min_budget = 1;
+  o.max_budget = 27;
+  o.early_portfolio = 2;
+  return BracketSchedule::hyperband(o);
+}
+
+} // namespace
+
+TEST(Bracket, PortfolioEntriesGoOnEarlyToTheLargestRungLowestSlotFirst) {
+  const auto schedule = schedule_portfolio_early();
+  std::vector<JobRecord> jobs;
+  const auto expect_promotion = [&](std::size_t slot, std::size_t rung, JobStatus status) {
+    const auto plan = plan_next_job(schedule, jobs, {});
+    ASSERT_EQ(plan.kind, Kind::promote) << slot << " " << rung;
+    EXPECT_EQ(plan.iteration, 0u);
+    EXPECT_EQ(plan.slot, slot);
+    EXPECT_EQ(plan.rung, rung);
+    EXPECT_EQ(plan.budget, schedule.bracket(0).budgets[rung]);
+    record(jobs, plan, status, 100); // the entries are the worst of every rung: their early jobs are extras
+  };
+  const auto expect_new = [&](std::size_t slot, double loss) {
+    const auto plan = plan_next_job(schedule, jobs, {});
+    ASSERT_EQ(plan.kind, Kind::new_config) << slot;
+    EXPECT_EQ(plan.slot, slot);
+    record(jobs, plan, JobStatus::finished, loss);
+  };
+  expect_new(0, 50); // the default waits for its rung
+  expect_new(1, 100);
+  expect_promotion(1, 1, JobStatus::running); // id 3: slot 1 on to 3 at once
+  expect_new(2, 100);                         // while it runs, slot 2 comes
+  expect_promotion(2, 1, JobStatus::finished);
+  jobs[2].status = JobStatus::finished;
+  jobs[2].loss = 100;
+  expect_promotion(1, 2, JobStatus::finished); // both are due: slot 1 first, to 9 and then to 27
+  expect_promotion(1, 3, JobStatus::finished);
+  expect_promotion(2, 2, JobStatus::finished);
+  expect_promotion(2, 3, JobStatus::finished);
+  for (std::size_t slot = 3; slot < 27; ++slot) expect_new(slot, static_cast<double>(slot));
+  // Each rung promotes as many as without the entries, whose early jobs are extras: 9 (slots 3-11), 3, 1.
+  for (const auto& [rung, count] : std::vector<std::pair<std::size_t, std::size_t>>{{1, 9}, {2, 3}, {3, 1}}) {
+    for (std::size_t k = 0; k < count; ++k) {
+      const auto plan = plan_next_job(schedule, jobs, {});
+      ASSERT_EQ(plan.kind, Kind::promote) << rung << " " << k;
+      EXPECT_EQ(plan.rung, rung);
+      EXPECT_EQ(plan.slot, 3 + k);
+      record(jobs, plan, JobStatus::finished, static_cast<double>(plan.slot));
+    }
+  }
+  EXPECT_EQ(jobs.size(), 27u + 11 + 5 + 3);
+  EXPECT_EQ(automl::hpo::finished_iterations(schedule, jobs), 1u);
+  EXPECT_EQ(automl::hpo::jobs_nothing_continues_from(schedule, jobs).size(), jobs.size());
+  // Iteration 1's configurations wait for their rungs.
+  const auto next = plan_next_job(schedule, jobs, {});
+  ASSERT_EQ(next.kind, Kind::new_config);
+  EXPECT_EQ(next.iteration, 1u);
+  record(jobs, next, JobStatus::finished, 0.1);
+  const auto after = plan_next_job(schedule, jobs, {});
+  ASSERT_EQ(after.kind, Kind::new_config);
+  EXPECT_EQ(after.slot, 1u);
+  record(jobs, after, JobStatus::finished, 0.1);
+  const auto third = plan_next_job(schedule, jobs, {}); // slot 1 of iteration 1 is no portfolio entry
+  EXPECT_EQ(third.kind, Kind::new_config);
+  EXPECT_EQ(third.slot, 2u);
+}
+
+// With a deadline, an entry's early job that cannot finish in time is passed over, and the others go on.
+TEST(Bracket, AnEarlyJobThatCannotFinishInTimeIsPassedOver) {
+  const auto schedule = schedule_portfolio_early();
+  std::vector<JobRecord> jobs;
+  automl::hpo::PlanLimits limits;
+  limits.affordable = [](const PlannedJob& job) { return job.budget <= 3; };
+  record(jobs, plan_next_job(schedule, jobs, limits), JobStatus::finished, 1); // slot 0
+  record(jobs, plan_next_job(schedule, jobs, limits), JobStatus::finished, 1); // slot 1
+  const auto early = plan_next_job(schedule, jobs, limits);
+  ASSERT_EQ(early.kind, Kind::promote);
+  EXPECT_EQ(early.budget, 3.0);
+  record(jobs, early, JobStatus::finished, 1);
+  const auto next = plan_next_job(schedule, jobs, limits); // slot 1 to 9 is too large: slot 2 comes
+  ASSERT_EQ(next.kind, Kind::new_config);
+  EXPECT_EQ(next.slot, 2u);
+  record(jobs, next, JobStatus::finished, 1);
+  const auto second = plan_next_job(schedule, jobs, limits); // slot 2's early job to 3 is affordable
+  ASSERT_EQ(second.kind, Kind::promote);
+  EXPECT_EQ(second.slot, 2u);
+  EXPECT_EQ(second.budget, 3.0);
+}
+
 TEST(Bracket, AnEarlyBudgetMustNotBeNegative) {
   automl::hpo::HyperbandOptions o;
   o.early_budget = -1;

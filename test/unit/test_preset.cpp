@@ -229,6 +229,12 @@ hyperparameters:
   test::expect_input_error([&] { config::load_setup(options); }, {file + ":2:17: budget.typical_pace: must be > 0, got 0"});
   test::write_file(dir / "s.yaml", "budget:\n  typical_pace: 2.5\nhyperparameters:\n  lr: 0.1\n");
   EXPECT_DOUBLE_EQ(config::load_setup(options).run.budget.typical_pace, 2.5);
+  EXPECT_FALSE(config::load_setup(options).run.budget.portfolio_to_largest_rung);
+  test::write_file(dir / "s.yaml", "budget:\n  portfolio_to_largest_rung: yes please\nhyperparameters:\n  lr: 0.1\n");
+  test::expect_input_error([&] { config::load_setup(options); },
+                           {file + ":2:30: budget.portfolio_to_largest_rung: expected true or false, got 'yes please'"});
+  test::write_file(dir / "s.yaml", "budget:\n  portfolio_to_largest_rung: true\nhyperparameters:\n  lr: 0.1\n");
+  EXPECT_TRUE(config::load_setup(options).run.budget.portfolio_to_largest_rung);
   test::write_file(dir / "s.yaml", "budget:\n  min_budget: 30\nhyperparameters:\n  lr: 0.1\n");
   test::expect_input_error([&] { config::load_setup(options); }, {file + ": budget.min_budget 30 > budget.max_budget 27"});
   test::write_file(dir / "s.yaml", "preset: tiny_cs\nhyperparameters:\n  lr: 0.1\n");
