@@ -438,10 +438,11 @@ int search(const SearchOptions& o, std::ostream& out) {
     spdlog::info("anytime: the default configuration goes on to {:g} epochs as soon as it has finished its first rung, "
                  "without waiting for the rest of the rung", early);
   if (const std::size_t entries = search_options.optimizer_options.hyperband.early_portfolio; entries > 0)
-    spdlog::info("portfolio: {} go on to the largest rung ({:g} {}) as soon as they have finished each rung "
+    spdlog::info("portfolio: {} on to the largest rung ({:g} {}) as soon as {} finished each rung "
                  "(budget.portfolio_to_largest_rung)",
-                 entries == 1 ? std::string("its entry") : fmt::format("its {} entries", entries), run.budget.max_budget,
-                 run.budget.budget_type == config::BudgetType::time ? "s" : "epochs");
+                 entries == 1 ? std::string("its entry goes") : fmt::format("its {} entries go", entries),
+                 run.budget.max_budget, run.budget.budget_type == config::BudgetType::time ? "s" : "epochs",
+                 entries == 1 ? "it has" : "they have");
   // Absolute: the storage records each checkpoint's path, and workers (automl worker) run elsewhere.
   search_options.checkpoint_dir = fs::absolute(out_dir / "checkpoints").string();
   search_options.pack_checkpoints = !study::one_machine_storage(storage_url);

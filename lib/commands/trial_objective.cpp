@@ -175,7 +175,7 @@ private:
       }
     }
     if (!ctx.checkpoint_dir.empty()) {
-      trainer->save_checkpoint(ctx.checkpoint_dir);
+      trainer->save_checkpoint(ctx.checkpoint_dir, !ctx.largest_budget);
       // What ensemble selection at the export reads (export/ensemble.hpp): this trial's probabilities on the
       // whole validation set, from the weights the checkpoint holds. Trials validated on a subset have none.
       const auto& probabilities = trainer->validation_probabilities();

@@ -57,6 +57,9 @@ struct TrialContext {
   std::optional<std::string> resume_from;
   double resume_budget = 0.0;
   std::string checkpoint_dir; // where this trial may write its checkpoint (created by whoever writes it); empty: none kept
+  // On the schedule's largest budget: no trial will continue from this one, so its checkpoint serves as a model
+  // only and needs no optimizer state (half the bytes to write, pack and store for Adam or SGD with momentum).
+  bool largest_budget = false;
   std::uint64_t seed = 0;     // derived from (study seed, trial id)
   int threads = 1;            // intra-op threads this trial may use (workers x threads <= cores)
   const StopToken* stop = nullptr;

@@ -363,6 +363,7 @@ study::TrialState Search::run_trial(const study::Trial& trial, std::optional<dou
   ctx.unit = &trial.unit;
   ctx.config = &config;
   ctx.budget = trial.budget;
+  ctx.largest_budget = trial.budget >= impl.options.optimizer_options.hyperband.max_budget * (1 - 1e-9);
   ctx.seed = trial.seed;
   ctx.stop = &impl.stop;
   const auto started = Clock::now();

@@ -20,6 +20,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A checkpoint's optimizer state (Trainer::save_checkpoint); absent from a checkpoint that is a model only.
+constexpr const char* k_optimizer_file = "optimizer.pt";
+
 using Clock = std::chrono::steady_clock;
 
 // How often (in batches) the training loss is read back from the device and checked for NaN.
@@ -368,13 +371,13 @@ void Trainer::set_eval_batch_size(std::int64_t batch_size) {
   m_eval_batch_size = batch_size;
 }
 
-void Trainer::save_checkpoint(const fs::path& dir) const {
+void Trainer::save_checkpoint(const fs::path& dir, bool with_optimizer) const {
   // Written whole into a temporary directory and renamed: a kill leaves no half checkpoint to resume from.
   if (dir.has_parent_path()) fs::create_directories(dir.parent_path());
   const auto tmp = core::temporary_path_for(dir);
   fs::create_directory(tmp);
   try {
-    write_checkpoint_files(tmp);
+    write_checkpoint_files(tmp, with_optimizer);
   } catch (...) {
     std::error_code ignored;
     core::remove_tree(tmp, ignored);
@@ -383,16 +386,18 @@ void Trainer::save_checkpoint(const fs::path& dir) const {
   core::commit_path(tmp, dir);
 }
 
-void Trainer::write_checkpoint_files(const fs::path& dir) const {
+void Trainer::write_checkpoint_files(const fs::path& dir, bool with_optimizer) const {
   // Through core::FileSink: a full disk is an Error naming the file, not an abort inside LibTorch's writer.
   core::FileSink pipeline_file(dir / "pipeline.pt");
   torch::jit::ExportModule(m_pipeline.module, [&](const void* p, std::size_t n) { return pipeline_file.write(p, n); });
   pipeline_file.close();
-  torch::serialize::OutputArchive archive;
-  m_optimizer->save(archive);
-  core::FileSink optimizer_file(dir / "optimizer.pt");
-  archive.save_to([&](const void* p, std::size_t n) { return optimizer_file.write(p, n); });
-  optimizer_file.close();
+  if (with_optimizer) {
+    torch::serialize::OutputArchive archive;
+    m_optimizer->save(archive);
+    core::FileSink optimizer_file(dir / k_optimizer_file);
+    archive.save_to([&](const void* p, std::size_t n) { return optimizer_file.write(p, n); });
+    optimizer_file.close();
+  }
   const nlohmann::json state{{"epochs_done", m_epochs_done},
                              {"seconds", m_seconds},
                              {"seed", m_seed},
@@ -431,9 +436,12 @@ Trainer Trainer::resume(const fs::path& dir, const core::Hyperparameters& hp, co
   const auto state = checkpoint_state(dir);
   if (state.at("config") != hp.json())
     throw Error(fmt::format("{}: the checkpoint was written for another configuration", dir.string()));
+  if (!fs::exists(dir / k_optimizer_file))
+    throw Error(fmt::format("{}: the checkpoint holds a model only (no {}): it cannot be continued", dir.string(),
+                            k_optimizer_file));
   Trainer t(pipeline_of(dir, state, device), hp, train, validation, state.at("seed").get<std::uint64_t>(), device);
   torch::serialize::InputArchive archive;
-  archive.load_from((dir / "optimizer.pt").string(), device);
+  archive.load_from((dir / k_optimizer_file).string(), device);
   t.m_optimizer->load(archive);
   t.m_schedule->restore(state.at("schedule"));
   t.m_epochs_done = state.at("epochs_done").get<double>();

@@ -92,7 +92,8 @@ public:
   Trainer(const core::Hyperparameters& hp, const data::Dataset& train, const data::Dataset& validation,
           std::uint64_t seed, torch::Device device = torch::kCPU);
 
-  // Continues from a checkpoint written by save_checkpoint() with the same configuration and data.
+  // Continues from a checkpoint written by save_checkpoint() with the same configuration and data, and with the
+  // optimizer's state (Error otherwise, naming the checkpoint).
   static Trainer resume(const std::filesystem::path& checkpoint, const core::Hyperparameters& hp,
                         const data::Dataset& train, const data::Dataset& validation,
                         torch::Device device = torch::kCPU);
@@ -100,8 +101,10 @@ public:
   TrainResult train(const TrainBudget& budget, const TrainCallbacks& callbacks = {});
 
   // Model (pipeline.pt), optimizer state and progress, in a directory, written whole or not at all (a
-  // temporary directory renamed to `dir`, replacing an older checkpoint there).
-  void save_checkpoint(const std::filesystem::path& dir) const;
+  // temporary directory renamed to `dir`, replacing an older checkpoint there). Without the optimizer's state
+  // (`with_optimizer` false) for a checkpoint that is a model only: nothing can continue from it, and a search
+  // writes half as much (an SGD optimizer with momentum holds one more copy of the weights, Adam two).
+  void save_checkpoint(const std::filesystem::path& dir, bool with_optimizer = true) const;
 
   // Accuracy and mean cross-entropy of the pipeline's forward() on raw inputs (eval mode).
   Evaluation evaluate(const data::Dataset& dataset, std::int64_t batch_size = 1024);
@@ -130,7 +133,7 @@ private:
   torch::Tensor forward_training(torch::jit::Method& net, const torch::Tensor& x);
   // loss.backward() and the optimizer's step; with fp16, the loss scaled and the step skipped on overflow.
   void backward_and_step(const torch::Tensor& loss);
-  void write_checkpoint_files(const std::filesystem::path& dir) const;
+  void write_checkpoint_files(const std::filesystem::path& dir, bool with_optimizer) const;
   Trainer(Pipeline pipeline, const core::Hyperparameters& hp, const data::Dataset& train,
           const data::Dataset& validation, std::uint64_t seed, torch::Device device);
   Evaluation evaluate_preprocessed(const torch::Tensor& x, const torch::Tensor& y, std::int64_t batch_size);

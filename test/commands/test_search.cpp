@@ -189,6 +189,16 @@ TEST(SearchCommand, ExportsAnEnsembleThatBeatsTheBestTrial) {
         << m.dump();
   }
   EXPECT_NEAR(weights, 1.0, 1e-9);
+  // The checkpoints of the largest budget, which nothing continues from, hold no optimizer state.
+  std::size_t largest = 0, lower = 0;
+  for (const auto& t : stored_trials(dir)) {
+    const auto checkpoint = dir / "run" / "checkpoints" / ("trial_" + std::to_string(t.id));
+    if (!std::filesystem::exists(checkpoint / "pipeline.pt")) continue;
+    EXPECT_EQ(std::filesystem::exists(checkpoint / "optimizer.pt"), t.budget < 3) << t.id;
+    ++(t.budget < 3 ? lower : largest);
+  }
+  EXPECT_GT(largest, 0u);
+  EXPECT_GT(lower, 0u);
   expect_predict_gives_the_test_accuracy(dir, o.test, best);
   EXPECT_THAT(test::read_file(dir / "run" / "search.log"), HasSubstr("ensemble: "));
   // `automl show` says what was exported.
@@ -890,6 +900,7 @@ TEST(SearchCommand, APortfolioEntryGoesOnToTheLargestRungEarlyWhenTheSpaceSaysSo
     auto o = small_search(dir);
     o.out = (dir / out).string();
     o.iterations = 1;
+    o.workers = 1; // the order of the trials is the planner's alone
     run_json(o);
     auto storage = study::open_storage("sqlite:///" + (dir / out / "study.db").string());
     const auto study = storage->studies().at(0);

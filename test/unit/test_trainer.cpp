@@ -123,6 +123,28 @@ TEST(Trainer, ACheckpointIsReplacedWholeAndLeavesNoTemporaryFiles) {
   EXPECT_EQ(automl::test::names_in(dir.path()), std::vector<std::string>{"ckpt"});
 }
 
+// A checkpoint without the optimizer's state (the largest rung's, which nothing continues from) is a model: it
+// loads as one, and continuing from it is refused by name.
+TEST(Trainer, ACheckpointWithoutTheOptimizerIsAModelOnly) {
+  const auto d = blob_split();
+  automl::test::TempDir dir;
+  const Hyperparameters hp(k_mlp);
+  Trainer t(hp, d.train, d.validation, 5);
+  t.train({1, 0});
+  t.save_checkpoint(dir / "full");
+  t.save_checkpoint(dir / "model", false);
+  EXPECT_EQ(automl::test::names_in(dir / "full"), (std::vector<std::string>{"optimizer.pt", "pipeline.pt", "state.json"}));
+  EXPECT_EQ(automl::test::names_in(dir / "model"), (std::vector<std::string>{"pipeline.pt", "state.json"}));
+  auto model = automl::train::load_checkpoint_pipeline(dir / "model");
+  auto full = automl::train::load_checkpoint_pipeline(dir / "full");
+  model.module.eval();
+  full.module.eval();
+  const auto x = d.validation.features.slice(0, 0, 8);
+  EXPECT_TRUE(torch::equal(model.module.forward({x}).toTensor(), full.module.forward({x}).toTensor()));
+  const auto message = automl::test::error_of([&] { Trainer::resume(dir / "model", hp, d.train, d.validation); });
+  EXPECT_THAT(message, testing::HasSubstr((dir / "model").string() + ": the checkpoint holds a model only (no optimizer.pt)"));
+}
+
 TEST(Trainer, ContinuingFromACheckpointEqualsTrainingStraightThrough) {
   torch::set_num_threads(1);
   const auto d = blob_split();
