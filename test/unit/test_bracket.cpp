@@ -265,14 +265,19 @@ TEST(Bracket, EveryFinishedJobOfAFullBudgetScheduleIsSettled) {
 
 namespace {
 
-// Rungs of 1, 3, 9 and 27; iteration 0 holds 27, 9, 3 and 1 configurations. Slot 0 goes on early up to budget 9.
-BracketSchedule schedule_early_9() {
+// Rungs of 1, 3, 9 and 27; iteration 0 holds 27, 9, 3 and 1 configurations. Slot 0 goes on early up to
+// `early_budget`, slots 1 to `early_portfolio` to every rung.
+BracketSchedule schedule_1_27(double early_budget, std::size_t early_portfolio) {
   automl::hpo::HyperbandOptions o;
   o.min_budget = 1;
   o.max_budget = 27;
-  o.early_budget = 9;
+  o.early_budget = early_budget;
+  o.early_portfolio = early_portfolio;
   return BracketSchedule::hyperband(o);
 }
+
+// Slot 0 goes on early up to budget 9.
+BracketSchedule schedule_early_9() { return schedule_1_27(9, 0); }
 
 } // namespace
 
@@ -373,15 +378,8 @@ TEST(Bracket, TheEarlyJobIsOneOfThePromotionsWhenItsRungRanksIt) {
 
 namespace {
 
-// Rungs of 1, 3, 9 and 27 (iteration 0 holds 27, 9, 3 and 1 configurations); slots 1 and 2 (the portfolio's
-// entries) go on early to every rung; slot 0 does not go on early.
-BracketSchedule schedule_portfolio_early() {
-  automl::hpo::HyperbandOptions o;
-  o.min_budget = 1;
-  o.max_budget = 27;
-  o.early_portfolio = 2;
-  return BracketSchedule::hyperband(o);
-}
+// Slots 1 and 2 (the portfolio's entries) go on early to every rung; slot 0 does not go on early.
+BracketSchedule schedule_portfolio_early() { return schedule_1_27(0, 2); }
 
 } // namespace
 
